@@ -1,0 +1,205 @@
+"""The sandbox's records: one dataclass per Shopify resource it serves.
+
+Attributes are snake_case versions of the GraphQL field names, so the default resolver finds
+most fields without a hand-written resolver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+def gid(kind: str, number: int) -> str:
+    """The global id Shopify uses for a resource, e.g. ``gid://shopify/Order/5``."""
+    return f"gid://shopify/{kind}/{number}"
+
+
+@dataclass
+class Location:
+    gid_type = "Location"
+    id: int
+    name: str
+    is_active: bool = True
+    fulfills_online_orders: bool = True
+
+
+@dataclass
+class Metafield:
+    gid_type = "Metafield"
+    id: int
+    namespace: str
+    key: str
+    value: str
+    type: str = "single_line_text_field"
+
+
+@dataclass
+class Product:
+    gid_type = "Product"
+    id: int
+    title: str
+    handle: str
+    status: str = "ACTIVE"
+    variant_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ProductVariant:
+    gid_type = "ProductVariant"
+    id: int
+    product_id: int
+    title: str
+    sku: str | None
+    price: Decimal
+    inventory_item_id: int
+    barcode: str | None = None
+    metafields: dict[tuple[str, str], Metafield] = field(default_factory=dict)
+    # Where the store routes this variant's orders (Shopify's order routing, simplified).
+    ships_from_location_id: int | None = None
+
+
+@dataclass
+class InventoryLevel:
+    gid_type = "InventoryLevel"
+    id: int
+    item_id: int
+    location_id: int
+    quantities: dict[str, int]
+    updated_at: datetime
+
+
+@dataclass
+class InventoryItem:
+    gid_type = "InventoryItem"
+    id: int
+    sku: str | None
+    variant_id: int
+    created_at: datetime
+    updated_at: datetime
+    tracked: bool = True
+    levels: dict[int, InventoryLevel] = field(default_factory=dict)
+
+
+@dataclass
+class LineItem:
+    gid_type = "LineItem"
+    id: int
+    order_id: int
+    variant_id: int | None
+    product_id: int | None
+    sku: str | None
+    title: str
+    variant_title: str | None
+    quantity: int
+    price: Decimal
+    vendor: str | None = None
+    requires_shipping: bool = True
+    current_quantity: int = 0
+    custom_attributes: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class FulfillmentOrderLineItem:
+    gid_type = "FulfillmentOrderLineItem"
+    id: int
+    fulfillment_order_id: int
+    line_item_id: int
+    total_quantity: int
+    remaining_quantity: int
+
+
+@dataclass
+class FulfillmentOrder:
+    gid_type = "FulfillmentOrder"
+    id: int
+    order_id: int
+    location_id: int
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    line_items: list[FulfillmentOrderLineItem] = field(default_factory=list)
+    request_status: str = "UNSUBMITTED"
+    fulfillment_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class FulfillmentLineItem:
+    gid_type = "FulfillmentLineItem"
+    id: int
+    line_item_id: int
+    quantity: int
+    fulfillment_order_line_item_id: int
+
+
+@dataclass
+class TrackingInfo:
+    company: str | None
+    number: str | None
+    url: str | None
+
+
+@dataclass
+class Fulfillment:
+    gid_type = "Fulfillment"
+    id: int
+    order_id: int
+    location_id: int
+    name: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    tracking_info: list[TrackingInfo] = field(default_factory=list)
+    line_items: list[FulfillmentLineItem] = field(default_factory=list)
+    fulfillment_order_ids: list[int] = field(default_factory=list)
+    notify_customer: bool = False
+
+
+@dataclass
+class Order:
+    gid_type = "Order"
+    id: int
+    number: int
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    processed_at: datetime
+    financial_status: str
+    currency_code: str = "USD"
+    email: str | None = None
+    phone: str | None = None
+    note: str | None = None
+    tags: list[str] = field(default_factory=list)
+    po_number: str | None = None
+    source_identifier: str | None = None
+    source_name: str | None = None
+    cancelled_at: datetime | None = None
+    closed: bool = False
+    test: bool = False
+    custom_attributes: list[tuple[str, str]] = field(default_factory=list)
+    shipping_address: dict | None = None
+    billing_address: dict | None = None
+    metafields: dict[tuple[str, str], Metafield] = field(default_factory=dict)
+    line_items: list[LineItem] = field(default_factory=list)
+    fulfillment_order_ids: list[int] = field(default_factory=list)
+    fulfillment_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class BulkOperation:
+    gid_type = "BulkOperation"
+    id: int
+    query: str
+    status: str
+    created_at: datetime
+    type: str = "QUERY"
+    completed_at: datetime | None = None
+    error_code: str | None = None
+    object_count: int = 0
+    root_object_count: int = 0
+    file_size: int | None = None
+    url: str | None = None
+    partial_data_url: str | None = None
+    ready_at: float = 0.0
+    body: bytes | None = None

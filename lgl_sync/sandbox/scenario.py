@@ -1,0 +1,217 @@
+"""Scenarios: what the sandbox's stores hold when it starts (format in docs/sandbox.md).
+
+``default_scenario`` builds LGL's store and the four retailers of DESIGN.md with realistic,
+deterministic data: shared and retailer-only SKUs, stock, and paid, pending, cancelled and old
+orders, some mixing LGL and non-LGL fulfillment orders and some with SKUs LGL does not carry.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+from lgl_sync.sandbox.engine import Sandbox
+from lgl_sync.sandbox.models import Metafield
+from lgl_sync.sandbox.server import apply_settings
+from lgl_sync.sandbox.state import Store, next_id
+
+LGL_HANDLE = "lgl"
+LGL_WAREHOUSE = "LGL Warehouse"
+RETAILER_LGL_LOCATION = "LGL Fulfillment"
+RETAILER_MAIN_LOCATION = "Main Store"
+RETAILERS = (
+    ("nationwide-plants", "Nationwide Plants"),
+    ("botanical-interests", "Botanical Interests"),
+    ("epic-gardening", "Epic Gardening"),
+    ("test-retail-store", "Test Retail Store"),
+)
+_PLANTS = (
+    "Monstera",
+    "Fiddle Leaf Fig",
+    "Snake Plant",
+    "Pothos",
+    "Basil Seeds",
+    "Tomato Seeds",
+    "Lavender",
+    "Aloe Vera",
+    "Peace Lily",
+    "ZZ Plant",
+    "Raised Bed",
+    "Potting Mix",
+)
+_CITIES = (
+    ("Austin", "TX", "78701"),
+    ("Denver", "CO", "80202"),
+    ("Portland", "OR", "97201"),
+    ("Raleigh", "NC", "27601"),
+    ("Madison", "WI", "53703"),
+)
+
+
+def token_for(handle: str) -> str:
+    """The sandbox's access token for a store (not a secret: the sandbox is local)."""
+    return f"sandbox-token-{handle}"
+
+
+def load_scenario(sandbox: Sandbox, scenario: dict[str, Any]) -> dict[str, Store]:
+    """Replaces the sandbox's stores with the scenario's. Accepts a full scenario, or
+    ``{"name": "default", "skus": N, "orders": N, "seed": N}`` to generate one."""
+    if scenario.get("name") == "default" or "stores" not in scenario:
+        scenario = default_scenario(
+            skus=int(scenario.get("skus", 200)),
+            orders=int(scenario.get("orders", 25)),
+            seed=int(scenario.get("seed", 1)),
+        )
+    sandbox.reset()
+    return {spec["handle"]: _build_store(sandbox, spec) for spec in scenario["stores"]}
+
+
+def _build_store(sandbox: Sandbox, spec: dict[str, Any]) -> Store:
+    store = sandbox.add_store(
+        spec["handle"], spec.get("token") or token_for(spec["handle"]), name=spec.get("name", "")
+    )
+    apply_settings(store, spec)
+    locations = {name: store.add_location(name) for name in spec.get("locations", ["Shop"])}
+    for product in spec.get("products", []):
+        variants = [
+            {**v, "ships_from": locations[v["ships_from"]].id if v.get("ships_from") else None}
+            for v in product["variants"]
+        ]
+        created = store.add_product(product["title"], variants)
+        for variant_id, v in zip(created.variant_ids, product["variants"], strict=True):
+            item_id = store.variants[variant_id].inventory_item_id
+            for location_name, quantity in (v.get("inventory") or {}).items():
+                store.stock(item_id, locations[location_name].id, quantity)
+    now = store.now()
+    for order in spec.get("orders", []):
+        lines = []
+        for line in order["lines"]:
+            matches = store.variants_by_sku(line["sku"])
+            lines.append(
+                {"variant_id": matches[0].id, "quantity": line["quantity"]}
+                if matches
+                else {
+                    "sku": line["sku"],
+                    "title": line.get("title", line["sku"]),
+                    "quantity": line["quantity"],
+                    "price": line.get("price", "10.00"),
+                    "location_id": locations[line["location"]].id if line.get("location") else None,
+                }
+            )
+        created = store.create_order(
+            lines=lines,
+            financial_status=order.get("financial_status", "PAID"),
+            created_at=now - timedelta(hours=order.get("created_hours_ago", 1)),
+            email=order.get("email"),
+            note=order.get("note"),
+            tags=list(order.get("tags", [])),
+            shipping_address=order.get("shipping_address"),
+            billing_address=order.get("billing_address"),
+        )
+        for key, value in (order.get("metafields") or {}).items():
+            namespace, name = key.split(".", 1)
+            created.metafields[(namespace, name)] = Metafield(next_id(), namespace, name, value)
+        if order.get("cancelled"):
+            store.cancel_order(created, restock=False)
+    return store
+
+
+def default_scenario(*, skus: int = 200, orders: int = 25, seed: int = 1) -> dict[str, Any]:
+    """LGL's store with ``skus`` SKUs and four retailers with ``orders`` orders each."""
+    rng = random.Random(seed)
+    catalog = [f"LGL-{i:06d}" for i in range(1, skus + 1)]
+    lgl = {
+        "handle": LGL_HANDLE,
+        "name": "Live Good Logistics",
+        "locations": [LGL_WAREHOUSE],
+        "products": [
+            {
+                "title": f"{rng.choice(_PLANTS)} {i + 1}",
+                "variants": [
+                    {
+                        "sku": sku,
+                        "price": f"{rng.randint(8, 60)}.00",
+                        "retailer_cost": f"{rng.randint(3, 30)}.50",
+                        "inventory": {LGL_WAREHOUSE: rng.randint(0, 120)},
+                    }
+                ],
+            }
+            for i, sku in enumerate(catalog)
+        ],
+    }
+    stores = [lgl]
+    for index, (handle, name) in enumerate(RETAILERS):
+        stores.append(_retailer(rng, handle, name, catalog, index, orders))
+    return {"seed": seed, "stores": stores}
+
+
+def _retailer(
+    rng: random.Random, handle: str, name: str, catalog: list[str], index: int, orders: int
+) -> dict[str, Any]:
+    # Retailers overlap: each carries 60% of LGL's catalog, so SKUs are shared between them.
+    carried = sorted(rng.sample(catalog, max(1, int(len(catalog) * 0.6))))
+    own = [f"{handle[:3].upper()}-OWN-{i:04d}" for i in range(1, max(2, len(catalog) // 20) + 1)]
+    unknown = f"{handle[:3].upper()}-NEW-0001"  # at the LGL location, missing in LGL's store
+    variants = [
+        {
+            "sku": s,
+            "price": f"{rng.randint(10, 80)}.00",
+            "ships_from": RETAILER_LGL_LOCATION,
+            "inventory": {RETAILER_LGL_LOCATION: rng.randint(0, 50)},
+        }
+        for s in [*carried, unknown]
+    ]
+    variants += [
+        {
+            "sku": s,
+            "price": "15.00",
+            "ships_from": RETAILER_MAIN_LOCATION,
+            "inventory": {RETAILER_MAIN_LOCATION: 30},
+        }
+        for s in own
+    ]
+    store_orders = []
+    for n in range(orders):
+        city, province, zip_code = rng.choice(_CITIES)
+        roll = rng.random()
+        lines = [
+            {"sku": s, "quantity": rng.randint(1, 3)}
+            for s in rng.sample(carried, min(len(carried), rng.randint(1, 4)))
+        ]
+        if roll < 0.15:
+            lines.append({"sku": rng.choice(own), "quantity": 1})  # mixed LGL / non-LGL
+        elif roll < 0.2:
+            lines.append({"sku": unknown, "quantity": 1})  # held: SKU unknown at LGL
+        order = {
+            "financial_status": "PENDING" if 0.2 <= roll < 0.28 else "PAID",
+            "cancelled": 0.28 <= roll < 0.33,
+            "created_hours_ago": rng.randint(30, 200)
+            if 0.33 <= roll < 0.38
+            else round(rng.uniform(0.1, 5.0), 2),
+            "email": f"customer{n + 1}@example.com",
+            "note": "Leave at the side door" if rng.random() < 0.3 else None,
+            "tags": ["wholesale"] if rng.random() < 0.2 else [],
+            "shipping_address": {
+                "firstName": "Customer",
+                "lastName": f"No. {n + 1}",
+                "address1": f"{rng.randint(1, 999)} Garden Way",
+                "city": city,
+                "province": province,
+                "provinceCode": province,
+                "zip": zip_code,
+                "country": "United States",
+                "countryCode": "US",
+            },
+            "lines": lines,
+        }
+        if rng.random() < 0.3:
+            order["metafields"] = {"custom.ship_date": f"2026-12-{rng.randint(1, 20):02d}"}
+        store_orders.append(order)
+    return {
+        "handle": handle,
+        "name": name,
+        "locations": [RETAILER_MAIN_LOCATION, RETAILER_LGL_LOCATION],
+        "products": [{"title": f"{name} item {v['sku']}", "variants": [v]} for v in variants],
+        "orders": store_orders,
+    }

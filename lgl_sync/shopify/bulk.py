@@ -1,0 +1,80 @@
+"""Bulk queries (FACTS.md §2): start, poll with backoff, download, re-nest the JSONL."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from lgl_sync.shopify.errors import ServerError, ThrottledError, UserErrorsError
+
+if TYPE_CHECKING:
+    from lgl_sync.shopify.client import ShopifyClient
+
+logger = logging.getLogger(__name__)
+BUSY_CODES = {"LIMIT_REACHED", "OPERATION_IN_PROGRESS"}
+
+
+def run_bulk_query(
+    client: ShopifyClient,
+    query: str,
+    *,
+    poll_start: float = 0.5,
+    poll_cap: float = 10.0,
+    max_wait: float = 3600.0,
+) -> list[dict[str, Any]]:
+    """Runs ``query`` as a bulk operation and returns its root objects.
+
+    Children (lines with ``__parentId``) are attached to their parent under
+    ``__children[<GraphQL type>]``, in file order; the file is read whole before re-nesting
+    because with ``groupObjects: false`` a child need not follow its parent.
+    """
+    clock = client.clock
+    started = clock.monotonic()
+    delay = poll_start
+    while True:
+        data = client.mutate("BulkOperationRunQuery", {"query": query}, idempotent=False)
+        payload = data["bulkOperationRunQuery"]
+        errors = payload.get("userErrors") or []
+        if not errors:
+            operation_id = payload["bulkOperation"]["id"]
+            break
+        if not BUSY_CODES & {e.get("code") for e in errors}:
+            raise UserErrorsError("bulkOperationRunQuery", errors)
+        if clock.monotonic() - started > max_wait:
+            raise ThrottledError("no bulk operation slot became free", operation="bulk")
+        clock.sleep(delay)
+        delay = min(poll_cap, delay * 2)
+    delay = poll_start
+    while True:
+        clock.sleep(delay)
+        status = client.query("BulkOperationStatus", {"id": operation_id})["bulkOperation"]
+        if status["status"] == "COMPLETED":
+            break
+        if status["status"] in ("FAILED", "CANCELED", "EXPIRED"):
+            raise ServerError(
+                f"bulk operation {status['status'].lower()} ({status.get('errorCode')})",
+                operation="bulk",
+                details={"partialDataUrl": bool(status.get("partialDataUrl"))},
+            )
+        if clock.monotonic() - started > max_wait:
+            raise ServerError("bulk operation did not finish in time", operation="bulk")
+        delay = min(poll_cap, delay * 1.5)
+    if not status.get("url"):
+        return []
+    return renest(client.download(status["url"]))
+
+
+def renest(body: bytes) -> list[dict[str, Any]]:
+    """JSONL lines -> root objects, children under ``__children[type]``."""
+    objects = [json.loads(line) for line in body.splitlines() if line.strip()]
+    by_id = {obj["id"]: obj for obj in objects if "id" in obj}
+    roots = []
+    for obj in objects:
+        parent_id = obj.pop("__parentId", None)
+        if parent_id is None:
+            roots.append(obj)
+            continue
+        kind = obj.get("id", "gid://shopify/Unknown/0").split("/")[3]
+        by_id[parent_id].setdefault("__children", {}).setdefault(kind, []).append(obj)
+    return roots

@@ -1,0 +1,330 @@
+"""One client for Shopify's Admin GraphQL API, per store.
+
+It paces itself by Shopify's cost figures, retries what is safe to retry, and reports an
+ambiguous write as such instead of retrying it blindly (FACTS.md §1, §1.4).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from lgl_sync.shopify.documents import document
+from lgl_sync.shopify.errors import (
+    AmbiguousOutcomeError,
+    AuthError,
+    ConfigError,
+    NetworkError,
+    NotFoundError,
+    ServerError,
+    ShopifyError,
+    ThrottledError,
+    UserErrorsError,
+    ValidationError,
+)
+from lgl_sync.shopify.metrics import ClientMetrics
+from lgl_sync.shopify.throttle import Clock, SystemClock, ThrottleGate
+
+logger = logging.getLogger(__name__)
+DEFAULT_API_VERSION = "2026-10"
+_FIRST_GUESS_COST = 50.0
+
+
+def endpoint_url(domain: str, api_version: str) -> str:
+    """The GraphQL URL for a store: a bare ``shop.myshopify.com`` gets https; a domain that
+    already starts with http:// or https:// (the sandbox) is used as the base."""
+    domain = domain.strip().rstrip("/")
+    if not domain:
+        raise ConfigError("store domain is empty")
+    base = domain if domain.startswith(("http://", "https://")) else f"https://{domain}"
+    return f"{base}/admin/api/{api_version}/graphql.json"
+
+
+def _sent_before_failure(exc: requests.RequestException) -> bool:
+    """False when the request provably never reached the server (refused, connect timeout)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError) or type(cause).__name__ in (
+            "NewConnectionError",
+            "NameResolutionError",
+        ):
+            return False
+        cause = (
+            cause.__cause__
+            or cause.__context__
+            or (cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None)
+        )
+    return True
+
+
+class ShopifyClient:
+    """Talks to one store. Keyword-only configuration; nothing here ever prints the token."""
+
+    def __init__(
+        self,
+        *,
+        domain: str,
+        token: str,
+        api_version: str = DEFAULT_API_VERSION,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        max_attempts: int = 6,
+        max_retry_seconds: float = 120.0,
+        max_throttle_seconds: float = 900.0,
+        clock: Clock | None = None,
+        session: requests.Session | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not token:
+            raise ConfigError("no access token for the store")
+        self.endpoint = endpoint_url(domain, api_version)
+        self.api_version = api_version
+        self.metrics = ClientMetrics()
+        self._headers = {"X-Shopify-Access-Token": token, "Content-Type": "application/json"}
+        self._timeout = (connect_timeout, read_timeout)
+        self._max_attempts = max_attempts
+        self._max_retry_seconds = max_retry_seconds
+        self._max_throttle_seconds = max_throttle_seconds
+        self._clock = clock or SystemClock()
+        self._random = random.Random(seed)
+        self._gate = ThrottleGate(self._clock, self._random)
+        self._expected_cost: dict[str, float] = {}
+        self._session = session or requests.Session()
+        self._session.mount("https://", HTTPAdapter(pool_maxsize=8))
+        self._session.mount("http://", HTTPAdapter(pool_maxsize=8))
+
+    def __repr__(self) -> str:
+        return f"ShopifyClient(endpoint={self.endpoint!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def query(self, name: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Runs the named query; retried on throttling, 5xx, 429 and network errors."""
+        return self._execute(name, variables or {}, retry_ambiguous=True)
+
+    def mutate(
+        self, name: str, variables: dict[str, Any] | None = None, *, idempotent: bool
+    ) -> dict[str, Any]:
+        """Runs the named mutation.
+
+        Args:
+            name: the operation name of a document in ``queries/``.
+            variables: its variables (for an ``@idempotent`` mutation, including the key).
+            idempotent: True only when Shopify deduplicates the write (``@idempotent``); then
+                every failure is retried. Otherwise a failure after sending raises
+                AmbiguousOutcomeError so the caller reconciles first.
+
+        Returns:
+            The response's ``data``; ``userErrors`` stay in it (see ``raise_user_errors``).
+        """
+        return self._execute(name, variables or {}, retry_ambiguous=idempotent)
+
+    def paginate(
+        self, name: str, variables: dict[str, Any] | None = None, *, path: str, page_size: int = 250
+    ) -> Iterator[dict[str, Any]]:
+        """Yields every node of the connection at ``path`` (dotted, e.g. ``order.lineItems``),
+        following ``pageInfo.endCursor`` to the last page."""
+        page_variables = {"first": page_size, **(variables or {})}
+        while True:
+            data = self.query(name, page_variables)
+            connection = _dig(data, path)
+            if connection is None:
+                return
+            yield from connection_nodes(connection)
+            info = connection["pageInfo"]
+            if not info["hasNextPage"]:
+                return
+            page_variables["after"] = info["endCursor"]
+
+    def bulk_query(self, name: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Runs the named query as a bulk operation; root objects with children re-nested."""
+        from lgl_sync.shopify.bulk import run_bulk_query
+
+        return run_bulk_query(self, document(name), **kwargs)
+
+    def download(self, url: str) -> bytes:
+        """Fetches a bulk result file. No token is sent: the URL is a signed storage URL."""
+        try:
+            response = self._session.get(url, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise NetworkError(f"bulk result download failed: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise ServerError(
+                f"bulk result download answered {response.status_code}", status=response.status_code
+            )
+        return response.content
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _execute(self, name: str, variables: dict[str, Any], *, retry_ambiguous: bool) -> dict:
+        text = document(name)
+        body = json.dumps({"query": text, "variables": variables, "operationName": name})
+        started = self._clock.monotonic()
+        throttle_spent = 0.0
+        attempt = 0
+        while True:
+            wait = self._gate.wait_needed(self._expected_cost.get(name, _FIRST_GUESS_COST))
+            if wait > 0:
+                wait = self._gate.jitter(wait)
+                self._clock.sleep(wait)
+                self.metrics.throttle_wait_seconds += wait
+            failure, ambiguous, retry_after = self._attempt(name, body)
+            if isinstance(failure, dict):
+                return failure
+            if failure is None:  # throttled: wait for the bucket, not counted as a failure
+                throttle_spent += retry_after
+                if throttle_spent > self._max_throttle_seconds:
+                    raise ThrottledError(
+                        f"still throttled after {throttle_spent:.0f}s", operation=name
+                    )
+                self._clock.sleep(retry_after)
+                self.metrics.throttle_wait_seconds += retry_after
+                continue
+            if ambiguous and not retry_ambiguous:
+                raise AmbiguousOutcomeError(
+                    f"outcome unknown after {failure.args[0]}",
+                    category=failure.category,
+                    status=failure.status,
+                    operation=name,
+                )
+            attempt += 1
+            self.metrics.retries[failure.category] += 1
+            elapsed = self._clock.monotonic() - started
+            if attempt >= self._max_attempts or elapsed > self._max_retry_seconds:
+                raise failure
+            backoff = self._random.uniform(0, min(30.0, 0.5 * 2**attempt))
+            logger.info("retrying %s after %s (attempt %d)", name, failure, attempt + 1)
+            self._clock.sleep(max(backoff, retry_after))
+
+    def _attempt(self, name: str, body: str) -> tuple[Any, bool, float]:
+        """One HTTP call. Returns (data, _, _) on success; (None, _, wait) when throttled;
+        (error, ambiguous, retry_after) when it failed in a retryable way; raises otherwise."""
+        start = self._clock.monotonic()
+        try:
+            response = self._session.post(
+                self.endpoint, data=body, headers=self._headers, timeout=self._timeout
+            )
+        except requests.RequestException as exc:
+            self.metrics.record(latency=self._clock.monotonic() - start)
+            kind = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__
+            return (
+                NetworkError(f"{kind} calling {name}", operation=name),
+                _sent_before_failure(exc),
+                0.0,
+            )
+        latency = self._clock.monotonic() - start
+        status = response.status_code
+        served = response.headers.get("X-Shopify-API-Version")
+        if served and served != self.api_version:
+            logger.warning("Shopify served API version %s instead of %s", served, self.api_version)
+        if status in (401, 403):
+            self.metrics.record(latency=latency)
+            raise AuthError(
+                f"HTTP {status}: the access token was refused or lacks a scope",
+                status=status,
+                operation=name,
+            )
+        if status == 404:
+            self.metrics.record(latency=latency)
+            raise NotFoundError(
+                f"HTTP 404: no store or API version at {self.endpoint}",
+                status=status,
+                operation=name,
+            )
+        if status in (402, 423):
+            self.metrics.record(latency=latency)
+            raise ConfigError(
+                f"HTTP {status}: the shop is frozen or locked", status=status, operation=name
+            )
+        if status == 429:
+            self.metrics.record(latency=latency)
+            retry_after = float(response.headers.get("Retry-After") or 1.0)
+            return (
+                ServerError("HTTP 429", category="throttled", status=429, operation=name),
+                False,
+                retry_after,
+            )
+        if status >= 500:
+            self.metrics.record(latency=latency)
+            return ServerError(f"HTTP {status}", status=status, operation=name), True, 0.0
+        if status != 200:
+            self.metrics.record(latency=latency)
+            raise ValidationError(
+                f"HTTP {status}: the request was refused", status=status, operation=name
+            )
+        try:
+            payload = response.json()
+        except ValueError:
+            self.metrics.record(latency=latency)
+            return ServerError("response was not JSON", status=status, operation=name), True, 0.0
+        return self._read_payload(name, payload, latency)
+
+    def _read_payload(self, name: str, payload: dict, latency: float) -> tuple[Any, bool, float]:
+        cost = (payload.get("extensions") or {}).get("cost") or {}
+        requested = float(cost.get("requestedQueryCost") or 0)
+        self.metrics.record(
+            latency=latency, requested=requested, actual=float(cost.get("actualQueryCost") or 0)
+        )
+        self._gate.observe(cost.get("throttleStatus"))
+        if requested:
+            self._expected_cost[name] = requested
+        errors = payload.get("errors")
+        if not errors:
+            return payload.get("data") or {}, False, 0.0
+        if isinstance(errors, str):
+            raise ValidationError(errors, operation=name)
+        codes = {(e.get("extensions") or {}).get("code") for e in errors}
+        messages = "; ".join(str(e.get("message")) for e in errors)[:500]
+        if "THROTTLED" in codes:
+            self.metrics.throttled_responses += 1
+            wait = self._gate.throttled_wait(
+                requested or self._expected_cost.get(name, _FIRST_GUESS_COST),
+                cost.get("throttleStatus"),
+            )
+            return None, False, self._gate.jitter(wait)
+        if "ACCESS_DENIED" in codes:
+            raise AuthError(messages, operation=name)
+        if "INTERNAL_SERVER_ERROR" in codes:
+            return ServerError(messages, operation=name), True, 0.0
+        raise ValidationError(messages, operation=name, details=errors)
+
+
+def connection_nodes(connection: dict[str, Any]) -> list[dict[str, Any]]:
+    """The nodes of a connection, whether selected as ``nodes`` or ``edges { node }``."""
+    if connection.get("nodes") is not None:
+        return connection["nodes"]
+    return [edge["node"] for edge in connection.get("edges") or []]
+
+
+def _dig(data: dict[str, Any], path: str) -> Any:
+    for key in path.split("."):
+        if data is None:
+            return None
+        data = data.get(key)
+    return data
+
+
+def raise_user_errors(data: dict[str, Any], field: str, errors_key: str = "userErrors") -> dict:
+    """Returns the payload of mutation ``field``, raising UserErrorsError if it has any."""
+    payload = data.get(field) or {}
+    if payload.get(errors_key):
+        raise UserErrorsError(field, payload[errors_key])
+    return payload
+
+
+__all__ = ["DEFAULT_API_VERSION", "ShopifyClient", "ShopifyError", "raise_user_errors"]

@@ -1,0 +1,82 @@
+"""Cost-aware pacing from Shopify's own figures (``extensions.cost.throttleStatus``)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """Real time."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+@dataclass
+class _Status:
+    maximum: float
+    available: float
+    restore_rate: float
+    at: float
+
+
+class ThrottleGate:
+    """Waits before a call whose expected cost exceeds what the bucket holds now.
+
+    The projection starts from the last ``throttleStatus`` the server sent and adds the restore
+    rate since. Waits carry a little jitter so that clients in several processes sharing a
+    store spread out instead of retrying in lockstep.
+    """
+
+    def __init__(self, clock: Clock, rng: random.Random | None = None) -> None:
+        self._clock = clock
+        self._status: _Status | None = None
+        self._lock = threading.Lock()
+        self._random = rng or random.Random()
+
+    def observe(self, throttle_status: dict | None) -> None:
+        if not throttle_status:
+            return
+        with self._lock:
+            self._status = _Status(
+                float(throttle_status["maximumAvailable"]),
+                float(throttle_status["currentlyAvailable"]),
+                float(throttle_status["restoreRate"]),
+                self._clock.monotonic(),
+            )
+
+    def wait_needed(self, expected_cost: float) -> float:
+        """Seconds to wait before spending ``expected_cost`` points (0 when affordable)."""
+        with self._lock:
+            status = self._status
+            if status is None or status.restore_rate <= 0:
+                return 0.0
+            elapsed = self._clock.monotonic() - status.at
+            projected = min(status.maximum, status.available + elapsed * status.restore_rate)
+            cost = min(expected_cost, status.maximum)
+            if cost <= projected:
+                return 0.0
+            return (cost - projected) / status.restore_rate
+
+    def throttled_wait(self, requested: float, throttle_status: dict | None) -> float:
+        """Seconds to wait after a THROTTLED answer for ``requested`` points to be there."""
+        self.observe(throttle_status)
+        wait = self.wait_needed(requested) if throttle_status else 1.0
+        return max(wait, 0.05)
+
+    def jitter(self, seconds: float) -> float:
+        """``seconds`` plus up to 10% (at least 20 ms) of random spread."""
+        return seconds + self._random.uniform(0, max(0.02, seconds * 0.1))

@@ -1,0 +1,110 @@
+"""Shared fixtures: the sandbox over real HTTP, Shopify's real schema, real Postgres."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import graphql
+import psycopg2
+import pytest
+
+from lgl_sync.sandbox.clock import SandboxClock
+from lgl_sync.sandbox.engine import Sandbox
+from lgl_sync.sandbox.scenario import load_scenario, token_for
+from lgl_sync.sandbox.server import SandboxServer
+from lgl_sync.shopify.client import ShopifyClient
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA_NAME = "admin-2026-10.schema.json.gz"
+SCHEMA_CANDIDATES = [
+    os.environ.get("LGL_SHOPIFY_SCHEMA"),
+    REPO.parent / "shared" / "shopify" / SCHEMA_NAME,
+    Path.home() / ".cache" / "lgl-sync" / SCHEMA_NAME,
+]
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def real_schema() -> graphql.GraphQLSchema:
+    """Shopify's real Admin schema (2026-10); skipped, with the reason, only if no copy."""
+    for candidate in SCHEMA_CANDIDATES:
+        if candidate and Path(candidate).exists():
+            raw = gzip.decompress(Path(candidate).read_bytes())
+            return graphql.build_client_schema(json.loads(raw)["data"])
+    pytest.skip(
+        "Shopify's real schema not found (set LGL_SHOPIFY_SCHEMA, or see "
+        "../shared/shopify/README.md for `npm pack @shopify/dev-mcp@1.16.0`)"
+    )
+
+
+class SandboxHarness:
+    """A sandbox served over HTTP, with helpers to build clients for its stores."""
+
+    def __init__(self, engine: Sandbox, server: SandboxServer) -> None:
+        self.engine = engine
+        self.server = server
+        self.clock = engine.clock
+
+    def store(self, handle: str) -> Any:
+        return self.engine.stores[handle]
+
+    def domain(self, handle: str) -> str:
+        return self.server.store_url(handle)
+
+    def client(self, handle: str, **kwargs: Any) -> ShopifyClient:
+        kwargs.setdefault("clock", self.clock)
+        kwargs.setdefault("seed", 7)
+        return ShopifyClient(domain=self.domain(handle), token=token_for(handle), **kwargs)
+
+    def load(self, **scenario: Any) -> None:
+        load_scenario(self.engine, {"name": "default", **scenario})
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxHarness]:
+    """A fresh sandbox with a small default scenario, on its own port."""
+    engine = Sandbox(SandboxClock())
+    load_scenario(engine, {"name": "default", "skus": 60, "orders": 12, "seed": 3})
+    with SandboxServer(engine) as server:
+        yield SandboxHarness(engine, server)
+
+
+def _pg_base_url() -> str:
+    return os.environ.get("LGL_TEST_DATABASE_URL") or DEFAULT_PG
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """A reachable Postgres server URL. With CI=true, a missing server fails the run."""
+    url = _pg_base_url()
+    try:
+        psycopg2.connect(url, connect_timeout=3).close()
+    except psycopg2.OperationalError as exc:
+        message = f"no Postgres server at {url.split('@')[-1]}: {str(exc).strip()[:200]}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty Postgres database for one test, dropped afterwards."""
+    name = f"lgl_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(postgres_server)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = postgres_server.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -1,0 +1,72 @@
+"""The project loads as Dagster code and runs on both instance storages.
+
+Contract: `dagster definitions validate` accepts the workspace; a run launched on an instance
+with SQLite storage (the default) and one with Postgres storage (DAGSTER_PG_URL) is recorded in
+that instance's run storage with its materialization.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lgl_sync.definitions import defs
+from lgl_sync.defs.inventory import lgl_inventory_snapshot
+from lgl_sync.defs.resources import ShopifyStoreResource
+from lgl_sync.instance import instance_config, prepare_dagster_home
+from lgl_sync.sandbox.scenario import LGL_HANDLE, token_for
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_definitions_validate_from_the_workspace(tmp_path: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(prepare_dagster_home(tmp_path, pg_url=""))}
+    dagster = Path(sys.executable).with_name("dagster")
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", str(REPO / "workspace.yaml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_definitions_hold_the_lgl_snapshot_asset() -> None:
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert "lgl_inventory_snapshot" in keys
+
+
+def test_postgres_storage_only_when_dagster_pg_url_is_set() -> None:
+    assert "storage" not in instance_config(None)
+    config = instance_config("postgresql://example/db")
+    # The URL itself stays in the environment, never in the written file.
+    assert config["storage"] == {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_run_is_recorded_in_the_instance_run_storage(
+    backend, sandbox, tmp_path, request, monkeypatch
+) -> None:
+    pg_url = request.getfixturevalue("postgres_url") if backend == "postgres" else ""
+    if pg_url:
+        monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
+    home = prepare_dagster_home(tmp_path / "home", pg_url=pg_url)
+    lgl = ShopifyStoreResource(domain=sandbox.domain(LGL_HANDLE), token=token_for(LGL_HANDLE))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        expected = "PostgresRunStorage" if pg_url else "SqliteRunStorage"
+        assert type(instance.run_storage).__name__ == expected
+        result = dg.materialize(
+            [lgl_inventory_snapshot], instance=instance, resources={"lgl_shopify": lgl}
+        )
+        run = instance.get_run_by_id(result.run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+        event = instance.get_latest_materialization_event(dg.AssetKey("lgl_inventory_snapshot"))
+        rows = event.asset_materialization.metadata["dagster/row_count"].value
+        assert rows == len(sandbox.store(LGL_HANDLE).inventory_items)
