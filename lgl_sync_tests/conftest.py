@@ -13,6 +13,7 @@ from typing import Any
 import graphql
 import psycopg2
 import pytest
+import requests
 
 from lgl_sync.sandbox.clock import SandboxClock
 from lgl_sync.sandbox.engine import Sandbox
@@ -61,6 +62,24 @@ class SandboxHarness:
         kwargs.setdefault("clock", self.clock)
         kwargs.setdefault("seed", 7)
         return ShopifyClient(domain=self.domain(handle), token=token_for(handle), **kwargs)
+
+    def raw(
+        self,
+        handle: str,
+        query: str,
+        variables: dict | None = None,
+        *,
+        token: str | None = None,
+        version: str = "2026-10",
+        **headers: str,
+    ) -> Any:
+        """POSTs a GraphQL request as-is and returns the ``requests`` response."""
+        return requests.post(
+            f"{self.domain(handle)}/admin/api/{version}/graphql.json",
+            json={"query": query, "variables": variables or {}},
+            headers={"X-Shopify-Access-Token": token or token_for(handle), **headers},
+            timeout=30,
+        )
 
     def load(self, **scenario: Any) -> None:
         load_scenario(self.engine, {"name": "default", **scenario})

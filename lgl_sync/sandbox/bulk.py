@@ -86,7 +86,7 @@ def bulk_operation_run_query(
         return _user_error("Bulk queries must contain at least one connection.")
     if len(depths) > MAX_CONNECTIONS:
         return _user_error(f"Bulk queries cannot contain more than {MAX_CONNECTIONS} connections.")
-    if max(depths) > MAX_NESTING + 1:
+    if max(depths) > MAX_NESTING:
         return _user_error(
             "Bulk queries cannot contain connections with a nesting depth "
             f"greater than {MAX_NESTING}."

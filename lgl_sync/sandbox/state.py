@@ -157,16 +157,15 @@ class Store:
         return None if table is None else table.get(number)
 
     def touch(self, record: Any) -> None:
-        """Records that ``record`` changed, for search lag (its new state is indexed later)."""
+        """Records that ``record`` changed. Search sees each state only ``search_lag`` seconds
+        after it was written, so the last few states are kept whatever the lag is now."""
+        from lgl_sync.sandbox.search import index_document
+
         if hasattr(record, "updated_at"):
             record.updated_at = self.now()
-        if self.search_lag > 0:
-            from lgl_sync.sandbox.search import index_document
-
-            key = f"{record.gid_type}/{record.id}"
-            self.index_history.setdefault(key, []).append(
-                (self.clock.monotonic(), index_document(self, record))
-            )
+        history = self.index_history.setdefault(f"{record.gid_type}/{record.id}", [])
+        history.append((self.clock.monotonic(), index_document(self, record)))
+        del history[:-8]
 
     # -- catalog and inventory -----------------------------------------------------------------
 
