@@ -338,3 +338,40 @@ def test_lgl_sync_sandbox_serves_the_default_scenario_and_prints_urls_and_tokens
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_default_scenario_is_deterministic_and_scales_with_flags():
+    from lgl_sync.sandbox.scenario import default_scenario
+
+    small, again = (
+        default_scenario(skus=40, orders=5, seed=9),
+        default_scenario(skus=40, orders=5, seed=9),
+    )
+    assert small == again
+    large = default_scenario(skus=400, orders=50, seed=9)
+    lgl = next(s for s in large["stores"] if s["handle"] == "lgl")
+    assert len(lgl["products"]) == 400
+    retailers = [s for s in large["stores"] if s["handle"] != "lgl"]
+    assert len(retailers) == 4 and all(len(r["orders"]) == 50 for r in retailers)
+    shared = set.intersection(
+        *({v["variants"][0]["sku"] for v in r["products"]} for r in retailers)
+    )
+    assert shared  # SKUs sold by every retailer
+
+
+def test_controls_over_http_set_faults_and_report_usage(sandbox):
+    base = sandbox.server.url
+    rules = {"rules": [{"kind": "server_error", "operation": "shopq", "count": 1}]}
+    assert requests.post(f"{base}/_sandbox/stores/lgl/faults", json=rules, timeout=5).ok
+    assert sandbox.raw("lgl", "query shopq { shop { id } }").status_code == 502
+    assert sandbox.raw("lgl", "query shopq { shop { id } }").status_code == 200
+    usage = requests.get(f"{base}/_sandbox/stores/lgl/usage", timeout=5).json()
+    assert usage["requests"] == 2 and usage["by_operation"] == {"shopq": 2}
+    assert usage["faults"] == 1
+    log = requests.get(f"{base}/_sandbox/stores/lgl/requests", timeout=5).json()
+    assert [e["outcome"] for e in log] == ["server_error", "ok"]
+    dump = requests.get(f"{base}/_sandbox/stores/lgl/dump", timeout=5).json()
+    assert len(dump["variants"]) == len(sandbox.store("lgl").variants)
+    settings = {"plan": "plus", "search_lag": 2}
+    assert requests.post(f"{base}/_sandbox/stores/lgl/settings", json=settings, timeout=5).ok
+    assert sandbox.store("lgl").bucket.plan == "plus" and sandbox.store("lgl").search_lag == 2
