@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ import requests
 
 from lgl_sync.sandbox.clock import SandboxClock
 from lgl_sync.sandbox.engine import Sandbox
-from lgl_sync.sandbox.scenario import load_scenario, token_for
+from lgl_sync.sandbox.scenario import RETAILERS, load_scenario, token_for
 from lgl_sync.sandbox.server import SandboxServer
 from lgl_sync.shopify.client import ShopifyClient
 
@@ -29,6 +31,37 @@ SCHEMA_CANDIDATES = [
     Path.home() / ".cache" / "lgl-sync" / SCHEMA_NAME,
 ]
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+# Secrets that must never reach a log line; tests add the ones they invent.
+SECRETS: set[str] = {token_for(h) for h in ("lgl", *(slug for slug, _ in RETAILERS))}
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # A record that cannot be formatted holds nothing to leak.
+        with contextlib.suppress(Exception):
+            self.lines.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs() -> Iterator[None]:
+    """Every test: no log record, at any level and from any logger, holds a known secret."""
+    capture = _Capture()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(capture)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(capture)
+        root.setLevel(level)
+    leaked = [line[:200] for line in capture.lines if any(s in line for s in SECRETS)]
+    assert leaked == [], "a secret reached the logs"
 
 
 @pytest.fixture(scope="session")

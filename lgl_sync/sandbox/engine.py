@@ -70,10 +70,21 @@ class Sandbox:
         self.clock = clock or SandboxClock()
         self.stores: dict[str, Store] = {}
         self.faults: dict[str, FaultPlan] = {}
+        self._documents: dict[str, tuple[Any, list[GraphQLError]]] = {}
 
     @cached_property
     def schema(self) -> GraphQLSchema:
         return load_schema()
+
+    def _parsed(self, query: str) -> tuple[Any, list[GraphQLError]]:
+        """Parses and validates a document once; clients send the same few over and over."""
+        cached = self._documents.get(query)
+        if cached is None:
+            document = parse(query)
+            cached = (document, validate(self.schema, document))
+            if len(self._documents) < 512:
+                self._documents[query] = cached
+        return cached
 
     def add_store(self, handle: str, token: str, **settings: Any) -> Store:
         if handle in self.stores:
@@ -128,10 +139,9 @@ class Sandbox:
         except (ValueError, KeyError, TypeError):
             return Response(400, {"errors": {"query": "Required parameter missing or invalid"}})
         try:
-            document = parse(query)
+            document, errors = self._parsed(query)
         except GraphQLSyntaxError as exc:
             return Response(200, {"errors": [exc.formatted]})
-        errors = validate(self.schema, document)
         if errors:
             return Response(200, {"errors": [e.formatted for e in errors]})
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]

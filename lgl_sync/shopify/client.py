@@ -6,9 +6,11 @@ ambiguous write as such instead of retrying it blindly (FACTS.md §1, §1.4).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,6 +46,14 @@ def endpoint_url(domain: str, api_version: str) -> str:
         raise ConfigError("store domain is empty")
     base = domain if domain.startswith(("http://", "https://")) else f"https://{domain}"
     return f"{base}/admin/api/{api_version}/graphql.json"
+
+
+def idempotency_key(*business_key: object) -> str:
+    """A deterministic key for an ``@idempotent`` mutation from its business key (e.g. retailer,
+    run id, batch number): a retry of the same logical write sends the same key, so Shopify
+    applies it once."""
+    text = "\x1f".join(str(part) for part in business_key)
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def _sent_before_failure(exc: requests.RequestException) -> bool:
@@ -176,6 +186,7 @@ class ShopifyClient:
         body = json.dumps({"query": text, "variables": variables, "operationName": name})
         started = self._clock.monotonic()
         throttle_spent = 0.0
+        throttled_in_a_row = 0
         attempt = 0
         while True:
             wait = self._gate.wait_needed(self._expected_cost.get(name, _FIRST_GUESS_COST))
@@ -187,6 +198,9 @@ class ShopifyClient:
             if isinstance(failure, dict):
                 return failure
             if failure is None:  # throttled: wait for the bucket, not counted as a failure
+                # Throttled again means other clients share the bucket: spread out further.
+                throttled_in_a_row += 1
+                retry_after *= 1 + self._random.uniform(0, throttled_in_a_row - 1)
                 throttle_spent += retry_after
                 if throttle_spent > self._max_throttle_seconds:
                     raise ThrottledError(
@@ -214,20 +228,21 @@ class ShopifyClient:
     def _attempt(self, name: str, body: str) -> tuple[Any, bool, float]:
         """One HTTP call. Returns (data, _, _) on success; (None, _, wait) when throttled;
         (error, ambiguous, retry_after) when it failed in a retryable way; raises otherwise."""
-        start = self._clock.monotonic()
+        start = time.perf_counter()
+        sent_at = self._clock.monotonic()
         try:
             response = self._session.post(
                 self.endpoint, data=body, headers=self._headers, timeout=self._timeout
             )
         except requests.RequestException as exc:
-            self.metrics.record(latency=self._clock.monotonic() - start)
+            self.metrics.record(latency=time.perf_counter() - start)
             kind = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__
             return (
                 NetworkError(f"{kind} calling {name}", operation=name),
                 _sent_before_failure(exc),
                 0.0,
             )
-        latency = self._clock.monotonic() - start
+        latency = time.perf_counter() - start
         status = response.status_code
         served = response.headers.get("X-Shopify-API-Version")
         if served and served != self.api_version:
@@ -272,15 +287,19 @@ class ShopifyClient:
         except ValueError:
             self.metrics.record(latency=latency)
             return ServerError("response was not JSON", status=status, operation=name), True, 0.0
-        return self._read_payload(name, payload, latency)
+        # The server's bucket figures describe a moment between sending and receiving.
+        observed_at = (sent_at + self._clock.monotonic()) / 2
+        return self._read_payload(name, payload, latency, observed_at)
 
-    def _read_payload(self, name: str, payload: dict, latency: float) -> tuple[Any, bool, float]:
+    def _read_payload(
+        self, name: str, payload: dict, latency: float, observed_at: float
+    ) -> tuple[Any, bool, float]:
         cost = (payload.get("extensions") or {}).get("cost") or {}
         requested = float(cost.get("requestedQueryCost") or 0)
         self.metrics.record(
             latency=latency, requested=requested, actual=float(cost.get("actualQueryCost") or 0)
         )
-        self._gate.observe(cost.get("throttleStatus"))
+        self._gate.observe(cost.get("throttleStatus"), observed_at)
         if requested:
             self._expected_cost[name] = requested
         errors = payload.get("errors")

@@ -47,7 +47,8 @@ class ThrottleGate:
         self._lock = threading.Lock()
         self._random = rng or random.Random()
 
-    def observe(self, throttle_status: dict | None) -> None:
+    def observe(self, throttle_status: dict | None, at: float | None = None) -> None:
+        """Records the server's figures as of ``at`` (the clock reading they describe)."""
         if not throttle_status:
             return
         with self._lock:
@@ -55,7 +56,7 @@ class ThrottleGate:
                 float(throttle_status["maximumAvailable"]),
                 float(throttle_status["currentlyAvailable"]),
                 float(throttle_status["restoreRate"]),
-                self._clock.monotonic(),
+                self._clock.monotonic() if at is None else at,
             )
 
     def wait_needed(self, expected_cost: float) -> float:
@@ -78,5 +79,6 @@ class ThrottleGate:
         return max(wait, 0.05)
 
     def jitter(self, seconds: float) -> float:
-        """``seconds`` plus up to 10% (at least 20 ms) of random spread."""
-        return seconds + self._random.uniform(0, max(0.02, seconds * 0.1))
+        """``seconds`` plus a little random spread (up to 3%, at least 20 ms, at most 1 s), so
+        that processes woken by the same refill do not all call at the same instant."""
+        return seconds + self._random.uniform(0, min(1.0, max(0.02, seconds * 0.03)))
