@@ -76,27 +76,30 @@ def test_injected_5xx_and_timeouts_are_retried_to_a_correct_result(sandbox):
         "lgl",
         [
             FaultRule("server_error", rate=0.1, status=503),
-            FaultRule("timeout", rate=0.1, hang_seconds=0.6),
+            FaultRule("timeout", rate=0.1, hang_seconds=1.2),
         ],
         seed=5,
     )
-    client = sandbox.client("lgl", read_timeout=0.25, max_attempts=12)
+    client = sandbox.client("lgl", read_timeout=0.5, max_attempts=12)
     items = list(client.paginate("ProductVariants", path="productVariants", page_size=25))
     assert sorted(i["sku"] for i in items) == sorted(
         v.sku for v in sandbox.store("lgl").variants.values()
     )
     faults = sandbox.store("lgl").usage.faults
-    assert faults > 0 and sum(client.metrics.retries.values()) == faults
+    # Every fault was retried (a slow answer on a busy machine may add a retry of its own).
+    assert faults > 0 and sum(client.metrics.retries.values()) >= faults
     print(f"\n24 pages with 20% faults: {faults} faults, retries {dict(client.metrics.retries)}")
 
 
 def test_throttle_bound_workload_spends_at_least_90_percent_of_the_restore_budget(sandbox):
     _lgl_only(sandbox, 2_000)
-    sandbox.clock.set_speed(100)
+    # Sped up 20x: fast enough for a test, slow enough that each request's own real time
+    # (tens of ms) stays small next to the 7.5 sandbox-seconds the bucket needs per page.
+    sandbox.clock.set_speed(20)
     store = sandbox.store("lgl")
     client = sandbox.client("lgl")
     start = sandbox.clock.monotonic()
-    for _ in range(6):  # 6 passes x 8 pages of 752 points: ~36,000 points at 100/s
+    for _ in range(3):  # 3 passes x 8 pages of 752 points: ~18,000 points at 100/s
         list(
             client.paginate(
                 "InventoryItems", {"locationId": _location(sandbox)}, path="inventoryItems"

@@ -229,7 +229,6 @@ class ShopifyClient:
         """One HTTP call. Returns (data, _, _) on success; (None, _, wait) when throttled;
         (error, ambiguous, retry_after) when it failed in a retryable way; raises otherwise."""
         start = time.perf_counter()
-        sent_at = self._clock.monotonic()
         try:
             response = self._session.post(
                 self.endpoint, data=body, headers=self._headers, timeout=self._timeout
@@ -287,8 +286,8 @@ class ShopifyClient:
         except ValueError:
             self.metrics.record(latency=latency)
             return ServerError("response was not JSON", status=status, operation=name), True, 0.0
-        # The server's bucket figures describe a moment between sending and receiving.
-        observed_at = (sent_at + self._clock.monotonic()) / 2
+        # The bucket figures are computed after the query ran, just before the answer left.
+        observed_at = self._clock.monotonic()
         return self._read_payload(name, payload, latency, observed_at)
 
     def _read_payload(
