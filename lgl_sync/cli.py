@@ -86,3 +86,230 @@ def demo() -> None:
     from lgl_sync.demo import run_demo
 
     run_demo()
+
+
+# -- control-plane database and retailers -----------------------------------------------------
+
+
+def _engine():
+    from lgl_sync.store.database import create_engine
+
+    return create_engine()
+
+
+def _fail_cleanly(action):
+    """Turns expected failures into a one-line message and exit status 1, never a traceback."""
+    import functools
+
+    @functools.wraps(action)
+    def run(*args, **kwargs):
+        import sqlalchemy.exc
+        import yaml
+
+        from lgl_sync.shopify.errors import ShopifyError
+        from lgl_sync.store.database import database_url, redacted
+        from lgl_sync.store.retailers import RetailerError
+        from lgl_sync.store.secrets import SecretError
+
+        try:
+            return action(*args, **kwargs)
+        except RetailerError as exc:
+            raise click.ClickException(
+                "invalid retailer:\n  " + "\n  ".join(exc.problems)
+            ) from None
+        except (SecretError, ShopifyError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except yaml.YAMLError as exc:
+            raise click.ClickException(f"the file is not valid YAML: {exc}") from None
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise click.ClickException(
+                f"database error on {redacted(database_url())}: {type(exc).__name__}: "
+                f"{str(exc.orig if hasattr(exc, 'orig') else exc).splitlines()[0][:300]}"
+            ) from None
+
+    return run
+
+
+@main.group()
+def db() -> None:
+    """The control-plane database (LGL_DATABASE_URL, default SQLite under DAGSTER_HOME)."""
+
+
+@db.command("upgrade")
+@_fail_cleanly
+def db_upgrade() -> None:
+    """Apply migrations; keeps the old system's tables and rows."""
+    from lgl_sync.store.database import database_url, redacted
+    from lgl_sync.store.migrate import upgrade
+
+    upgrade(_engine())
+    click.echo(f"Database {redacted(database_url())} is up to date.")
+
+
+@main.group()
+def retailer() -> None:
+    """Add, inspect, validate, enable, disable and remove retailers."""
+
+
+def _load_definition(path: str) -> dict:
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def _validate_live(found) -> bool:
+    from lgl_sync.sync.onboarding import check_retailer
+    from lgl_sync.sync.stores import lgl_client, retailer_client
+
+    report = check_retailer(found, retailer_client(found), lgl_client())
+    for note in report.notes:
+        click.echo(f"  ok: {note}")
+    for problem in report.problems:
+        click.echo(f"  PROBLEM: {problem}")
+    if report.retailer_skus:
+        click.echo(
+            f"  SKU coverage: {report.covered_skus}/{report.retailer_skus} of the "
+            f"retailer's SKUs at the LGL location exist in the LGL store"
+        )
+        for sku in report.missing_skus[:50]:
+            click.echo(f"    missing in LGL store: {sku}")
+    return report.ok
+
+
+@retailer.command("add")
+@click.option(
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML whose keys are retailers columns",
+)
+@click.option("--check", is_flag=True, help="also validate against the live store before writing")
+@_fail_cleanly
+def retailer_add(path: str, check: bool) -> None:
+    """Validate a retailer definition and add it."""
+    from lgl_sync.store.retailers import Retailer, add_retailer
+
+    found = Retailer.parse(_load_definition(path))
+    if check and not _validate_live(found):
+        raise click.ClickException(f"{found.id} was not added: the live check found problems")
+    add_retailer(_engine(), found)
+    click.echo(f"Added {found.id} ({found.name}).")
+
+
+@retailer.command("list")
+@_fail_cleanly
+def retailer_list() -> None:
+    """Retailers with their flags and last sync per operation."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from lgl_sync.store.retailers import last_syncs, list_retailers
+
+    engine = _engine()
+    table = Table("id", "name", "enabled", "orders", "fulfillments", "inventory", "last syncs")
+    mark = {True: "yes", False: "-"}
+    for found in list_retailers(engine):
+        syncs = last_syncs(engine, found.id)
+        table.add_row(
+            found.id,
+            found.name,
+            mark[found.enabled],
+            mark[found.import_orders],
+            mark[found.push_fulfillments],
+            mark[found.sync_inventory],
+            ", ".join(f"{k} {v:%Y-%m-%d %H:%M}" for k, v in syncs.items()) or "never",
+        )
+    Console().print(table)
+
+
+@retailer.command("show")
+@click.argument("retailer_id")
+@_fail_cleanly
+def retailer_show(retailer_id: str) -> None:
+    """One retailer's settings (the token reference, never the token)."""
+    import yaml
+
+    from lgl_sync.store.retailers import get_retailer
+
+    found = get_retailer(_engine(), retailer_id)
+    if found is None:
+        raise click.ClickException(f"no retailer {retailer_id}")
+    row = found.row()
+    if row["api_token"].startswith("enc:"):
+        row["api_token"] = "(encrypted)"
+    click.echo(yaml.safe_dump(row, sort_keys=False))
+
+
+@retailer.command("validate")
+@click.argument("retailer_id")
+@_fail_cleanly
+def retailer_validate(retailer_id: str) -> None:
+    """Check a stored retailer against its live store and the LGL store."""
+    from lgl_sync.store.retailers import Retailer, get_retailer
+
+    found = get_retailer(_engine(), retailer_id)
+    if found is None:
+        raise click.ClickException(f"no retailer {retailer_id}")
+    found = Retailer.parse(found.model_dump())
+    if not _validate_live(found):
+        raise click.ClickException(f"{retailer_id} has problems")
+    click.echo(f"{retailer_id} is ready.")
+
+
+def _toggle(retailer_id: str, enabled: bool) -> None:
+    from lgl_sync.store.retailers import set_enabled
+
+    if not set_enabled(_engine(), retailer_id, enabled):
+        raise click.ClickException(f"no retailer {retailer_id}")
+    click.echo(f"{retailer_id} {'enabled' if enabled else 'disabled'}.")
+
+
+@retailer.command("enable")
+@click.argument("retailer_id")
+@_fail_cleanly
+def retailer_enable(retailer_id: str) -> None:
+    """Let the schedules run this retailer's flows."""
+    _toggle(retailer_id, True)
+
+
+@retailer.command("disable")
+@click.argument("retailer_id")
+@_fail_cleanly
+def retailer_disable(retailer_id: str) -> None:
+    """Stop scheduling this retailer (its partition and history stay)."""
+    _toggle(retailer_id, False)
+
+
+@retailer.command("remove")
+@click.argument("retailer_id")
+@click.confirmation_option(prompt="Remove this retailer?")
+@_fail_cleanly
+def retailer_remove(retailer_id: str) -> None:
+    """Delete a retailer's configuration (its ledgers and history stay)."""
+    from lgl_sync.store.retailers import remove_retailer
+
+    if not remove_retailer(_engine(), retailer_id):
+        raise click.ClickException(f"no retailer {retailer_id}")
+    click.echo(f"Removed {retailer_id}.")
+
+
+@retailer.command("encrypt-token")
+@_fail_cleanly
+def retailer_encrypt_token() -> None:
+    """Read a token from standard input; print it encrypted with LGL_SECRET_KEY."""
+    from lgl_sync.store.secrets import encrypt_token
+
+    token = click.get_text_stream("stdin").read().strip()
+    if not token:
+        raise click.ClickException("no token on standard input")
+    click.echo(encrypt_token(token))
+
+
+@retailer.command("new-key")
+def retailer_new_key() -> None:
+    """Print a new LGL_SECRET_KEY."""
+    from lgl_sync.store.secrets import new_key
+
+    click.echo(new_key())

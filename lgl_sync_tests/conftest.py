@@ -160,3 +160,20 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_engine(request, tmp_path) -> Iterator[Any]:
+    """The control-plane database, migrated, on SQLite and on a real Postgres server."""
+    from lgl_sync.store.database import create_engine
+    from lgl_sync.store.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'control.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.lgl_url = url
+    yield engine
+    engine.dispose()

@@ -375,3 +375,40 @@ def test_controls_over_http_set_faults_and_report_usage(sandbox):
     settings = {"plan": "plus", "search_lag": 2}
     assert requests.post(f"{base}/_sandbox/stores/lgl/settings", json=settings, timeout=5).ok
     assert sandbox.store("lgl").bucket.plan == "plus" and sandbox.store("lgl").search_lag == 2
+
+
+def test_node_lookups_order_edits_and_current_bulk_operation(sandbox):
+    store = sandbox.store(RETAILER)
+    order = next(o for o in store.orders.values() if o.cancelled_at is None)
+    order_id = gid("Order", order.id)
+    nodes = sandbox.raw(
+        RETAILER,
+        "query N($ids: [ID!]!) { nodes(ids: $ids) { id ... on Order "
+        "{ name } } node(id: $one) { id } }".replace("$ids: [ID!]!", "$ids: [ID!]!, $one: ID!"),
+        {"ids": [order_id, "gid://shopify/Order/1"], "one": order_id},
+    ).json()["data"]
+    assert nodes["nodes"] == [{"id": order_id, "name": order.name}, None]
+    assert nodes["node"] == {"id": order_id}
+    update = """mutation U($input: OrderInput!) { orderUpdate(input: $input) {
+      order { note tags } userErrors { message } } }"""
+    edited = sandbox.raw(
+        RETAILER, update, {"input": {"id": order_id, "note": "n", "tags": ["a", "b"]}}
+    ).json()
+    assert edited["data"]["orderUpdate"]["order"] == {"note": "n", "tags": ["a", "b"]}
+    removed = sandbox.raw(
+        RETAILER,
+        f'mutation {{ tagsRemove(id: "{order_id}", tags: ["A"]) {{ userErrors {{ message }} }} }}',
+    ).json()
+    assert removed["data"]["tagsRemove"]["userErrors"] == [] and order.tags == ["b"]
+    cancel = """mutation C($id: ID!) { orderCancel(orderId: $id, reason: CUSTOMER, restock: true)
+      { orderCancelUserErrors { code } } }"""
+    assert sandbox.raw(RETAILER, cancel, {"id": order_id}).json()["data"]["orderCancel"] == {
+        "orderCancelUserErrors": []
+    }
+    assert order.cancelled_at is not None
+    assert all(
+        store.fulfillment_orders[i].status == "CANCELLED" for i in order.fulfillment_order_ids
+    )
+    sandbox.raw("lgl", RUN_BULK, {"q": document("InventoryLevelsBulk")})
+    current = sandbox.raw("lgl", "{ currentBulkOperation { id status } }").json()["data"]
+    assert current["currentBulkOperation"]["status"] in ("CREATED", "RUNNING", "COMPLETED")

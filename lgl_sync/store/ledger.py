@@ -1,0 +1,123 @@
+"""The exactly-once ledgers: one row per write to Shopify, guarded by unique keys.
+
+Each ``claim_*`` inserts the row for a write *before* the write is made. The database's unique
+constraint decides between two concurrent claimants: exactly one gets ``True``; the other gets
+``False`` ("already recorded") and must not write.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from lgl_sync.store.tables import fulfillment_links, inventory_writes, order_links
+
+
+def _insert_once(connection: Connection, table: sa.Table, values: dict[str, Any]) -> bool:
+    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    return connection.execute(statement).rowcount == 1
+
+
+def claim_order(
+    engine: Engine,
+    *,
+    retailer_id: str,
+    source_order_id: str,
+    source_order_name: str | None = None,
+    run_id: str | None = None,
+) -> bool:
+    """Records that this source order is being imported; False if it was recorded before."""
+    with engine.begin() as connection:
+        return _insert_once(
+            connection,
+            order_links,
+            {
+                "retailer_id": retailer_id,
+                "source_order_id": source_order_id,
+                "source_order_name": source_order_name,
+                "status": "pending",
+                "run_id": run_id,
+            },
+        )
+
+
+def order_link(engine: Engine, retailer_id: str, source_order_id: str) -> dict | None:
+    with engine.connect() as connection:
+        row = (
+            connection.execute(
+                sa.select(order_links).where(
+                    order_links.c.retailer_id == retailer_id,
+                    order_links.c.source_order_id == source_order_id,
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return dict(row) if row else None
+
+
+def update_order_link(
+    engine: Engine, retailer_id: str, source_order_id: str, **values: Any
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            order_links.update()
+            .where(
+                order_links.c.retailer_id == retailer_id,
+                order_links.c.source_order_id == source_order_id,
+            )
+            .values(**values, updated_at=datetime.now(UTC))
+        )
+
+
+def claim_fulfillment(
+    engine: Engine,
+    *,
+    lgl_fulfillment_id: str,
+    retailer_id: str,
+    lgl_order_id: str,
+    run_id: str | None = None,
+) -> bool:
+    """Records that this LGL fulfillment is being pushed; False if recorded before."""
+    with engine.begin() as connection:
+        return _insert_once(
+            connection,
+            fulfillment_links,
+            {
+                "lgl_fulfillment_id": lgl_fulfillment_id,
+                "retailer_id": retailer_id,
+                "lgl_order_id": lgl_order_id,
+                "status": "pending",
+                "run_id": run_id,
+            },
+        )
+
+
+def claim_inventory_write(
+    engine: Engine,
+    *,
+    idempotency_key: str,
+    retailer_id: str,
+    batch: int,
+    items: int,
+    run_id: str | None = None,
+) -> bool:
+    """Records an inventory batch before it is sent; False if that key was recorded before."""
+    with engine.begin() as connection:
+        return _insert_once(
+            connection,
+            inventory_writes,
+            {
+                "idempotency_key": idempotency_key,
+                "retailer_id": retailer_id,
+                "batch": batch,
+                "items": items,
+                "status": "pending",
+                "run_id": run_id,
+            },
+        )

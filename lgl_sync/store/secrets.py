@@ -1,0 +1,63 @@
+"""Retailer tokens: the name of an environment variable, or a token encrypted with
+``LGL_SECRET_KEY`` (Fernet). A plaintext token is refused before it is ever stored."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from cryptography.fernet import Fernet, InvalidToken
+
+ENCRYPTED_PREFIX = "enc:v1:"
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{2,}$")
+
+
+class SecretError(ValueError):
+    """A token reference that cannot be used; the message never contains the token."""
+
+
+def _fernet() -> Fernet:
+    key = os.environ.get("LGL_SECRET_KEY")
+    if not key:
+        raise SecretError("LGL_SECRET_KEY is not set, so encrypted tokens cannot be used")
+    try:
+        return Fernet(key.encode())
+    except (ValueError, TypeError):
+        raise SecretError(
+            "LGL_SECRET_KEY is not a valid Fernet key "
+            "(generate one with `lgl-sync retailer new-key`)"
+        ) from None
+
+
+def token_kind(reference: str) -> str:
+    """``env`` or ``encrypted``; raises SecretError for anything else (a plaintext token)."""
+    if reference.startswith(ENCRYPTED_PREFIX):
+        return "encrypted"
+    if ENV_NAME.match(reference):
+        return "env"
+    raise SecretError(
+        "api_token must be an environment variable name such as "
+        "SHOPIFY_NATIONWIDE_PLANTS_TOKEN, or a token encrypted with `lgl-sync retailer "
+        "encrypt-token`; a plaintext token is refused"
+    )
+
+
+def encrypt_token(token: str) -> str:
+    return ENCRYPTED_PREFIX + _fernet().encrypt(token.encode()).decode()
+
+
+def resolve_token(reference: str) -> str:
+    """The usable token behind a reference (from the environment, or decrypted)."""
+    if token_kind(reference) == "env":
+        value = os.environ.get(reference)
+        if not value:
+            raise SecretError(f"environment variable {reference} is not set")
+        return value
+    try:
+        return _fernet().decrypt(reference[len(ENCRYPTED_PREFIX) :].encode()).decode()
+    except InvalidToken:
+        raise SecretError("the encrypted token cannot be decrypted with LGL_SECRET_KEY") from None
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode()

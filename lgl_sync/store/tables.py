@@ -1,0 +1,151 @@
+"""The control-plane tables: Supabase's existing four, column for column, plus the ledgers.
+
+The ledgers make writes to Shopify exactly-once: a unique constraint turns a second attempt at
+the same write into a refused insert, not a duplicate row.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+metadata = sa.MetaData()
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def _now() -> sa.sql.elements.TextClause:
+    return sa.text("CURRENT_TIMESTAMP")
+
+
+def _timestamps() -> list[sa.Column]:
+    return [
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+    ]
+
+
+retailers = sa.Table(
+    "retailers",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("domain", sa.Text, nullable=False),
+    sa.Column("api_token", sa.Text, nullable=False),
+    sa.Column("target_location_id", sa.Text),
+    sa.Column("lgl_location_id", sa.Text),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("import_orders", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("push_fulfillments", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("sync_inventory", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("lookback_hours", sa.Integer, nullable=False, server_default="6"),
+    sa.Column("fulfillment_lookback_hours", sa.Integer, nullable=False, server_default="72"),
+    sa.Column("custom_include_note", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("custom_include_tags", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("billing_email", sa.Text),
+    sa.Column("billing_first_name", sa.Text),
+    sa.Column("billing_last_name", sa.Text),
+    sa.Column("billing_phone", sa.Text),
+    sa.Column("billing_address1", sa.Text),
+    sa.Column("billing_address2", sa.Text),
+    sa.Column("billing_city", sa.Text),
+    sa.Column("billing_province", sa.Text),
+    sa.Column("billing_zip", sa.Text),
+    sa.Column("billing_country", sa.Text),
+    *_timestamps(),
+    # Added by LGL Sync (nullable, so the old system's rows stay valid).
+    sa.Column("inventory_safety_buffer", sa.Integer, server_default="0"),
+    sa.Column("activate_missing_inventory", sa.Boolean, server_default=sa.false()),
+)
+
+sync_jobs = sa.Table(
+    "sync_jobs",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),  # the Dagster run id
+    sa.Column("retailer_id", sa.Text),
+    sa.Column("job_type", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("completed_at", sa.DateTime(timezone=True)),
+    sa.Column("results", JSON),
+    sa.Column("error_message", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+)
+
+activity_logs = sa.Table(
+    "activity_logs",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("retailer_id", sa.Text),
+    sa.Column("operation", sa.Text, nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("details", JSON),
+    sa.Column("duration_ms", sa.Integer),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+    # Added by LGL Sync: the event this row mirrors, so a replayed mirror adds nothing twice.
+    sa.Column("dagster_event_id", sa.BigInteger, unique=True),
+)
+
+email_notifications = sa.Table(
+    "email_notifications",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("retailer_id", sa.Text),
+    sa.Column("notification_type", sa.Text, nullable=False),
+    sa.Column("recipients", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # sent | suppressed | failed
+    sa.Column("reason", sa.Text),
+    sa.Column("error_message", sa.Text),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+)
+
+order_links = sa.Table(
+    "order_links",
+    metadata,
+    sa.Column("retailer_id", sa.Text, primary_key=True),
+    sa.Column("source_order_id", sa.Text, primary_key=True),
+    sa.Column("source_order_name", sa.Text),
+    sa.Column("lgl_order_id", sa.Text, unique=True),
+    sa.Column("status", sa.Text, nullable=False),  # pending | created | tagged
+    sa.Column("run_id", sa.Text),
+    *_timestamps(),
+)
+
+fulfillment_links = sa.Table(
+    "fulfillment_links",
+    metadata,
+    sa.Column("lgl_fulfillment_id", sa.Text, primary_key=True),
+    sa.Column("retailer_id", sa.Text, nullable=False),
+    sa.Column("lgl_order_id", sa.Text, nullable=False),
+    sa.Column("retailer_fulfillment_id", sa.Text, unique=True),
+    sa.Column("tracking_fingerprint", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),  # pending | created | skipped
+    sa.Column("run_id", sa.Text),
+    *_timestamps(),
+)
+
+inventory_writes = sa.Table(
+    "inventory_writes",
+    metadata,
+    sa.Column("idempotency_key", sa.Text, primary_key=True),
+    sa.Column("retailer_id", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text),
+    sa.Column("batch", sa.Integer, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # pending | applied | rejected
+    *_timestamps(),
+)
+
+SUPABASE_TABLES = (retailers, sync_jobs, activity_logs, email_notifications)
+LEDGER_TABLES = (order_links, fulfillment_links, inventory_writes)

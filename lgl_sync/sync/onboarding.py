@@ -1,0 +1,97 @@
+"""Checking a retailer against its live store before LGL Sync relies on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lgl_sync.shopify.client import ShopifyClient
+from lgl_sync.shopify.errors import ShopifyError
+from lgl_sync.store.retailers import Retailer
+
+# Access scopes each enabled flow needs at the retailer's store.
+FLOW_SCOPES = {
+    "import_orders": ("read_orders", "write_orders", "read_merchant_managed_fulfillment_orders"),
+    "push_fulfillments": (
+        "read_orders",
+        "read_merchant_managed_fulfillment_orders",
+        "write_merchant_managed_fulfillment_orders",
+    ),
+    "sync_inventory": ("read_inventory", "write_inventory", "read_locations"),
+}
+
+
+@dataclass
+class OnboardingReport:
+    """What ``lgl-sync retailer validate`` found: problems block, notes inform."""
+
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    retailer_skus: int = 0
+    covered_skus: int = 0
+    missing_skus: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def skus_at_location(client: ShopifyClient, location_id: str) -> set[str]:
+    """SKUs of the inventory items stocked at a location."""
+    items = client.paginate("InventoryItems", {"locationId": location_id}, path="inventoryItems")
+    return {i["sku"] for i in items if i.get("sku") and i.get("inventoryLevel")}
+
+
+def store_skus(client: ShopifyClient) -> set[str]:
+    """Every SKU of a store's inventory items."""
+    return {
+        i["sku"]
+        for i in client.paginate("InventoryItemSkus", path="inventoryItems")
+        if i.get("sku")
+    }
+
+
+def check_retailer(
+    retailer: Retailer, store: ShopifyClient, lgl: ShopifyClient
+) -> OnboardingReport:
+    """Token and scopes, locations, LGL reachability and SKU coverage."""
+    report = OnboardingReport()
+    try:
+        scopes = {
+            s["handle"]
+            for s in store.query("AccessScopes")["currentAppInstallation"]["accessScopes"]
+        }
+    except ShopifyError as exc:
+        report.problems.append(f"retailer store: {exc}")
+        return report
+    for flow, needed in FLOW_SCOPES.items():
+        missing = [s for s in needed if getattr(retailer, flow) and s not in scopes]
+        if missing:
+            report.problems.append(f"{flow} is enabled but the token lacks {', '.join(missing)}")
+    if retailer.target_location_id:
+        location = store.query("Location", {"id": retailer.target_location_id})["location"]
+        if location is None:
+            report.problems.append(
+                f"target_location_id {retailer.target_location_id} is not a location of the "
+                "retailer's store"
+            )
+        else:
+            report.notes.append(f"target location: {location['name']}")
+    try:
+        lgl.query("Shop")
+        if (
+            retailer.lgl_location_id
+            and lgl.query("Location", {"id": retailer.lgl_location_id})["location"] is None
+        ):
+            report.problems.append(
+                f"lgl_location_id {retailer.lgl_location_id} is not a location of the LGL store"
+            )
+    except ShopifyError as exc:
+        report.problems.append(f"LGL store: {exc}")
+        return report
+    if retailer.target_location_id and not report.problems:
+        theirs = skus_at_location(store, retailer.target_location_id)
+        ours = store_skus(lgl)
+        report.retailer_skus = len(theirs)
+        report.covered_skus = len(theirs & ours)
+        report.missing_skus = sorted(theirs - ours)
+    return report
