@@ -208,7 +208,9 @@ def retailer_list() -> None:
     from lgl_sync.store.retailers import last_syncs, list_retailers
 
     engine = _engine()
-    table = Table("id", "name", "enabled", "orders", "fulfillments", "inventory", "last syncs")
+    table = Table()
+    for column in ("id", "name", "enabled", "orders", "fulfillments", "inventory", "last syncs"):
+        table.add_column(column, no_wrap=column in ("id", "name"))
     mark = {True: "yes", False: "-"}
     for found in list_retailers(engine):
         syncs = last_syncs(engine, found.id)
@@ -221,7 +223,8 @@ def retailer_list() -> None:
             mark[found.sync_inventory],
             ", ".join(f"{k} {v:%Y-%m-%d %H:%M}" for k, v in syncs.items()) or "never",
         )
-    Console().print(table)
+    console = Console()
+    Console(width=max(console.width, 140)).print(table)
 
 
 @retailer.command("show")

@@ -1,0 +1,173 @@
+"""`lgl-sync retailer …`: definitions are checked before anything is written.
+
+Contract: every malformed definition is rejected with a message naming the field and exit
+status 1, never a traceback; a valid one is added, listed and shown without revealing a token;
+`validate` checks a retailer against its live store (here the sandbox): token, scopes, locations,
+LGL reachability and SKU coverage with the missing SKUs listed.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from lgl_sync.cli import main
+from lgl_sync.sandbox.models import gid
+from lgl_sync.sandbox.scenario import RETAILER_LGL_LOCATION, token_for
+
+VALID = {
+    "id": "nationwide-plants",
+    "name": "Nationwide Plants",
+    "domain": "nationwide-plants.myshopify.com",
+    "api_token": "SHOPIFY_NATIONWIDE_PLANTS_TOKEN",
+    "target_location_id": "84385005803",
+    "billing_email": "billing@np.example",
+    "billing_address1": "1 Plant Way",
+    "billing_city": "Austin",
+    "billing_zip": "78701",
+    "billing_country": "US",
+}
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("LGL_DATABASE_URL", f"sqlite:///{tmp_path / 'control.db'}")
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+
+    def run(*args: str, definition: dict | None = None, **kwargs):
+        if definition is not None:
+            path = tmp_path / "retailer.yaml"
+            path.write_text(yaml.safe_dump(definition))
+            args = (*args, "--file", str(path))
+        return runner.invoke(main, list(args), **kwargs)
+
+    return run
+
+
+MALFORMED = [
+    ({"id": None}, "id"),  # missing slug
+    ({"id": "Nationwide Plants"}, "id"),  # not a slug
+    ({"id": "-np"}, "id"),  # leading dash
+    ({"name": ""}, "name"),  # empty name
+    ({"domain": None}, "domain"),  # missing domain
+    ({"domain": "nationwide plants"}, "domain"),  # not a domain
+    ({"domain": "ftp://np.example"}, "domain"),  # wrong scheme
+    ({"domain": "np.example.com"}, "domain"),  # not a myshopify domain
+    ({"api_token": None}, "api_token"),  # missing token
+    ({"api_token": "shpat_" + "0" * 32}, "api_token"),  # plaintext token refused
+    ({"api_token": "my token"}, "api_token"),  # neither env name nor encrypted
+    ({"target_location_id": "gid://shopify/Order/1"}, "target_location_id"),  # wrong kind
+    ({"target_location_id": "abc"}, "target_location_id"),  # not an id
+    ({"target_location_id": None}, "target_location_id"),  # required while enabled
+    ({"lgl_location_id": "12x"}, "lgl_location_id"),  # malformed
+    ({"lookback_hours": 0}, "lookback_hours"),  # out of range
+    ({"lookback_hours": 10_000}, "lookback_hours"),  # out of range
+    ({"lookback_hours": "six"}, "lookback_hours"),  # wrong type
+    ({"fulfillment_lookback_hours": -1}, "fulfillment_lookback_hours"),  # out of range
+    ({"billing_city": None}, "billing_city"),  # incomplete billing address
+    ({"billing_email": "not-an-email"}, "billing_email"),  # malformed email
+    ({"enabled": "sometimes"}, "enabled"),  # not a boolean
+    ({"inventory_safety_buffer": -3}, "inventory_safety_buffer"),  # negative buffer
+    ({"colour": "green"}, "colour"),  # not a retailers column
+]
+
+
+@pytest.mark.parametrize(("change", "field"), MALFORMED)
+def test_malformed_definition_is_rejected_naming_the_field(cli, change, field):
+    # None removes the key from the definition.
+    definition = {k: v for k, v in {**VALID, **change}.items() if v is not None}
+    result = cli("retailer", "add", definition=definition)
+    assert result.exit_code == 1, result.output
+    assert field in result.output
+    assert "Traceback" not in result.output
+    assert "0" * 32 not in result.output
+    assert cli("retailer", "list").output.count("nationwide-plants") == 0
+
+
+@pytest.mark.parametrize("content", ["- just\n- a list\n", "id: [unclosed\n", ""])
+def test_files_that_are_not_a_definition_are_rejected_cleanly(cli, tmp_path, content):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    result = cli("retailer", "add", "--file", str(path))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.strip()
+
+
+def test_valid_definition_is_added_listed_shown_and_toggled(cli):
+    assert cli("retailer", "add", definition=VALID).exit_code == 0
+    again = cli("retailer", "add", definition=VALID)
+    assert again.exit_code == 1 and "exists already" in again.output
+    listing = cli("retailer", "list").output
+    assert "nationwide-plants" in listing and "never" in listing
+    shown = yaml.safe_load(cli("retailer", "show", "nationwide-plants").output)
+    assert shown["target_location_id"] == "gid://shopify/Location/84385005803"
+    assert cli("retailer", "disable", "nationwide-plants").exit_code == 0
+    assert yaml.safe_load(cli("retailer", "show", "nationwide-plants").output)["enabled"] is False
+    assert cli("retailer", "enable", "nobody").exit_code == 1
+    assert cli("retailer", "remove", "nationwide-plants", "--yes").exit_code == 0
+    assert cli("retailer", "show", "nationwide-plants").exit_code == 1
+
+
+def test_encrypted_token_is_accepted_and_never_shown(cli, monkeypatch):
+    key = cli("retailer", "new-key").output.strip()
+    monkeypatch.setenv("LGL_SECRET_KEY", key)
+    secret = "shpat_" + "ab" * 16
+    encrypted = cli("retailer", "encrypt-token", input=secret).output.strip()
+    assert encrypted.startswith("enc:v1:") and secret not in encrypted
+    assert cli("retailer", "add", definition={**VALID, "api_token": encrypted}).exit_code == 0
+    shown = cli("retailer", "show", "nationwide-plants").output
+    assert "(encrypted)" in shown and encrypted not in shown
+
+
+def _sandbox_definition(sandbox, handle: str) -> dict:
+    store = sandbox.store(handle)
+    location = next(loc for loc in store.locations.values() if loc.name == RETAILER_LGL_LOCATION)
+    return {
+        **VALID,
+        "id": handle,
+        "domain": sandbox.domain(handle),
+        "api_token": "SANDBOX_RETAILER_TOKEN",
+        "target_location_id": str(location.id),
+    }
+
+
+def test_validate_checks_the_live_store_and_reports_sku_coverage(cli, sandbox, monkeypatch):
+    handle = "nationwide-plants"
+    monkeypatch.setenv("SANDBOX_RETAILER_TOKEN", token_for(handle))
+    monkeypatch.setenv("SHOPIFY_LGL_DOMAIN", sandbox.domain("lgl"))
+    monkeypatch.setenv("SHOPIFY_LGL_TOKEN", token_for("lgl"))
+    result = cli("retailer", "add", "--check", definition=_sandbox_definition(sandbox, handle))
+    assert result.exit_code == 0, result.output
+    store = sandbox.store(handle)
+    lgl_skus = {v.sku for v in sandbox.store("lgl").variants.values()}
+    at_lgl = {
+        store.inventory_items[v.inventory_item_id].sku
+        for v in store.variants.values()
+        if any(
+            loc.name == RETAILER_LGL_LOCATION
+            for loc in (
+                store.locations[i] for i in store.inventory_items[v.inventory_item_id].levels
+            )
+        )
+    }
+    missing = sorted(at_lgl - lgl_skus)
+    assert f"{len(at_lgl) - len(missing)}/{len(at_lgl)}" in result.output
+    assert missing and all(f"missing in LGL store: {sku}" in result.output for sku in missing)
+    assert cli("retailer", "validate", handle).exit_code == 0
+
+
+def test_validate_names_missing_scopes_and_unknown_locations(cli, sandbox, monkeypatch):
+    handle = "epic-gardening"
+    monkeypatch.setenv("SANDBOX_RETAILER_TOKEN", token_for(handle))
+    monkeypatch.setenv("SHOPIFY_LGL_DOMAIN", sandbox.domain("lgl"))
+    monkeypatch.setenv("SHOPIFY_LGL_TOKEN", token_for("lgl"))
+    sandbox.store(handle).scopes.remove("write_inventory")
+    definition = {**_sandbox_definition(sandbox, handle), "lgl_location_id": "999"}
+    result = cli("retailer", "add", "--check", definition=definition)
+    assert result.exit_code == 1
+    assert "sync_inventory is enabled but the token lacks write_inventory" in result.output
+    assert "lgl_location_id gid://shopify/Location/999 is not a location" in result.output
+    assert "Traceback" not in result.output
+    assert gid("Location", 999) in result.output
