@@ -1,17 +1,22 @@
 """The one Definitions object of LGL Sync: everything is imported here, nothing defined."""
 
-from __future__ import annotations
-
 import os
 
 import dagster as dg
 
+from lgl_sync.defs.checks import one_lgl_order_per_source_order
 from lgl_sync.defs.inventory import lgl_inventory_snapshot
-from lgl_sync.defs.resources import ShopifyStoreResource
+from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
+from lgl_sync.defs.resources import (
+    ControlPlaneResource,
+    RetailerStoresResource,
+    ShopifyStoreResource,
+)
 from lgl_sync.shopify.client import DEFAULT_API_VERSION
 
 defs = dg.Definitions(
-    assets=[lgl_inventory_snapshot],
+    assets=[lgl_inventory_snapshot, retailer_paid_orders, imported_lgl_orders],
+    asset_checks=[one_lgl_order_per_source_order],
     resources={
         "lgl_shopify": ShopifyStoreResource(
             domain=dg.EnvVar("SHOPIFY_LGL_DOMAIN"),
@@ -19,5 +24,7 @@ defs = dg.Definitions(
             api_version=os.environ.get("SHOPIFY_API_VERSION", DEFAULT_API_VERSION),
             location_id=os.environ.get("SHOPIFY_LGL_LOCATION_ID") or None,
         ),
+        "control_plane": ControlPlaneResource(),
+        "retailer_stores": RetailerStoresResource(),
     },
 )

@@ -9,6 +9,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,76 @@ def store_engine(request, tmp_path) -> Iterator[Any]:
     engine.lgl_url = url
     yield engine
     engine.dispose()
+
+
+@dataclass
+class World:
+    """The sandbox plus a control plane with retailers pointing at it, and the resources a
+    Dagster run needs."""
+
+    sandbox: SandboxHarness
+    database_url: str
+    instance: Any
+
+    @property
+    def engine(self) -> Any:
+        from lgl_sync.defs.resources import ControlPlaneResource
+
+        return ControlPlaneResource(database_url=self.database_url).engine()
+
+    def resources(self) -> dict[str, Any]:
+        from lgl_sync.defs.resources import (
+            ControlPlaneResource,
+            RetailerStoresResource,
+            ShopifyStoreResource,
+        )
+
+        return {
+            "lgl_shopify": ShopifyStoreResource(
+                domain=self.sandbox.domain("lgl"), token=token_for("lgl")
+            ),
+            "control_plane": ControlPlaneResource(database_url=self.database_url),
+            "retailer_stores": RetailerStoresResource(read_timeout=10),
+        }
+
+    def add_retailer(self, handle: str, **overrides: Any) -> Any:
+        from lgl_sync.sandbox.scenario import RETAILER_LGL_LOCATION
+        from lgl_sync.store.retailers import Retailer, add_retailer
+
+        store = self.sandbox.store(handle)
+        location = next(
+            loc for loc in store.locations.values() if loc.name == RETAILER_LGL_LOCATION
+        )
+        env = f"SHOPIFY_{handle.upper().replace('-', '_')}_TOKEN"
+        os.environ[env] = token_for(handle)
+        retailer = Retailer.parse(
+            {
+                "id": handle,
+                "name": store.name,
+                "domain": self.sandbox.domain(handle),
+                "api_token": env,
+                "target_location_id": str(location.id),
+                "billing_email": f"billing@{handle}.example",
+                "billing_first_name": "Accounts",
+                "billing_last_name": store.name,
+                "billing_address1": "1 Commerce St",
+                "billing_city": "Austin",
+                "billing_province": "TX",
+                "billing_zip": "78701",
+                "billing_country": "US",
+                **overrides,
+            }
+        )
+        add_retailer(self.engine, retailer)
+        self.instance.add_dynamic_partitions("retailers", [handle])
+        return retailer
+
+
+@pytest.fixture
+def world(sandbox, tmp_path) -> Iterator[World]:
+    """Sandbox + SQLite control plane + a real Dagster instance (SQLite storage)."""
+    import dagster as dg
+
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        yield World(sandbox, f"sqlite:///{tmp_path / 'control.db'}", instance)

@@ -1,9 +1,24 @@
-"""Dagster resources: Shopify stores. Secrets come from the environment through ``dg.EnvVar``."""
+"""Dagster resources: Shopify stores and the control-plane database.
+
+Secrets come from the environment through ``dg.EnvVar`` where resources are wired; a retailer's
+token is looked up by partition key from the control plane, since partitions cannot each have
+an environment variable.
+"""
+
+import threading
 
 import dagster as dg
 from pydantic import Field
+from sqlalchemy.engine import Engine
 
 from lgl_sync.shopify.client import DEFAULT_API_VERSION, ShopifyClient
+from lgl_sync.store.database import create_engine, database_url
+from lgl_sync.store.migrate import upgrade
+from lgl_sync.store.retailers import Retailer, get_retailer
+from lgl_sync.sync.stores import retailer_client
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
 
 
 class ShopifyStoreResource(dg.ConfigurableResource):
@@ -24,3 +39,39 @@ class ShopifyStoreResource(dg.ConfigurableResource):
             api_version=self.api_version,
             read_timeout=self.read_timeout,
         )
+
+
+class ControlPlaneResource(dg.ConfigurableResource):
+    """The control-plane database: retailers, ledgers, run history (migrated on first use)."""
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; LGL_DATABASE_URL or SQLite under DAGSTER_HOME"
+    )
+
+    def engine(self) -> Engine:
+        url = self.database_url or database_url()
+        with _engines_lock:
+            if url not in _engines:
+                engine = create_engine(url)
+                upgrade(engine)
+                _engines[url] = engine
+            return _engines[url]
+
+    def retailer(self, retailer_id: str) -> Retailer:
+        """The retailer of a partition; a Failure a person can act on when it is missing."""
+        found = get_retailer(self.engine(), retailer_id)
+        if found is None:
+            raise dg.Failure(
+                f"no retailer {retailer_id} in the control plane",
+                metadata={"error_category": "config"},
+            )
+        return found
+
+
+class RetailerStoresResource(dg.ConfigurableResource):
+    """Clients for retailers' stores, built from their control-plane rows."""
+
+    read_timeout: float = 30.0
+
+    def client(self, retailer: Retailer) -> ShopifyClient:
+        return retailer_client(retailer, read_timeout=self.read_timeout)

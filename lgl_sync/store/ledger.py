@@ -19,6 +19,10 @@ from lgl_sync.store.tables import fulfillment_links, inventory_writes, order_lin
 
 def _insert_once(connection: Connection, table: sa.Table, values: dict[str, Any]) -> bool:
     dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+    # Explicit timestamps: SQLite's CURRENT_TIMESTAMP has no fraction, which would make a
+    # later compare-and-set on updated_at compare unlike strings.
+    now = datetime.now(UTC)
+    values = {"created_at": now, "updated_at": now, **values}
     statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
     return connection.execute(statement).rowcount == 1
 
@@ -121,3 +125,30 @@ def claim_inventory_write(
                 "run_id": run_id,
             },
         )
+
+
+def take_over_order(
+    engine: Engine,
+    *,
+    retailer_id: str,
+    source_order_id: str,
+    from_run: str | None,
+    from_updated_at: Any,
+    to_run: str | None,
+) -> bool:
+    """Moves a stale pending claim to this run, only if nobody changed it since it was read
+    (compare-and-set on run id and timestamp); False means another run got there first."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            order_links.update()
+            .where(
+                order_links.c.retailer_id == retailer_id,
+                order_links.c.source_order_id == source_order_id,
+                order_links.c.run_id.is_(None)
+                if from_run is None
+                else order_links.c.run_id == from_run,
+                order_links.c.updated_at == from_updated_at,
+            )
+            .values(run_id=to_run, status="pending", updated_at=datetime.now(UTC))
+        )
+    return result.rowcount == 1

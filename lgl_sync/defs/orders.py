@@ -1,0 +1,137 @@
+"""Order import assets, one partition per retailer: read the paid orders LGL must ship, then
+create them in the LGL store exactly once."""
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+
+from lgl_sync.defs.partitions import retailers
+from lgl_sync.defs.resources import (
+    ControlPlaneResource,
+    RetailerStoresResource,
+    ShopifyStoreResource,
+)
+from lgl_sync.sync.order_import import ImportOutcome, OrderImporter, read_candidates
+from lgl_sync.sync.orders import SourceOrder
+
+
+class OrderImportConfig(dg.Config):
+    """Launchpad settings for catch-up runs."""
+
+    lookback_hours: int | None = None
+    dry_run: bool = False
+    reconcile_after_seconds: int = 120
+
+
+@dg.asset(
+    partitions_def=retailers, group_name="orders", kinds={"shopify"}, tags={"lgl/flow": "orders"}
+)
+def retailer_paid_orders(
+    context: dg.AssetExecutionContext,
+    config: OrderImportConfig,
+    control_plane: ControlPlaneResource,
+    retailer_stores: RetailerStoresResource,
+) -> dg.MaterializeResult:
+    """Paid, uncancelled orders of one retailer within its lookback, with their LGL lines.
+
+    One row per order: those with fulfillment orders at the retailer's LGL location still to
+    ship. Every page is read (the old scripts stopped at 50).
+    """
+    retailer = control_plane.retailer(context.partition_key)
+    client = retailer_stores.client(retailer)
+    since = datetime.now(UTC) - timedelta(hours=config.lookback_hours or retailer.lookback_hours)
+    candidates = read_candidates(client, retailer.target_location_id, since)
+    return dg.MaterializeResult(
+        value=candidates,
+        metadata={
+            "dagster/row_count": len(candidates),
+            "since": since.isoformat(),
+            **client.metrics.as_metadata("retailer_api"),
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=retailers, group_name="orders", kinds={"shopify"}, tags={"lgl/flow": "orders"}
+)
+def imported_lgl_orders(
+    context: dg.AssetExecutionContext,
+    config: OrderImportConfig,
+    retailer_paid_orders: list[SourceOrder],
+    control_plane: ControlPlaneResource,
+    retailer_stores: RetailerStoresResource,
+    lgl_shopify: ShopifyStoreResource,
+) -> dg.MaterializeResult:
+    """Each eligible order created once in the LGL store and tagged at the retailer.
+
+    One row per eligible order with its outcome: imported, already imported, held (with the
+    reason, e.g. unknown_sku) or failed. The run fails after all orders are processed if any
+    failed for a reason other than a hold.
+    """
+    retailer = control_plane.retailer(context.partition_key)
+    source, lgl = retailer_stores.client(retailer), lgl_shopify.get_client()
+    importer = OrderImporter(
+        retailer=retailer,
+        source=source,
+        lgl=lgl,
+        engine=control_plane.engine(),
+        run_id=context.run_id,
+        dry_run=config.dry_run,
+        reconcile_after=timedelta(seconds=config.reconcile_after_seconds),
+    )
+    since = datetime.now(UTC) - timedelta(hours=config.lookback_hours or retailer.lookback_hours)
+    eligible, skipped = importer.eligible(retailer_paid_orders, since)
+    outcomes = importer.run(eligible)
+    metadata = _metadata(outcomes, skipped, source, lgl)
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        raise dg.Failure(
+            f"{len(failed)} of {len(outcomes)} orders failed to import",
+            metadata={**metadata, "error_category": failed[0].reason or "server"},
+        )
+    context.log.info("orders: %s", dict(Counter(o.status for o in outcomes)))
+    return dg.MaterializeResult(value=outcomes, metadata=metadata)
+
+
+def _metadata(outcomes: list[ImportOutcome], skipped: Counter, source, lgl) -> dict:
+    counts = Counter(o.status for o in outcomes)
+    holds = Counter(o.reason for o in outcomes if o.status == "held")
+    table = pd.DataFrame(
+        [
+            {
+                "order": o.source_order_name,
+                "outcome": o.status,
+                "reason": o.reason or "",
+                "detail": (o.detail or "")[:80],
+                "lgl_order": o.lgl_order_id or "",
+            }
+            for o in outcomes
+        ]
+    )
+    interesting = table[table["outcome"] != "already_imported"] if len(table) else table
+    return {
+        "dagster/row_count": len(outcomes),
+        "eligible": len(outcomes),
+        **{
+            name: counts.get(name, 0)
+            for name in (
+                "imported",
+                "already_imported",
+                "held",
+                "failed",
+                "in_progress",
+                "would_import",
+            )
+        },
+        **{f"held_{reason}": n for reason, n in holds.items()},
+        **{f"skipped_{reason}": n for reason, n in skipped.items()},
+        "orders": dg.MetadataValue.md(
+            interesting.head(50).to_markdown(index=False)
+            if len(interesting)
+            else "(nothing to report)"
+        ),
+        **source.metrics.as_metadata("retailer_api"),
+        **lgl.metrics.as_metadata("lgl_api"),
+    }
