@@ -152,3 +152,75 @@ def take_over_order(
             .values(run_id=to_run, status="pending", updated_at=datetime.now(UTC))
         )
     return result.rowcount == 1
+
+
+def fulfillment_link(engine: Engine, lgl_fulfillment_id: str) -> dict | None:
+    with engine.connect() as connection:
+        row = (
+            connection.execute(
+                sa.select(fulfillment_links).where(
+                    fulfillment_links.c.lgl_fulfillment_id == lgl_fulfillment_id
+                )
+            )
+            .mappings()
+            .first()
+        )
+    return dict(row) if row else None
+
+
+def fulfillment_links_of(engine: Engine, retailer_id: str) -> dict[str, dict]:
+    """Every fulfillment link of a retailer, by LGL fulfillment id (one query per run)."""
+    with engine.connect() as connection:
+        rows = (
+            connection.execute(
+                sa.select(fulfillment_links).where(fulfillment_links.c.retailer_id == retailer_id)
+            )
+            .mappings()
+            .all()
+        )
+    return {row["lgl_fulfillment_id"]: dict(row) for row in rows}
+
+
+def update_fulfillment_link(engine: Engine, lgl_fulfillment_id: str, **values: Any) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            fulfillment_links.update()
+            .where(
+                fulfillment_links.c.lgl_fulfillment_id == lgl_fulfillment_id,
+            )
+            .values(**values, updated_at=datetime.now(UTC))
+        )
+
+
+def take_over_fulfillment(
+    engine: Engine,
+    *,
+    lgl_fulfillment_id: str,
+    from_run: str | None,
+    from_updated_at: Any,
+    to_run: str | None,
+) -> bool:
+    """Compare-and-set move of a stale claim to this run (see take_over_order)."""
+    with engine.begin() as connection:
+        result = connection.execute(
+            fulfillment_links.update()
+            .where(
+                fulfillment_links.c.lgl_fulfillment_id == lgl_fulfillment_id,
+                fulfillment_links.c.run_id.is_(None)
+                if from_run is None
+                else fulfillment_links.c.run_id == from_run,
+                fulfillment_links.c.updated_at == from_updated_at,
+            )
+            .values(run_id=to_run, status="pending", updated_at=datetime.now(UTC))
+        )
+    return result.rowcount == 1
+
+
+def lgl_order_for(engine: Engine, retailer_id: str, lgl_order_id: str) -> str | None:
+    """The source order an LGL order was imported from, per the import ledger."""
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.select(order_links.c.source_order_id).where(
+                order_links.c.retailer_id == retailer_id, order_links.c.lgl_order_id == lgl_order_id
+            )
+        ).scalar()

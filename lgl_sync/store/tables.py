@@ -130,7 +130,8 @@ fulfillment_links = sa.Table(
     sa.Column("lgl_order_id", sa.Text, nullable=False),
     sa.Column("retailer_fulfillment_id", sa.Text, unique=True),
     sa.Column("tracking_fingerprint", sa.Text),
-    sa.Column("status", sa.Text, nullable=False),  # pending | created | skipped
+    sa.Column("status", sa.Text, nullable=False),  # pending | created | skipped | failed
+    sa.Column("reason", sa.Text),
     sa.Column("run_id", sa.Text),
     *_timestamps(),
 )

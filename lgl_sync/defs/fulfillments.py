@@ -1,0 +1,166 @@
+"""Fulfillment pushback assets, one partition per retailer: LGL's shipments, then the same
+shipments with tracking on the retailer's orders."""
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+
+from lgl_sync.defs.partitions import retailers
+from lgl_sync.defs.resources import (
+    ControlPlaneResource,
+    RetailerStoresResource,
+    ShopifyStoreResource,
+)
+from lgl_sync.store import ledger
+from lgl_sync.sync.fulfillment_push import FulfillmentPusher, PushOutcome, read_shipped_orders
+
+
+class PushbackConfig(dg.Config):
+    lookback_hours: int | None = None
+    reconcile_after_seconds: int = 120
+
+
+@dg.asset(
+    partitions_def=retailers,
+    group_name="fulfillments",
+    kinds={"shopify"},
+    tags={"lgl/flow": "fulfillments"},
+)
+def lgl_shipments(
+    context: dg.AssetExecutionContext,
+    config: PushbackConfig,
+    control_plane: ControlPlaneResource,
+    lgl_shopify: ShopifyStoreResource,
+) -> dg.MaterializeResult:
+    """LGL orders imported from this retailer that shipped within its fulfillment lookback.
+
+    One row per LGL order, with its fulfillments and tracking.
+    """
+    retailer = control_plane.retailer(context.partition_key)
+    lgl = lgl_shopify.get_client()
+    hours = config.lookback_hours or retailer.fulfillment_lookback_hours
+    orders = read_shipped_orders(lgl, retailer.id, datetime.now(UTC) - timedelta(hours=hours))
+    shipments = sum(len(o["fulfillments"]) for o in orders)
+    return dg.MaterializeResult(
+        value=orders,
+        metadata={
+            "dagster/row_count": len(orders),
+            "shipments": shipments,
+            **lgl.metrics.as_metadata("lgl_api"),
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=retailers,
+    group_name="fulfillments",
+    kinds={"shopify"},
+    tags={"lgl/flow": "fulfillments"},
+)
+def retailer_fulfillments(
+    context: dg.AssetExecutionContext,
+    config: PushbackConfig,
+    lgl_shipments: list[dict],
+    control_plane: ControlPlaneResource,
+    retailer_stores: RetailerStoresResource,
+    lgl_shopify: ShopifyStoreResource,
+) -> dg.MaterializeResult:
+    """Each LGL shipment pushed once onto the retailer's order, with every tracking number.
+
+    One row per LGL fulfillment with its outcome: pushed, already pushed, tracking updated,
+    skipped (with the reason, e.g. retailer_order_cancelled) or failed.
+    """
+    retailer = control_plane.retailer(context.partition_key)
+    store, lgl = retailer_stores.client(retailer), lgl_shopify.get_client()
+    pusher = FulfillmentPusher(
+        retailer=retailer,
+        retailer_store=store,
+        lgl=lgl,
+        engine=control_plane.engine(),
+        run_id=context.run_id,
+        reconcile_after=timedelta(seconds=config.reconcile_after_seconds),
+    )
+    outcomes = pusher.run(lgl_shipments)
+    metadata = _metadata(outcomes, store, lgl)
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        raise dg.Failure(
+            f"{len(failed)} of {len(outcomes)} shipments failed to push",
+            metadata={**metadata, "error_category": failed[0].reason or "server"},
+        )
+    return dg.MaterializeResult(value=outcomes, metadata=metadata)
+
+
+def _metadata(outcomes: list[PushOutcome], store, lgl) -> dict:
+    counts = Counter(o.status for o in outcomes)
+    skipped = Counter(o.reason for o in outcomes if o.status == "skipped")
+    table = pd.DataFrame(
+        [
+            {
+                "order": o.lgl_order_name,
+                "fulfillment": o.lgl_fulfillment_id,
+                "outcome": o.status,
+                "reason": o.reason or "",
+                "detail": (o.detail or "")[:80],
+            }
+            for o in outcomes
+            if o.status != "already_pushed"
+        ]
+    )
+    return {
+        "dagster/row_count": len(outcomes),
+        **{
+            name: counts.get(name, 0)
+            for name in (
+                "pushed",
+                "already_pushed",
+                "tracking_updated",
+                "skipped",
+                "failed",
+                "in_progress",
+            )
+        },
+        **{f"skipped_{reason}": n for reason, n in skipped.items()},
+        "shipments": dg.MetadataValue.md(
+            table.head(50).to_markdown(index=False) if len(table) else "(nothing new)"
+        ),
+        **store.metrics.as_metadata("retailer_api"),
+        **lgl.metrics.as_metadata("lgl_api"),
+    }
+
+
+class LagCheckConfig(dg.Config):
+    max_lag_minutes: int = 60
+
+
+@dg.asset_check(
+    asset=retailer_fulfillments,
+    blocking=False,
+    additional_ins={"lgl_shipments": dg.AssetIn("lgl_shipments")},
+    description="LGL shipments older than the allowed lag are on the retailer order.",
+)
+def fulfillment_lag(
+    context: dg.AssetCheckExecutionContext,
+    config: LagCheckConfig,
+    retailer_fulfillments: list,
+    lgl_shipments: list[dict],
+    control_plane: ControlPlaneResource,
+) -> dg.AssetCheckResult:
+    """Counts LGL fulfillments older than ``max_lag_minutes`` with no pushed or reported link."""
+    links = ledger.fulfillment_links_of(control_plane.engine(), context.partition_key)
+    cutoff = datetime.now(UTC) - timedelta(minutes=config.max_lag_minutes)
+    late = [
+        f["id"]
+        for o in lgl_shipments
+        for f in o["fulfillments"]
+        if f["status"] != "CANCELLED"
+        and datetime.fromisoformat(f["createdAt"].replace("Z", "+00:00")) < cutoff
+        and links.get(f["id"], {}).get("status") not in ("created", "skipped")
+    ]
+    return dg.AssetCheckResult(
+        passed=not late,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"late_shipments": len(late), "examples": dg.MetadataValue.json(late[:20])},
+    )

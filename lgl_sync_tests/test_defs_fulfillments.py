@@ -1,0 +1,322 @@
+"""Fulfillment pushback through Dagster against the sandbox.
+
+Contract (DESIGN.md "Fulfillment pushback — the rules"): every LGL shipment, partial ones
+included, reaches the retailer's order once with exactly its quantities, carrier and every
+tracking number and URL, customer notified; a tracking correction follows on the next run;
+faults and a killed process never create a second fulfillment; orders imported by the old
+system (tags only) are pushed too; cancelled orders, orders fulfilled elsewhere, held
+fulfillment orders, unknown SKUs and cancelled LGL shipments are reported, not retried.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import dagster as dg
+import pytest
+
+from lgl_sync.defs.fulfillments import fulfillment_lag, lgl_shipments, retailer_fulfillments
+from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
+from lgl_sync.sandbox.faults import FaultRule
+from lgl_sync.sandbox.models import TrackingInfo
+from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
+
+PUSH = [lgl_shipments, retailer_fulfillments, fulfillment_lag]
+
+
+def _import(world) -> None:
+    result = dg.materialize(
+        [retailer_paid_orders, imported_lgl_orders],
+        partition_key=RETAILER,
+        instance=world.instance,
+        resources=world.resources(),
+    )
+    assert result.success
+
+
+def _push(world, **config):
+    run_config = {
+        "ops": {n: {"config": config} for n in ("lgl_shipments", "retailer_fulfillments")}
+    }
+    return dg.materialize(
+        PUSH,
+        partition_key=RETAILER,
+        instance=world.instance,
+        resources=world.resources(),
+        raise_on_error=False,
+        run_config=run_config if config else None,
+    )
+
+
+def _outcomes(result) -> list:
+    return result.output_for_node("retailer_fulfillments") if result.success else []
+
+
+def _ship(world, lgl_order, lines: dict[str, int], tracking: list[tuple]) -> object:
+    """LGL's warehouse ships some lines of an LGL order (partial shipments allowed)."""
+    lgl = world.sandbox.store("lgl")
+    fo = lgl.fulfillment_orders[lgl_order.fulfillment_order_ids[0]]
+    wanted = [
+        (fl.id, lines[lgl.line_items[fl.line_item_id].sku])
+        for fl in fo.line_items
+        if lgl.line_items[fl.line_item_id].sku in lines
+    ]
+    return lgl.create_fulfillment([(fo, wanted)], [TrackingInfo(*t) for t in tracking], True)
+
+
+def _world_with_imports(world, normal: int = 6):
+    seeded = seed(world.sandbox, normal=normal, lgl_skus=40)
+    world.add_retailer(RETAILER)
+    _import(world)
+    return seeded, lgl_orders_by_source(world.sandbox)
+
+
+def _source(world, source_gid: str):
+    return world.sandbox.store(RETAILER).orders[int(source_gid.rsplit("/", 1)[1])]
+
+
+def _retailer_fulfillments(world, source_gid):
+    store = world.sandbox.store(RETAILER)
+    return [
+        store.fulfillments[i]
+        for i in _source(world, source_gid).fulfillment_ids
+        if store.fulfillments[i].status == "SUCCESS"
+    ]
+
+
+def test_three_partial_shipments_arrive_with_every_tracking_number(world):
+    seeded, by_source = _world_with_imports(world)
+    source_gid, expected = next((k, v) for k, v in seeded.expected.items() if sum(v.values()) >= 3)
+    lgl_order = by_source[source_gid][0]
+    items = [(sku, 1) for sku, qty in expected.items() for _ in range(qty)]
+    first, second, rest = items[:1], items[1:2], items[2:]
+
+    def lines(chunk):
+        counted: dict[str, int] = {}
+        for sku, n in chunk:
+            counted[sku] = counted.get(sku, 0) + n
+        return counted
+
+    _ship(world, lgl_order, lines(first), [("UPS", "1ZA", None), ("UPS", "1ZB", None)])
+    _ship(world, lgl_order, lines(second), [("FedEx", "7701", None)])
+    _ship(world, lgl_order, lines(rest), [("Acme Freight", "AF-9", "https://acme.example/AF-9")])
+    result = _push(world)
+    assert result.success
+    assert sorted(o.status for o in _outcomes(result)) == ["pushed"] * 3
+    pushed = _retailer_fulfillments(world, source_gid)
+    assert len(pushed) == 3
+    store = world.sandbox.store(RETAILER)
+    by_numbers = {tuple(t.number for t in f.tracking_info): f for f in pushed}
+    assert set(by_numbers) == {("1ZA", "1ZB"), ("7701",), ("AF-9",)}
+    ups = by_numbers[("1ZA", "1ZB")]
+    assert [t.company for t in ups.tracking_info] == ["UPS", "UPS"]
+    assert all(t.url and t.number in t.url for t in ups.tracking_info)
+    assert by_numbers[("AF-9",)].tracking_info[0].url == "https://acme.example/AF-9"
+    assert all(f.notify_customer for f in pushed)
+    shipped = {}
+    for f in pushed:
+        for li in f.line_items:
+            sku = store.line_items[li.line_item_id].sku
+            shipped[sku] = shipped.get(sku, 0) + li.quantity
+    assert shipped == expected
+    assert store.fulfillment_status(_source(world, source_gid)) in (
+        "FULFILLED",
+        "PARTIALLY_FULFILLED",
+    )
+    lgl_fos = [
+        fo
+        for fo in store.fulfillment_orders.values()
+        if fo.order_id == _source(world, source_gid).id
+        and fo.location_id != store.primary_location_id
+    ]
+    assert all(fl.remaining_quantity == 0 for fo in lgl_fos for fl in fo.line_items)
+    assert "fulfillment-pushed" in lgl_order.tags
+    again = _push(world)
+    assert {o.status for o in _outcomes(again)} == {"already_pushed"}
+    assert len(_retailer_fulfillments(world, source_gid)) == 3
+    assert result.get_asset_check_evaluations()[0].passed
+
+
+def test_tracking_corrected_after_the_push_reaches_the_retailer(world):
+    seeded, by_source = _world_with_imports(world)
+    source_gid, expected = next(iter(seeded.expected.items()))
+    lgl_order = by_source[source_gid][0]
+    shipment = _ship(world, lgl_order, expected, [("UPS", "1ZWRONG", None)])
+    assert _push(world).success
+    lgl = world.sandbox.store("lgl")
+    time.sleep(1.1)  # the correction lands in a later second, as it would in production
+    shipment.tracking_info = [TrackingInfo("UPS", "1ZRIGHT", None)]
+    lgl.touch(lgl_order)
+    result = _push(world)
+    assert [o.status for o in _outcomes(result)] == ["tracking_updated"]
+    (pushed,) = _retailer_fulfillments(world, source_gid)
+    assert [t.number for t in pushed.tracking_info] == ["1ZRIGHT"]
+
+
+def test_faults_never_create_a_second_fulfillment(world):
+    seeded, by_source = _world_with_imports(world, normal=12)
+    for source_gid, expected in seeded.expected.items():
+        _ship(world, by_source[source_gid][0], expected, [("UPS", f"1Z{source_gid[-6:]}", None)])
+    world.sandbox.engine.set_faults(
+        RETAILER,
+        [
+            FaultRule("apply_then_fail", operation="fulfillmentCreate", rate=0.3),
+            FaultRule("apply_then_drop", operation="fulfillmentCreate", rate=0.1),
+            FaultRule("server_error", rate=0.05),
+        ],
+        seed=8,
+    )
+    runs = 0
+    while runs < 10:
+        runs += 1
+        result = _push(world, reconcile_after_seconds=0)
+        if result.success:
+            break
+    assert result.success
+    faults = world.sandbox.store(RETAILER).usage.faults
+    print(f"\npushback under faults: {faults} faults, settled in {runs} run(s)")
+    assert faults > 0
+    for source_gid, expected in seeded.expected.items():
+        # Pushed ones notify the customer; a few orders were partly shipped by the retailer.
+        pushed = [f for f in _retailer_fulfillments(world, source_gid) if f.notify_customer]
+        assert len(pushed) == 1, source_gid
+        store = world.sandbox.store(RETAILER)
+        assert {
+            store.line_items[li.line_item_id].sku: li.quantity for li in pushed[0].line_items
+        } == expected
+
+
+def test_orders_imported_by_the_old_system_are_pushed_by_their_tags(world):
+    seed(world.sandbox, normal=2, lgl_skus=40)
+    world.add_retailer(RETAILER)
+    source = world.sandbox.store(RETAILER)
+    lgl = world.sandbox.store("lgl")
+    origin = next(
+        o
+        for o in source.orders.values()
+        if o.financial_status == "PAID"
+        and o.cancelled_at is None
+        and all(li.sku.startswith("LGL-") for li in o.line_items)
+    )
+    variants = {v.sku: v.id for v in lgl.variants.values()}
+    legacy = lgl.create_order(  # as the old scripts made them: tags only, no identifier
+        lines=[
+            {"variant_id": variants[li.sku], "quantity": li.quantity} for li in origin.line_items
+        ],
+        tags=[f"imported-from-{RETAILER}", origin.name.lstrip("#")],
+    )
+    _ship(
+        world, legacy, {li.sku: li.quantity for li in origin.line_items}, [("USPS", "9400", None)]
+    )
+    result = _push(world)
+    assert [o.status for o in _outcomes(result)] == ["pushed"]
+    assert len(_retailer_fulfillments(world, f"gid://shopify/Order/{origin.id}")) == 1
+
+
+@pytest.mark.parametrize(
+    "situation",
+    [
+        "retailer_order_cancelled",
+        "already_fulfilled",
+        "fulfillment_order_on_hold",
+        "sku_not_on_retailer_order",
+        "lgl_fulfillment_cancelled",
+    ],
+)
+def test_each_situation_is_reported_not_raised(world, situation):
+    seeded, by_source = _world_with_imports(world)
+    source_gid, expected = next(iter(seeded.expected.items()))
+    lgl_order = by_source[source_gid][0]
+    source = world.sandbox.store(RETAILER)
+    origin = _source(world, source_gid)
+    lgl_fos = [
+        source.fulfillment_orders[i]
+        for i in origin.fulfillment_order_ids
+        if source.locations[source.fulfillment_orders[i].location_id].name == "LGL Fulfillment"
+    ]
+    shipment = _ship(world, lgl_order, expected, [("UPS", "1ZSIT", None)])
+    if situation == "retailer_order_cancelled":
+        source.cancel_order(origin, restock=False)
+    elif situation == "already_fulfilled":
+        source.create_fulfillment([(fo, None) for fo in lgl_fos], [], False)
+    elif situation == "fulfillment_order_on_hold":
+        for fo in lgl_fos:
+            fo.status = "ON_HOLD"
+    elif situation == "sku_not_on_retailer_order":
+        line = source.line_items[lgl_fos[0].line_items[0].line_item_id]
+        line.sku = "SOMETHING-ELSE"
+    else:
+        # cancelled, then shipped again
+        world.sandbox.store("lgl").cancel_fulfillment(shipment)
+        _ship(world, lgl_order, expected, [("UPS", "1ZAGAIN", None)])
+    result = _push(world)
+    assert result.success
+    ours = f"/{shipment.id}"
+    outcome = next(o for o in _outcomes(result) if o.lgl_fulfillment_id.endswith(ours))
+    assert (outcome.status, outcome.reason) == ("skipped", situation)
+    again = _outcomes(_push(world))
+    # Reported once, not retried.
+    assert next(o for o in again if o.lgl_fulfillment_id.endswith(ours)).status == "skipped"
+    pushed = [f for f in _retailer_fulfillments(world, source_gid) if f.notify_customer]
+    assert len(pushed) == (1 if situation == "lgl_fulfillment_cancelled" else 0)
+
+
+PUSH_RUNNER = textwrap.dedent("""
+    import json, os, sys
+    import dagster as dg
+    from lgl_sync.shopify.client import ShopifyClient
+    from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
+    from lgl_sync.defs.resources import (ControlPlaneResource, RetailerStoresResource,
+                                         ShopifyStoreResource)
+    args = json.loads(sys.argv[1])
+    os.environ.update(args["env"])
+    real = ShopifyClient.mutate
+    creates = []
+    def mutate(self, name, variables=None, *, idempotent):
+        data = real(self, name, variables, idempotent=idempotent)
+        if name == "FulfillmentCreate":
+            creates.append(1)
+            if len(creates) == 2:  # killed after the write, before the ledger knows
+                os._exit(9)
+        return data
+    ShopifyClient.mutate = mutate
+    with dg.DagsterInstance.from_config(args["home"]) as instance:
+        dg.materialize([lgl_shipments, retailer_fulfillments], partition_key=args["key"],
+                       instance=instance, resources={
+            "lgl_shopify": ShopifyStoreResource(domain=args["lgl"], token=args["token"]),
+            "control_plane": ControlPlaneResource(database_url=args["db"]),
+            "retailer_stores": RetailerStoresResource()})
+""")
+
+
+def test_killed_process_never_leaves_a_second_fulfillment(world):
+    seeded, by_source = _world_with_imports(world, normal=6)
+    for source_gid, expected in seeded.expected.items():
+        _ship(world, by_source[source_gid][0], expected, [("UPS", f"1Z{source_gid[-6:]}", None)])
+    env_name = f"SHOPIFY_{RETAILER.upper().replace('-', '_')}_TOKEN"
+    args = json.dumps(
+        {
+            "home": world.instance.root_directory,
+            "key": RETAILER,
+            "lgl": world.sandbox.domain("lgl"),
+            "token": "sandbox-token-lgl",
+            "db": world.database_url,
+            "env": {env_name: os.environ[env_name]},
+        }
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", PUSH_RUNNER, args], capture_output=True, text=True, timeout=300
+    )
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    result = _push(world, reconcile_after_seconds=0)
+    assert result.success
+    statuses = [o.status for o in _outcomes(result)]
+    assert statuses.count("already_pushed") == 2  # both found on the retailer order, adopted
+    for source_gid in seeded.expected:
+        pushed = [f for f in _retailer_fulfillments(world, source_gid) if f.notify_customer]
+        assert len(pushed) == 1, source_gid
