@@ -6,7 +6,12 @@ import dagster as dg
 
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
 from lgl_sync.defs.fulfillments import fulfillment_lag, lgl_shipments, retailer_fulfillments
-from lgl_sync.defs.inventory import lgl_inventory_snapshot
+from lgl_sync.defs.inventory import (
+    inventory_drift,
+    lgl_inventory_snapshot,
+    retailer_inventory,
+    unimported_order_units,
+)
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
@@ -18,12 +23,18 @@ from lgl_sync.shopify.client import DEFAULT_API_VERSION
 defs = dg.Definitions(
     assets=[
         lgl_inventory_snapshot,
+        unimported_order_units,
+        retailer_inventory,
         retailer_paid_orders,
         imported_lgl_orders,
         lgl_shipments,
         retailer_fulfillments,
     ],
-    asset_checks=[one_lgl_order_per_source_order, fulfillment_lag],
+    asset_checks=[
+        one_lgl_order_per_source_order,
+        fulfillment_lag,
+        inventory_drift,
+    ],
     resources={
         "lgl_shopify": ShopifyStoreResource(
             domain=dg.EnvVar("SHOPIFY_LGL_DOMAIN"),

@@ -1,10 +1,24 @@
-"""Inventory assets: what LGL can ship, per SKU."""
+"""Inventory assets: what LGL can ship per SKU, what retailers sold that LGL has not seen yet,
+and each retailer's stock set from them."""
 
 import dagster as dg
 import pandas as pd
 
-from lgl_sync.defs.resources import ShopifyStoreResource
-from lgl_sync.sync.inventory import read_location_inventory
+from lgl_sync.defs.partitions import retailers
+from lgl_sync.defs.resources import (
+    ControlPlaneResource,
+    RetailerStoresResource,
+    ShopifyStoreResource,
+)
+from lgl_sync.store.retailers import list_retailers
+from lgl_sync.sync.inventory import pending_units, read_location_inventory, targets
+from lgl_sync.sync.inventory_sync import InventorySyncer, InventorySyncResult, unimported_units
+
+
+def _preview(frame: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
+    return dg.MetadataValue.md(
+        frame.head(rows).to_markdown(index=False) if len(frame) else "(empty)"
+    )
 
 
 @dg.asset(group_name="inventory", kinds={"shopify", "pandas"})
@@ -13,22 +27,166 @@ def lgl_inventory_snapshot(
 ) -> dg.MaterializeResult:
     """The LGL store's available quantity per SKU at its warehouse location.
 
-    One row per SKU: sku, inventory_item_id, available. Read once per cycle and shared by every
-    retailer's inventory sync.
+    One row per SKU: sku, inventory_item_id, available. Read once per cycle (in bulk for a large
+    catalog) and shared by every retailer's inventory sync.
     """
     client = lgl_shopify.get_client()
     snapshot = read_location_inventory(client, location_id=lgl_shopify.location_id)
+    snapshot = snapshot[snapshot["stocked"]].drop(columns=["stocked"]).reset_index(drop=True)
     context.log.info("LGL snapshot: %d SKUs", len(snapshot))
     return dg.MaterializeResult(
         value=snapshot,
         metadata={
             "dagster/row_count": len(snapshot),
             "units_available": int(snapshot["available"].sum()) if len(snapshot) else 0,
-            "preview": dg.MetadataValue.md(_preview(snapshot)),
+            "preview": _preview(snapshot),
             **client.metrics.as_metadata(),
         },
     )
 
 
-def _preview(frame: pd.DataFrame, rows: int = 10) -> str:
-    return frame.head(rows).to_markdown(index=False) if len(frame) else "(empty)"
+@dg.asset(group_name="inventory", kinds={"shopify", "pandas"})
+def unimported_order_units(
+    control_plane: ControlPlaneResource, retailer_stores: RetailerStoresResource
+) -> dg.MaterializeResult:
+    """Units per SKU in paid orders of every retailer that have not reached the LGL store.
+
+    One row per SKU. LGL stock is one pool: these units are taken already, at whichever
+    retailer sold them, but LGL's available does not show it yet.
+    """
+    engine = control_plane.engine()
+    lines: list[tuple[str, int]] = []
+    requests = 0
+    for retailer in list_retailers(engine, enabled_only=True):
+        if not retailer.import_orders:
+            continue
+        client = retailer_stores.client(retailer)
+        lines += unimported_units(retailer, client, engine)
+        requests += client.metrics.requests
+    pending = pending_units(lines)
+    return dg.MaterializeResult(
+        value=pending,
+        metadata={
+            "dagster/row_count": len(pending),
+            "units": int(pending["units"].sum()),
+            "api_requests": requests,
+            "preview": _preview(pending),
+        },
+    )
+
+
+class InventorySyncConfig(dg.Config):
+    dry_run: bool = False
+
+
+@dg.asset(
+    partitions_def=retailers,
+    group_name="inventory",
+    kinds={"shopify", "pandas"},
+    tags={"lgl/flow": "inventory"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "inventory_sku_coverage",
+            asset="retailer_inventory",
+            description="Share of the retailer's SKUs at its LGL "
+            "location that the LGL store carries.",
+        )
+    ],
+)
+def retailer_inventory(
+    context: dg.AssetExecutionContext,
+    config: InventorySyncConfig,
+    lgl_inventory_snapshot: pd.DataFrame,
+    unimported_order_units: pd.DataFrame,
+    control_plane: ControlPlaneResource,
+    retailer_stores: RetailerStoresResource,
+):  # no return annotation: it would type the output as Nothing beside check_specs
+    """The retailer's available quantity at its LGL location, set to what LGL can ship.
+
+    One row per SKU written. Compare-and-set batches of 250 with idempotency keys; SKUs on one
+    side only are reported, not written.
+    """
+    retailer = control_plane.retailer(context.partition_key)
+    if not retailer.sync_inventory or not retailer.enabled:
+        return dg.MaterializeResult(
+            value=InventorySyncResult(),
+            metadata={"skipped": True},
+            check_results=[_coverage(InventorySyncResult())],
+        )
+    client = retailer_stores.client(retailer)
+    syncer = InventorySyncer(
+        retailer=retailer,
+        client=client,
+        engine=control_plane.engine(),
+        run_id=context.run_id,
+        dry_run=config.dry_run,
+    )
+    result = syncer.sync(lgl_inventory_snapshot, unimported_order_units)
+    return dg.MaterializeResult(
+        value=result,
+        check_results=[_coverage(result)],
+        metadata={
+            "dagster/row_count": result.written,
+            "skus_compared": result.compared,
+            "skus_changed": result.changed,
+            "skus_written": result.written,
+            "conflicts_retried": result.conflicts_retried,
+            "only_in_lgl": len(result.report["only_lgl"]),
+            "only_in_retailer": len(result.report["only_retailer"]),
+            "not_stocked_at_location": len(result.report["not_stocked"]),
+            "dry_run": config.dry_run,
+            "plan": _preview(result.plan, 20),
+            **client.metrics.as_metadata("retailer_api"),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=retailer_inventory,
+    blocking=False,
+    additional_ins={
+        "lgl_inventory_snapshot": dg.AssetIn("lgl_inventory_snapshot"),
+        "unimported_order_units": dg.AssetIn("unimported_order_units"),
+    },
+    description="After the sync, no mapped SKU differs from its target quantity.",
+)
+def inventory_drift(
+    context: dg.AssetCheckExecutionContext,
+    lgl_inventory_snapshot: pd.DataFrame,
+    unimported_order_units: pd.DataFrame,
+    control_plane: ControlPlaneResource,
+    retailer_stores: RetailerStoresResource,
+) -> dg.AssetCheckResult:
+    """Re-reads the retailer and counts stocked SKUs whose quantity is not the target."""
+    retailer = control_plane.retailer(context.partition_key)
+    current = read_location_inventory(
+        retailer_stores.client(retailer), location_id=retailer.target_location_id
+    )
+    wanted = targets(
+        lgl_inventory_snapshot, unimported_order_units, retailer.inventory_safety_buffer
+    )
+    merged = current[current["stocked"]].merge(wanted, on="sku")
+    drifted = merged[merged["available"] != merged["target"]]
+    return dg.AssetCheckResult(
+        passed=len(drifted) == 0,
+        metadata={
+            "drifted_skus": len(drifted),
+            "checked_skus": len(merged),
+            "examples": _preview(drifted[["sku", "available", "target"]]),
+        },
+    )
+
+
+def _coverage(result: InventorySyncResult) -> dg.AssetCheckResult:
+    """Warns when the retailer lists SKUs at the LGL location that the LGL store lacks."""
+    missing = result.report.get("only_retailer", [])
+    total = result.compared + len(missing)
+    return dg.AssetCheckResult(
+        check_name="inventory_sku_coverage",
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "coverage": round(result.compared / total, 4) if total else 1.0,
+            "missing_in_lgl": dg.MetadataValue.json(missing[:50]),
+        },
+    )

@@ -71,6 +71,9 @@ class Sandbox:
         self.stores: dict[str, Store] = {}
         self.faults: dict[str, FaultPlan] = {}
         self._documents: dict[str, tuple[Any, list[GraphQLError]]] = {}
+        # Per store: called with (store, root field names) just before a request runs, so a
+        # test can make the world change between a client's read and its write.
+        self.before_request: dict[str, Any] = {}
 
     @cached_property
     def schema(self) -> GraphQLSchema:
@@ -234,6 +237,9 @@ class Sandbox:
             if not store.bucket.try_take(requested):
                 store.usage.throttled += 1
                 return Response(200, self._throttled_body(store, requested)), requested, 0
+            hook = self.before_request.get(store.handle)
+            if hook is not None:
+                hook(store, roots)
             ctx = RequestContext(store=store, version=version, base_url=base_url)
             result = execute(
                 self.schema,

@@ -224,3 +224,14 @@ def lgl_order_for(engine: Engine, retailer_id: str, lgl_order_id: str) -> str | 
                 order_links.c.retailer_id == retailer_id, order_links.c.lgl_order_id == lgl_order_id
             )
         ).scalar()
+
+
+def finish_inventory_write(engine: Engine, idempotency_key: str, status: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            inventory_writes.update()
+            .where(
+                inventory_writes.c.idempotency_key == idempotency_key,
+            )
+            .values(status=status, updated_at=datetime.now(UTC))
+        )

@@ -1,0 +1,210 @@
+"""Inventory sync through Dagster against the sandbox.
+
+Contract (DESIGN.md "Inventory sync — the rules"): each retailer's available quantity at its LGL
+location becomes max(0, LGL available - units in paid orders not yet imported - buffer), written
+only where it differs, in compare-and-set batches; a sale made during the sync is never
+overwritten; a sale not yet imported is not undone; every retailer syncs from one snapshot; reads
+and writes stay far below the old per-SKU algorithm.
+"""
+
+from __future__ import annotations
+
+import random
+
+import dagster as dg
+
+from lgl_sync.defs.inventory import (
+    inventory_drift,
+    lgl_inventory_snapshot,
+    retailer_inventory,
+    unimported_order_units,
+)
+from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
+from lgl_sync.sandbox.scenario import RETAILER_LGL_LOCATION, RETAILERS, token_for
+
+UPSTREAM = [lgl_inventory_snapshot, unimported_order_units]
+SYNC = [retailer_inventory, inventory_drift]
+
+
+def _seed(world, skus: int, handles: list[str], changed: float = 0.05, seed_value: int = 2):
+    """LGL and retailers carrying the same SKUs; ``changed`` of them differ at each retailer."""
+    rng = random.Random(seed_value)
+    world.sandbox.engine.reset()
+    lgl = world.sandbox.engine.add_store("lgl", token_for("lgl"), plan="plus")
+    warehouse = lgl.add_location("LGL Warehouse")
+    stock = {f"SKU-{i:06d}": rng.randint(0, 60) for i in range(skus)}
+    for sku, quantity in stock.items():
+        product = lgl.add_product(sku, [{"sku": sku, "price": "5", "retailer_cost": "2"}])
+        lgl.stock(lgl.variants[product.variant_ids[0]].inventory_item_id, warehouse.id, quantity)
+    lgl.add_product("lgl only", [{"sku": "LGL-ONLY", "price": "1"}])
+    differing = {}
+    for handle in handles:
+        store = world.sandbox.engine.add_store(handle, token_for(handle), plan="plus")
+        store.add_location("Main Store")
+        at_lgl = store.add_location(RETAILER_LGL_LOCATION)
+        wrong = set(rng.sample(sorted(stock), int(skus * changed)))
+        differing[handle] = wrong
+        for sku, quantity in [*stock.items(), ("RETAILER-ONLY", 4)]:
+            product = store.add_product(sku, [{"sku": sku, "price": "9", "ships_from": at_lgl.id}])
+            item = store.variants[product.variant_ids[0]].inventory_item_id
+            store.stock(item, at_lgl.id, quantity + 7 if sku in wrong else quantity)
+        world.add_retailer(handle)
+    return stock, differing
+
+
+def _sync(world, handle: str, upstream: bool = True):
+    if upstream:
+        assert dg.materialize(
+            UPSTREAM, instance=world.instance, resources=world.resources()
+        ).success
+    return dg.materialize(
+        [*UPSTREAM, *SYNC],
+        selection=SYNC,
+        partition_key=handle,
+        instance=world.instance,
+        resources=world.resources(),
+    )
+
+
+def _available(world, handle: str) -> dict[str, int]:
+    store = world.sandbox.store(handle)
+    location = next(loc.id for loc in store.locations.values() if loc.name == RETAILER_LGL_LOCATION)
+    return {
+        item.sku: item.levels[location].quantities["available"]
+        for item in store.inventory_items.values()
+        if location in item.levels
+    }
+
+
+def test_10000_skus_with_5_percent_changed_writes_exactly_those(world):
+    handle = RETAILERS[0][0]
+    stock, differing = _seed(world, 10_000, [handle])
+    before = _available(world, handle)
+    result = _sync(world, handle)
+    assert result.success
+    after = _available(world, handle)
+    written = {sku for sku in after if after[sku] != before[sku]}
+    assert written == differing[handle] and len(written) == 500
+    assert all(after[sku] == stock[sku] for sku in stock)
+    assert after["RETAILER-ONLY"] == 4  # one-sided: reported, not written
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["inventory_drift"].passed
+    assert checks["inventory_drift"].metadata["drifted_skus"].value == 0
+    assert not checks["inventory_sku_coverage"].passed  # RETAILER-ONLY is not at LGL
+    usage = {h: world.sandbox.store(h).usage for h in ("lgl", handle)}
+    requests = sum(u.requests for u in usage.values())
+    writes = usage[handle].by_operation["InventorySetQuantities"]
+    old = 3 * 10_000  # the old sync: 2 reads and 1 write per SKU
+    print(
+        f"\ninventory 10k SKUs, 5% changed: {requests} requests incl. the drift re-read "
+        f"({writes} writes), old algorithm {old}: {requests / old:.2%}"
+    )
+    assert writes == 2 and requests <= old * 0.01
+
+
+def test_a_sale_during_the_sync_is_never_overwritten(world):
+    handle = RETAILERS[0][0]
+    stock, differing = _seed(world, 300, [handle], changed=0.1)
+    store = world.sandbox.store(handle)
+    sold = sorted(differing[handle])[:3]
+    location = next(loc.id for loc in store.locations.values() if loc.name == RETAILER_LGL_LOCATION)
+    fired = []
+
+    def sale_between_read_and_write(target_store, roots) -> None:
+        if "inventorySetQuantities" in roots and not fired:
+            fired.append(True)
+            for sku in sold:  # a customer buys one unit of each, right now
+                variant = target_store.variants_by_sku(sku)[0]
+                target_store.create_order(
+                    lines=[{"variant_id": variant.id, "quantity": 1}], decrement_inventory=True
+                )
+
+    world.sandbox.engine.before_request[handle] = sale_between_read_and_write
+    result = _sync(world, handle)
+    assert result.success and fired
+    materialization = result.asset_materializations_for_node("retailer_inventory")[0]
+    assert materialization.metadata["conflicts_retried"].value == 1
+    after = _available(world, handle)
+    for sku in sold:
+        assert after[sku] == max(0, stock[sku] - 1), sku  # the sale stands
+    assert all(after[s] == stock[s] for s in differing[handle] if s not in sold)
+    # Next cycle: the sale is a paid order not yet at LGL, so it stays taken.
+    world.sandbox.engine.before_request.clear()
+    assert _sync(world, handle).success
+    assert all(_available(world, handle)[sku] == max(0, stock[sku] - 1) for sku in sold)
+    del location
+
+
+def test_unimported_sales_are_not_undone_and_retailers_share_one_pool(world):
+    first, second = RETAILERS[0][0], RETAILERS[1][0]
+    stock, _ = _seed(world, 20, [first, second], changed=0)
+    sku = next(s for s, q in stock.items() if q >= 6)
+    units = stock[sku]
+
+    def sell(handle: str, quantity: int) -> None:
+        store = world.sandbox.store(handle)
+        variant = store.variants_by_sku(sku)[0]
+        store.create_order(
+            lines=[{"variant_id": variant.id, "quantity": quantity}],
+            decrement_inventory=True,
+            financial_status="PAID",
+        )
+
+    sell(first, 3)
+    assert _sync(world, first).success and _sync(world, second, upstream=False).success
+    assert _available(world, first)[sku] == units - 3
+    assert _available(world, second)[sku] == units - 3  # the other retailer sees it too
+    sell(second, units - 3)
+    assert _sync(world, first).success and _sync(world, second, upstream=False).success
+    # Together they sold all LGL holds: neither may sell more.
+    assert _available(world, first)[sku] == 0 and _available(world, second)[sku] == 0
+    # Once the orders reach LGL (its stock drops), the retailers stay where they are.
+    for handle in (first, second):
+        assert dg.materialize(
+            [retailer_paid_orders, imported_lgl_orders],
+            partition_key=handle,
+            instance=world.instance,
+            resources=world.resources(),
+        ).success
+    lgl = world.sandbox.store("lgl")
+    assert (
+        lgl.inventory_items[lgl.variants_by_sku(sku)[0].inventory_item_id]
+        .levels[lgl.primary_location_id]
+        .quantities["available"]
+        == 0
+    )
+    assert _sync(world, first).success
+    assert _available(world, first)[sku] == 0
+
+
+def test_all_four_retailers_sync_from_one_lgl_snapshot(world):
+    handles = [h for h, _ in RETAILERS]
+    stock, _ = _seed(world, 400, handles)
+    assert dg.materialize(UPSTREAM, instance=world.instance, resources=world.resources()).success
+    lgl_reads = world.sandbox.store("lgl").usage.requests
+    for handle in handles:
+        assert _sync(world, handle, upstream=False).success
+    assert world.sandbox.store("lgl").usage.requests == lgl_reads  # no second snapshot
+    for handle in handles:
+        after = _available(world, handle)
+        assert all(after[sku] == stock[sku] for sku in stock), handle
+
+
+def test_dry_run_plans_without_writing(world):
+    handle = RETAILERS[0][0]
+    _, differing = _seed(world, 100, [handle], changed=0.1)
+    before = _available(world, handle)
+    run_config = {"ops": {"retailer_inventory": {"config": {"dry_run": True}}}}
+    assert dg.materialize(UPSTREAM, instance=world.instance, resources=world.resources()).success
+    result = dg.materialize(
+        [*UPSTREAM, retailer_inventory],
+        selection=[retailer_inventory],
+        partition_key=handle,
+        instance=world.instance,
+        resources=world.resources(),
+        run_config=run_config,
+    )
+    assert result.success
+    metadata = result.asset_materializations_for_node("retailer_inventory")[0].metadata
+    assert metadata["skus_changed"].value == len(differing[handle])
+    assert metadata["skus_written"].value == 0 and _available(world, handle) == before
