@@ -33,5 +33,8 @@ dev: $(STAMP)
 sandbox: $(STAMP)
 	$(BIN)/lgl-sync sandbox --port 8787
 
+bench: $(STAMP)
+	$(BIN)/python -m lgl_sync_tests.bench.bench_inventory
+
 clean:
 	rm -rf $(VENV) .dagster_home .pytest_cache .ruff_cache
