@@ -208,3 +208,16 @@ def test_dry_run_plans_without_writing(world):
     metadata = result.asset_materializations_for_node("retailer_inventory")[0].metadata
     assert metadata["skus_changed"].value == len(differing[handle])
     assert metadata["skus_written"].value == 0 and _available(world, handle) == before
+
+
+def test_a_new_lgl_snapshot_requests_every_retailers_sync(world):
+    handles = [h for h, _ in RETAILERS]
+    _seed(world, 50, handles)
+    assets = dg.Definitions(assets=[*UPSTREAM, retailer_inventory], resources=world.resources())
+    first = dg.evaluate_automation_conditions(defs=assets, instance=world.instance)
+    assert dg.materialize(UPSTREAM, instance=world.instance, resources=world.resources()).success
+    after = dg.evaluate_automation_conditions(
+        defs=assets, instance=world.instance, cursor=first.cursor
+    )
+    requested = after.get_requested_partitions(dg.AssetKey("retailer_inventory"))
+    assert requested == set(handles)

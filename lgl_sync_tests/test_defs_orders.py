@@ -65,7 +65,7 @@ def _assert_imported_exactly_once(world, seeded) -> None:
 
 
 def test_exactly_the_eligible_orders_are_imported_with_their_lgl_lines(world):
-    seeded = seed(world.sandbox, normal=560, big=3)
+    seeded = seed(world.sandbox, normal=594, big=3)  # 600 eligible, 4 held, 16 not eligible
     retailer = world.add_retailer(RETAILER, custom_include_note=True)
     result = _run(world)
     assert result.success
@@ -102,7 +102,7 @@ def test_exactly_the_eligible_orders_are_imported_with_their_lgl_lines(world):
     ).asset_materialization
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     imported = metadata["imported"]
-    assert imported == len(seeded.expected)
+    assert imported == len(seeded.expected) == 600
     assert metadata["held"] == len(seeded.holds)
     usage = {h: world.sandbox.store(h).usage.by_operation for h in ("lgl", RETAILER)}
     assert usage["lgl"]["OrderCreate"] == imported

@@ -84,6 +84,8 @@ class InventorySyncConfig(dg.Config):
     group_name="inventory",
     kinds={"shopify", "pandas"},
     tags={"lgl/flow": "inventory"},
+    # Every retailer syncs as soon as a new LGL snapshot exists, all from that one snapshot.
+    automation_condition=dg.AutomationCondition.eager(),
     check_specs=[
         dg.AssetCheckSpec(
             "inventory_sku_coverage",
