@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import click
 
@@ -77,7 +78,9 @@ def dev(port: int) -> None:
     home = prepare_dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
     workspace = str(PROJECT_ROOT / "workspace.yaml")
-    os.execvp("dagster", ["dagster", "dev", "-w", workspace, "-p", str(port)])
+    # The dagster beside this interpreter: the venv need not be activated.
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    os.execv(dagster, [dagster, "dev", "-w", workspace, "-p", str(port)])
 
 
 @main.command()
