@@ -10,11 +10,8 @@ fulfillment orders, unknown SKUs and cancelled LGL shipments are reported, not r
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
-import textwrap
 import time
 
 import dagster as dg
@@ -24,6 +21,7 @@ from lgl_sync.defs.fulfillments import fulfillment_lag, lgl_shipments, retailer_
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.sandbox.faults import FaultRule
 from lgl_sync.sandbox.models import TrackingInfo
+from lgl_sync_tests.killable_run import arguments
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
 
 PUSH = [lgl_shipments, retailer_fulfillments, fulfillment_lag]
@@ -270,51 +268,22 @@ def test_each_situation_is_reported_not_raised(world, situation):
     assert len(pushed) == (1 if situation == "lgl_fulfillment_cancelled" else 0)
 
 
-PUSH_RUNNER = textwrap.dedent("""
-    import json, os, sys
-    import dagster as dg
-    from lgl_sync.shopify.client import ShopifyClient
-    from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
-    from lgl_sync.defs.resources import (ControlPlaneResource, RetailerStoresResource,
-                                         ShopifyStoreResource)
-    args = json.loads(sys.argv[1])
-    os.environ.update(args["env"])
-    real = ShopifyClient.mutate
-    creates = []
-    def mutate(self, name, variables=None, *, idempotent):
-        data = real(self, name, variables, idempotent=idempotent)
-        if name == "FulfillmentCreate":
-            creates.append(1)
-            if len(creates) == 2:  # killed after the write, before the ledger knows
-                os._exit(9)
-        return data
-    ShopifyClient.mutate = mutate
-    with dg.DagsterInstance.from_config(args["home"]) as instance:
-        dg.materialize([lgl_shipments, retailer_fulfillments], partition_key=args["key"],
-                       instance=instance, resources={
-            "lgl_shopify": ShopifyStoreResource(domain=args["lgl"], token=args["token"]),
-            "control_plane": ControlPlaneResource(database_url=args["db"]),
-            "retailer_stores": RetailerStoresResource()})
-""")
-
-
 def test_killed_process_never_leaves_a_second_fulfillment(world):
     seeded, by_source = _world_with_imports(world, normal=6)
     for source_gid, expected in seeded.expected.items():
         _ship(world, by_source[source_gid][0], expected, [("UPS", f"1Z{source_gid[-6:]}", None)])
-    env_name = f"SHOPIFY_{RETAILER.upper().replace('-', '_')}_TOKEN"
-    args = json.dumps(
-        {
-            "home": world.instance.root_directory,
-            "key": RETAILER,
-            "lgl": world.sandbox.domain("lgl"),
-            "token": "sandbox-token-lgl",
-            "db": world.database_url,
-            "env": {env_name: os.environ[env_name]},
-        }
-    )
+    # Killed after the second fulfillment is created, before the ledger knows.
+    kill = {"after": "FulfillmentCreate", "count": 2}
     killed = subprocess.run(
-        [sys.executable, "-c", PUSH_RUNNER, args], capture_output=True, text=True, timeout=300
+        [
+            sys.executable,
+            "-m",
+            "lgl_sync_tests.killable_run",
+            arguments(world, "fulfillments", kill),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert killed.returncode == 9, killed.stderr[-2000:]
     result = _push(world, reconcile_after_seconds=0)

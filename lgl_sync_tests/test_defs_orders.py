@@ -11,10 +11,8 @@ one create and one tag per imported order. Assertions read the stores' final sta
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-import textwrap
 import time
 
 import dagster as dg
@@ -23,6 +21,7 @@ import pytest
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.sandbox.faults import FaultRule
+from lgl_sync_tests.killable_run import arguments
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, lines_of, seed
 
 ASSETS = [retailer_paid_orders, imported_lgl_orders, one_lgl_order_per_source_order]
@@ -201,55 +200,19 @@ def test_faults_and_search_lag_never_duplicate_an_order(world):
     _assert_imported_exactly_once(world, seeded)
 
 
-RUNNER = textwrap.dedent("""
-    import json, os, sys, time
-    import dagster as dg
-    from lgl_sync.shopify.client import ShopifyClient
-    from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
-    from lgl_sync.defs.resources import (ControlPlaneResource, RetailerStoresResource,
-                                         ShopifyStoreResource)
-    args = json.loads(sys.argv[1])
-    os.environ.update(args["env"])
-    real = ShopifyClient.mutate
-    creates = []
-    def mutate(self, name, variables=None, *, idempotent):
-        # A kill at a chosen point: after the 3rd order is created, or before its tag.
-        if name == "TagsAdd" and args["kill"] == "before_tag" and len(creates) >= 3:
-            os._exit(9)
-        data = real(self, name, variables, idempotent=idempotent)
-        if name == "OrderCreate":
-            creates.append(1)
-            if args["kill"] == "after_create" and len(creates) == 3:
-                os._exit(9)
-        return data
-    ShopifyClient.mutate = mutate
-    time.sleep(max(0.0, args.get("start_at", 0) - time.time()))
-    with dg.DagsterInstance.from_config(args["home"]) as instance:
-        result = dg.materialize(
-            [retailer_paid_orders, imported_lgl_orders], partition_key=args["key"],
-            instance=instance, resources={
-                "lgl_shopify": ShopifyStoreResource(domain=args["lgl"], token=args["token"]),
-                "control_plane": ControlPlaneResource(database_url=args["db"]),
-                "retailer_stores": RetailerStoresResource()})
-        outcomes = result.output_for_node("imported_lgl_orders")
-    print(json.dumps([o.status for o in outcomes]))
-""")
+KILLS = {
+    "after_create": {"after": "OrderCreate", "count": 3},  # LGL order made, ledger not told
+    "before_tag": {"after": "OrderCreate", "count": 3, "before": "TagsAdd"},  # not tagged
+}
 
 
-def _runner_args(world, kill: str | None = None, start_at: float = 0.0) -> str:
-    env_name = f"SHOPIFY_{RETAILER.upper().replace('-', '_')}_TOKEN"
-    return json.dumps(
-        {
-            "kill": kill,
-            "start_at": start_at,
-            "home": world.instance.root_directory,
-            "key": RETAILER,
-            "lgl": world.sandbox.domain("lgl"),
-            "token": "sandbox-token-lgl",
-            "db": world.database_url,
-            "env": {env_name: os.environ[env_name]},
-        }
-    )
+def _killable(world, kill: str | None = None, start_at: float = 0.0) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "lgl_sync_tests.killable_run",
+        arguments(world, "orders", KILLS.get(kill), start_at),
+    ]
 
 
 @pytest.mark.parametrize("kill", ["after_create", "before_tag"])
@@ -257,7 +220,7 @@ def test_process_killed_between_create_and_tag_leaves_no_duplicate(world, kill, 
     seeded = seed(world.sandbox, normal=10)
     world.add_retailer(RETAILER)
     killed = subprocess.run(
-        [sys.executable, "-c", RUNNER, _runner_args(world, kill)],
+        _killable(world, kill),
         capture_output=True,
         text=True,
         timeout=300,
@@ -277,7 +240,7 @@ def test_two_runs_started_together_create_no_duplicate(world):
     start_at = time.time() + 3  # both processes are up and waiting by then
     runs = [
         subprocess.Popen(
-            [sys.executable, "-c", RUNNER, _runner_args(world, None, start_at)],
+            _killable(world, None, start_at),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
