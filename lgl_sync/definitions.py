@@ -12,12 +12,19 @@ from lgl_sync.defs.inventory import (
     retailer_inventory,
     unimported_order_units,
 )
+from lgl_sync.defs.jobs import import_orders_job, inventory_snapshot_job, push_fulfillments_job
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
     ShopifyStoreResource,
 )
+from lgl_sync.defs.schedules import (
+    import_orders_schedule,
+    inventory_schedule,
+    push_fulfillments_schedule,
+)
+from lgl_sync.defs.sensors import retailer_partitions_sensor
 from lgl_sync.shopify.client import DEFAULT_API_VERSION
 
 defs = dg.Definitions(
@@ -35,6 +42,9 @@ defs = dg.Definitions(
         fulfillment_lag,
         inventory_drift,
     ],
+    jobs=[import_orders_job, push_fulfillments_job, inventory_snapshot_job],
+    schedules=[import_orders_schedule, push_fulfillments_schedule, inventory_schedule],
+    sensors=[retailer_partitions_sensor],
     resources={
         "lgl_shopify": ShopifyStoreResource(
             domain=dg.EnvVar("SHOPIFY_LGL_DOMAIN"),

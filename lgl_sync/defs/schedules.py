@@ -1,0 +1,73 @@
+"""Schedules with the old system's cadence: orders and fulfillments every 10 minutes,
+inventory every 5. One run per enabled retailer whose flag is on, never a second run for a
+retailer whose previous run of the same flow is still going."""
+
+import os
+from collections.abc import Iterator
+
+import dagster as dg
+
+from lgl_sync.defs.jobs import import_orders_job, inventory_snapshot_job, push_fulfillments_job
+from lgl_sync.defs.resources import ControlPlaneResource
+from lgl_sync.store.retailers import list_retailers
+
+FLOW_TAG = "lgl/retailer-flow"  # dagster.yaml limits runs to one per value
+ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def retailer_run_requests(
+    context: dg.ScheduleEvaluationContext, control_plane: ControlPlaneResource, flag: str, flow: str
+) -> Iterator[dg.RunRequest | dg.SkipReason]:
+    """One request per enabled retailer with ``flag`` on and a partition, unless busy."""
+    partitions = set(context.instance.get_dynamic_partitions("retailers"))
+    tick = context.scheduled_execution_time.isoformat()
+    requested = 0
+    for retailer in list_retailers(control_plane.engine(), enabled_only=True):
+        if not getattr(retailer, flag) or retailer.id not in partitions:
+            continue
+        tag = f"{retailer.id}:{flow}"
+        busy = context.instance.get_run_records(
+            dg.RunsFilter(tags={FLOW_TAG: tag}, statuses=ACTIVE), limit=1
+        )
+        if busy:
+            context.log.info(
+                "%s: previous %s run still going, not starting another", retailer.id, flow
+            )
+            continue
+        requested += 1
+        yield dg.RunRequest(
+            run_key=f"{tag}:{tick}", partition_key=retailer.id, tags={FLOW_TAG: tag}
+        )
+    if not requested:
+        yield dg.SkipReason(f"no retailer to run {flow} for")
+
+
+@dg.schedule(job=import_orders_job, cron_schedule=os.environ.get("LGL_ORDERS_CRON", "*/10 * * * *"))
+def import_orders_schedule(
+    context: dg.ScheduleEvaluationContext, control_plane: ControlPlaneResource
+):
+    """Every 10 minutes: import orders for each retailer with import_orders on."""
+    yield from retailer_run_requests(context, control_plane, "import_orders", "orders")
+
+
+@dg.schedule(
+    job=push_fulfillments_job,
+    cron_schedule=os.environ.get("LGL_FULFILLMENTS_CRON", "5-59/10 * * * *"),
+)
+def push_fulfillments_schedule(
+    context: dg.ScheduleEvaluationContext, control_plane: ControlPlaneResource
+):
+    """Every 10 minutes, between the order imports: push shipments for each retailer."""
+    yield from retailer_run_requests(context, control_plane, "push_fulfillments", "fulfillments")
+
+
+inventory_schedule = dg.ScheduleDefinition(
+    job=inventory_snapshot_job,
+    cron_schedule=os.environ.get("LGL_INVENTORY_CRON", "*/5 * * * *"),
+    description="Every 5 minutes: the LGL snapshot; every retailer's sync follows it.",
+)

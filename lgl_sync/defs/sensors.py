@@ -1,0 +1,25 @@
+"""Sensors: retailer partitions follow the control plane."""
+
+import dagster as dg
+
+from lgl_sync.defs.partitions import retailers
+from lgl_sync.defs.resources import ControlPlaneResource
+from lgl_sync.store.retailers import partition_changes
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def retailer_partitions_sensor(
+    context: dg.SensorEvaluationContext, control_plane: ControlPlaneResource
+) -> dg.SensorResult:
+    """Adds a partition for each new enabled retailer and removes those of deleted ones;
+    disabled retailers keep theirs (and their history) but get no runs."""
+    existing = set(context.instance.get_dynamic_partitions("retailers"))
+    add, remove = partition_changes(control_plane.engine(), existing)
+    requests = []
+    if add:
+        requests.append(retailers.build_add_request(add))
+        context.log.info("adding retailer partitions: %s", ", ".join(add))
+    if remove:
+        requests.append(retailers.build_delete_request(remove))
+        context.log.info("removing retailer partitions: %s", ", ".join(remove))
+    return dg.SensorResult(dynamic_partitions_requests=requests)
