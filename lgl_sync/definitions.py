@@ -6,6 +6,7 @@ import dagster as dg
 
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
 from lgl_sync.defs.fulfillments import fulfillment_lag, lgl_shipments, retailer_fulfillments
+from lgl_sync.defs.history import sync_jobs_mirror
 from lgl_sync.defs.inventory import (
     inventory_drift,
     lgl_inventory_snapshot,
@@ -44,7 +45,7 @@ defs = dg.Definitions(
     ],
     jobs=[import_orders_job, push_fulfillments_job, inventory_snapshot_job],
     schedules=[import_orders_schedule, push_fulfillments_schedule, inventory_schedule],
-    sensors=[retailer_partitions_sensor],
+    sensors=[retailer_partitions_sensor, sync_jobs_mirror],
     resources={
         "lgl_shopify": ShopifyStoreResource(
             domain=dg.EnvVar("SHOPIFY_LGL_DOMAIN"),

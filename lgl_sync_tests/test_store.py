@@ -136,3 +136,11 @@ def test_activity_replayed_with_the_same_event_is_not_duplicated(store_engine):
     assert append_activity(store_engine, operation="orders", success=True, event_id=41)
     assert not append_activity(store_engine, operation="orders", success=True, event_id=41)
     assert append_activity(store_engine, operation="orders", success=True)  # no event id
+
+
+def test_a_finished_sync_job_never_goes_back_to_running(store_engine):
+    upsert_sync_job(store_engine, run_id="run-9", job_type="orders", status="completed")
+    upsert_sync_job(store_engine, run_id="run-9", job_type="orders", status="running")
+    with store_engine.connect() as connection:
+        status = connection.execute(sa.select(sync_jobs.c.status)).scalar()
+    assert status == "completed"

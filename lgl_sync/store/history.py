@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -39,7 +40,12 @@ def upsert_sync_job(
         "results": results,
         "error_message": error_message,
     }
-    changes = {k: v for k, v in values.items() if v is not None and k != "id"}
+    changes: dict[str, Any] = {k: v for k, v in values.items() if v is not None and k != "id"}
+    # Events may be mirrored out of order: a finished run never goes back to pending/running.
+    changes["status"] = sa.case(
+        (sync_jobs.c.status.in_(("completed", "failed", "canceled")), sync_jobs.c.status),
+        else_=status,
+    )
     with engine.begin() as connection:
         dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
         statement = dialect.insert(sync_jobs).values(**values)

@@ -1,0 +1,77 @@
+"""The run-history mirror: every run becomes a sync_jobs row (pending → running → completed,
+failed or canceled) and every materialization an activity_logs row, exactly once, including
+after the mirror was stopped and catches up from its cursor.
+"""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import sqlalchemy as sa
+
+from lgl_sync.defs.history import sync_jobs_mirror
+from lgl_sync.defs.jobs import import_orders_job
+from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
+from lgl_sync.store.tables import activity_logs, sync_jobs
+from lgl_sync_tests.orders_world import RETAILER, seed
+
+
+def _mirror(world, cursor: str | None) -> str:
+    context = dg.build_sensor_context(
+        instance=world.instance,
+        cursor=cursor,
+        resources={"control_plane": world.resources()["control_plane"]},
+    )
+    return sync_jobs_mirror(context).cursor
+
+
+def _rows(world):
+    with world.engine.connect() as connection:
+        jobs = {r["id"]: dict(r) for r in connection.execute(sa.select(sync_jobs)).mappings()}
+        activity = connection.execute(sa.select(activity_logs)).mappings().all()
+    return jobs, activity
+
+
+def test_runs_and_materializations_are_mirrored_once_and_caught_up(world):
+    seed(world.sandbox, normal=3, lgl_skus=20)
+    world.add_retailer(RETAILER)
+    job = dg.Definitions(
+        assets=[retailer_paid_orders, imported_lgl_orders],
+        jobs=[import_orders_job],
+        resources=world.resources(),
+    ).get_job_def("import_orders")
+    ok = job.execute_in_process(partition_key=RETAILER, instance=world.instance)
+    world.instance.add_dynamic_partitions("retailers", ["gone-retailer"])
+    failed = job.execute_in_process(
+        partition_key="gone-retailer", instance=world.instance, raise_on_error=False
+    )
+    assert ok.success and not failed.success
+    canceled = world.instance.create_run_for_job(job_def=job, tags={"dagster/partition": RETAILER})
+    world.instance.report_run_canceled(canceled)
+
+    cursor = _mirror(world, None)
+    jobs, activity = _rows(world)
+    assert jobs[ok.run_id]["status"] == "completed"
+    assert jobs[ok.run_id]["job_type"] == "orders"
+    assert jobs[ok.run_id]["retailer_id"] == RETAILER
+    assert jobs[ok.run_id]["started_at"] and jobs[ok.run_id]["completed_at"]
+    assert jobs[ok.run_id]["results"]["imported_lgl_orders"]["imported"] >= 1
+    assert jobs[failed.run_id]["status"] == "failed"
+    assert "no retailer gone-retailer" in jobs[failed.run_id]["error_message"]
+    assert jobs[canceled.run_id]["status"] == "canceled"
+    assert {(a["operation"], a["retailer_id"]) for a in activity} == {
+        ("retailer_paid_orders", RETAILER),
+        ("imported_lgl_orders", RETAILER),
+    }
+
+    # The mirror is stopped; two more runs happen; it catches up from its cursor.
+    later = [
+        job.execute_in_process(partition_key=RETAILER, instance=world.instance) for _ in range(2)
+    ]
+    assert _mirror(world, cursor) != cursor
+    again = _mirror(world, _mirror(world, cursor))  # and replays add nothing
+    jobs, activity = _rows(world)
+    assert all(jobs[r.run_id]["status"] == "completed" for r in later)
+    assert len(jobs) == 5 and len(activity) == 6
+    assert json.loads(again)
