@@ -40,7 +40,7 @@ def test_runs_and_materializations_are_mirrored_once_and_caught_up(world):
         assets=[retailer_paid_orders, imported_lgl_orders],
         jobs=[import_orders_job],
         resources=world.resources(),
-    ).get_job_def("import_orders")
+    ).resolve_job_def("import_orders")
     ok = job.execute_in_process(partition_key=RETAILER, instance=world.instance)
     world.instance.add_dynamic_partitions("retailers", ["gone-retailer"])
     failed = job.execute_in_process(
