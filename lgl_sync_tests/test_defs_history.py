@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 
 from lgl_sync.defs.history import sync_jobs_mirror
 from lgl_sync.defs.jobs import import_orders_job
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
+from lgl_sync.instance import prepare_dagster_home
 from lgl_sync.store.tables import activity_logs, sync_jobs
+from lgl_sync_tests.conftest import World
 from lgl_sync_tests.orders_world import RETAILER, seed
 
 
@@ -33,7 +36,19 @@ def _rows(world):
     return jobs, activity
 
 
-def test_runs_and_materializations_are_mirrored_once_and_caught_up(world):
+@pytest.fixture(params=["sqlite", "postgres"])
+def history_world(request, sandbox, tmp_path, monkeypatch):
+    """A World whose Dagster instance keeps runs in SQLite or in a real Postgres."""
+    pg_url = request.getfixturevalue("postgres_url") if request.param == "postgres" else ""
+    if pg_url:
+        monkeypatch.setenv("DAGSTER_PG_URL", pg_url)
+    home = prepare_dagster_home(tmp_path / "home", pg_url=pg_url)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield World(sandbox, f"sqlite:///{tmp_path / 'control.db'}", instance)
+
+
+def test_runs_and_materializations_are_mirrored_once_and_caught_up(history_world):
+    world = history_world
     seed(world.sandbox, normal=3, lgl_skus=20)
     world.add_retailer(RETAILER)
     job = dg.Definitions(
