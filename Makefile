@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test lint format dev sandbox bench chaos clean
+.PHONY: demo test lint format dev sandbox bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ dev: $(STAMP)
 
 sandbox: $(STAMP)
 	$(BIN)/lgl-sync sandbox --port 8787
+
+screenshots: $(STAMP)
+	docs/ui_screenshots.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m lgl_sync_tests.bench.bench_inventory

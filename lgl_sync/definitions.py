@@ -25,7 +25,7 @@ from lgl_sync.defs.schedules import (
     inventory_schedule,
     push_fulfillments_schedule,
 )
-from lgl_sync.defs.sensors import retailer_partitions_sensor
+from lgl_sync.defs.sensors import inventory_automation, retailer_partitions_sensor
 from lgl_sync.shopify.client import DEFAULT_API_VERSION
 
 defs = dg.Definitions(
@@ -45,7 +45,7 @@ defs = dg.Definitions(
     ],
     jobs=[import_orders_job, push_fulfillments_job, inventory_snapshot_job],
     schedules=[import_orders_schedule, push_fulfillments_schedule, inventory_schedule],
-    sensors=[retailer_partitions_sensor, sync_jobs_mirror],
+    sensors=[retailer_partitions_sensor, sync_jobs_mirror, inventory_automation],
     resources={
         "lgl_shopify": ShopifyStoreResource(
             domain=dg.EnvVar("SHOPIFY_LGL_DOMAIN"),

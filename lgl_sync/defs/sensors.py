@@ -23,3 +23,11 @@ def retailer_partitions_sensor(
         requests.append(retailers.build_delete_request(remove))
         context.log.info("removing retailer partitions: %s", ", ".join(remove))
     return dg.SensorResult(dynamic_partitions_requests=requests)
+
+
+# Evaluates retailer_inventory's eager condition: every retailer syncs after a new snapshot.
+inventory_automation = dg.AutomationConditionSensorDefinition(
+    "inventory_automation",
+    target=dg.AssetSelection.keys("retailer_inventory"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Screenshots of the Dagster UI on the demo's runs, for review (make screenshots).
+# Needs Debian's chromium (apt-get install chromium). Writes docs/screenshots/*.png.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
+PORT="${PORT:-3077}"
+OUT=docs/screenshots
+.venv/bin/lgl-sync demo > /dev/null
+.venv/bin/lgl-sync instance > /dev/null
+.venv/bin/dagster dev -w workspace.yaml -p "$PORT" > "$DAGSTER_HOME/ui-screenshots.log" 2>&1 &
+DEV=$!
+trap 'kill $DEV 2>/dev/null || true; pkill -P $DEV 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+  curl -sf "http://127.0.0.1:$PORT/server_info" > /dev/null && break
+  sleep 1
+done
+shoot() {
+  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$(mktemp -d)" --window-size=1600,1000 --virtual-time-budget=20000 \
+    --hide-scrollbars --screenshot="$OUT/$1.png" "http://127.0.0.1:$PORT$2" 2> /dev/null
+  echo "$OUT/$1.png  <- $2"
+}
+shoot asset-graph-orders "/locations/lgl_sync/asset-groups/orders"
+shoot asset-graph-inventory "/locations/lgl_sync/asset-groups/inventory"
+shoot order-partitions "/assets/imported_lgl_orders?view=partitions&partition=nationwide-plants"
+shoot order-metadata-plots "/assets/imported_lgl_orders?view=events&showPlots=true"
+shoot automation "/automation"
