@@ -25,5 +25,5 @@ shoot() {
 shoot asset-graph-orders "/locations/lgl_sync/asset-groups/orders"
 shoot asset-graph-inventory "/locations/lgl_sync/asset-groups/inventory"
 shoot order-partitions "/assets/imported_lgl_orders?view=partitions&partition=nationwide-plants"
-shoot order-metadata-plots "/assets/imported_lgl_orders?view=events&showPlots=true"
+shoot order-metadata "/assets/imported_lgl_orders?view=events"
 shoot automation "/automation"
