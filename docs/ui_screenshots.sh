@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Screenshots of the Dagster UI on the demo's runs, for review (make screenshots).
-# Needs Debian's chromium (apt-get install chromium). Writes docs/screenshots/*.png.
+# Needs Debian's chromium (apt-get install chromium); installs websocket-client into .venv for
+# the plot view. Writes docs/screenshots/*.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
@@ -27,3 +28,8 @@ shoot asset-graph-inventory "/locations/lgl_sync/asset-groups/inventory"
 shoot order-partitions "/assets/imported_lgl_orders?view=partitions&partition=nationwide-plants"
 shoot order-metadata "/assets/imported_lgl_orders?view=events"
 shoot automation "/automation"
+# Metadata plots sit behind a toggle: driven over the DevTools protocol (websocket-client).
+.venv/bin/python -c "import websocket" 2> /dev/null || .venv/bin/pip install --quiet websocket-client
+.venv/bin/python docs/ui_plot_screenshot.py \
+  "http://127.0.0.1:$PORT/assets/imported_lgl_orders?view=overview" "$OUT/order-metadata-plots.png"
+echo "$OUT/order-metadata-plots.png  <- metadata plots of imported_lgl_orders"
