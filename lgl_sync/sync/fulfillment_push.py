@@ -87,9 +87,14 @@ class FulfillmentPusher:
         self.engine = engine
         self.run_id = run_id
         self.reconcile_after = reconcile_after
+        self._linked: set[str] = set()
 
     def run(self, orders: list[dict]) -> list[PushOutcome]:
         links = ledger.fulfillment_links_of(self.engine, self.retailer.id)
+        # Retailer fulfillments already ours: read once per run, kept current as we push.
+        self._linked = {
+            r["retailer_fulfillment_id"] for r in links.values() if r["retailer_fulfillment_id"]
+        }
         shipments = [s for order in orders for s in shipments_of(order)]
         new = [
             s.lgl_fulfillment_id
@@ -187,11 +192,7 @@ class FulfillmentPusher:
         state = self.store.query("RetailerOrderFulfillmentState", {"id": source_id})["order"]
         if state is None:
             return self._skip(shipment, "retailer_order_not_found", source_id)
-        linked = {
-            r["retailer_fulfillment_id"]
-            for r in ledger.fulfillment_links_of(self.engine, self.retailer.id).values()
-            if r["retailer_fulfillment_id"]
-        }
+        linked = self._linked
         adopted = matching_fulfillment(state["fulfillments"], shipment.tracking, lines, linked)
         if link is not None and adopted:
             return self._created(shipment, adopted, "already_pushed")
@@ -252,6 +253,7 @@ class FulfillmentPusher:
             tracking_fingerprint=shipment.tracking.fingerprint(),
             run_id=self.run_id,
         )
+        self._linked.add(retailer_fulfillment_id)
         return PushOutcome(
             shipment.lgl_fulfillment_id,
             shipment.lgl_order_name,
