@@ -8,10 +8,10 @@ export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
 PORT="${PORT:-3077}"
 OUT=docs/screenshots
 .venv/bin/lgl-sync demo > /dev/null
-.venv/bin/lgl-sync instance > /dev/null
-.venv/bin/dagster dev -w workspace.yaml -p "$PORT" > "$DAGSTER_HOME/ui-screenshots.log" 2>&1 &
+# dagster dev on the demo's runs, with a live sandbox behind it: schedules and sensors running.
+.venv/bin/lgl-sync dev --sandbox --port "$PORT" > "$DAGSTER_HOME/ui-screenshots.log" 2>&1 &
 DEV=$!
-trap 'kill $DEV 2>/dev/null || true; pkill -P $DEV 2>/dev/null || true' EXIT
+trap 'kill $DEV 2>/dev/null; wait $DEV 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do
   curl -sf "http://127.0.0.1:$PORT/server_info" > /dev/null && break
   sleep 1

@@ -73,14 +73,55 @@ def instance() -> None:
 
 @main.command()
 @click.option("--port", default=3000, show_default=True, type=int)
-def dev(port: int) -> None:
+@click.option(
+    "--sandbox",
+    "with_sandbox",
+    is_flag=True,
+    help="Serve the sandbox's default scenario here and point LGL Sync at it (a fresh "
+    "control plane with its four retailers, schedules on).",
+)
+def dev(port: int, with_sandbox: bool) -> None:
     """Run `dagster dev` (webserver + daemon) on this project's definitions."""
     home = prepare_dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
     workspace = str(PROJECT_ROOT / "workspace.yaml")
     # The dagster beside this interpreter: the venv need not be activated.
     dagster = str(Path(sys.executable).with_name("dagster"))
-    os.execv(dagster, [dagster, "dev", "-w", workspace, "-p", str(port)])
+    command = [dagster, "dev", "-w", workspace, "-p", str(port)]
+    if not with_sandbox:
+        os.execv(dagster, command)
+    _dev_on_sandbox(home, command)
+
+
+def _dev_on_sandbox(home: Path, command: list[str]) -> None:
+    """`dagster dev` as a child, with the sandbox served from this process until it exits."""
+    import subprocess
+
+    from lgl_sync.sandbox.engine import Sandbox
+    from lgl_sync.sandbox.scenario import load_scenario
+    from lgl_sync.sandbox.server import SandboxServer
+    from lgl_sync.sandbox.wiring import sandbox_environment
+
+    sandbox = Sandbox()
+    load_scenario(sandbox, {"name": "default"})
+    control_db = home / "dev_control_plane.db"  # the sandbox is new, so is its control plane
+    control_db.unlink(missing_ok=True)
+    with SandboxServer(sandbox) as server:
+        env = sandbox_environment(sandbox, server.url, f"sqlite:///{control_db}")
+        click.echo(f"Sandbox at {server.url}; control plane {control_db}")
+        # Ctrl-C is how `dagster dev` shuts down its webserver and daemon, so the child must
+        # not inherit an ignored SIGINT (as a background job's is); SIGTERM here becomes one.
+        child = subprocess.Popen(
+            command,
+            env={**os.environ, **env},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGINT))
+        while child.poll() is None:
+            try:
+                child.wait()
+            except KeyboardInterrupt:
+                child.send_signal(signal.SIGINT)
 
 
 @main.command()

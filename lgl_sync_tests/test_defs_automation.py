@@ -125,3 +125,33 @@ def test_no_second_run_while_a_retailers_run_is_going(instance, control_plane):
             import_orders_schedule, instance, control_plane, TICK.replace(minute=minute)
         )
         assert [r.partition_key for r in requests] == ["epic-gardening"]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, dg.DefaultScheduleStatus.STOPPED),
+        ({"SHOPIFY_LGL_DOMAIN": "lgl.myshopify.com"}, dg.DefaultScheduleStatus.RUNNING),
+        (
+            {"SHOPIFY_LGL_DOMAIN": "lgl.myshopify.com", "LGL_SCHEDULES": "stopped"},
+            dg.DefaultScheduleStatus.STOPPED,
+        ),
+        ({"LGL_SCHEDULES": "Running"}, dg.DefaultScheduleStatus.RUNNING),
+    ],
+)
+def test_schedules_run_on_their_own_once_the_lgl_store_is_configured(monkeypatch, env, expected):
+    from lgl_sync.defs.schedules import default_status
+
+    monkeypatch.delenv("SHOPIFY_LGL_DOMAIN", raising=False)
+    monkeypatch.delenv("LGL_SCHEDULES", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert default_status() == expected
+
+
+def test_a_misspelt_schedule_setting_is_refused(monkeypatch):
+    from lgl_sync.defs.schedules import default_status
+
+    monkeypatch.setenv("LGL_SCHEDULES", "on")
+    with pytest.raises(ValueError, match="LGL_SCHEDULES must be 'running' or 'stopped'"):
+        default_status()

@@ -138,6 +138,9 @@ class LagCheckConfig(dg.Config):
 @dg.asset_check(
     asset=retailer_fulfillments,
     blocking=False,
+    # Partitioned like its asset, so it reads the run's retailer's shipments only (unpartitioned,
+    # it would be handed every retailer's shipments as soon as there are two retailers).
+    partitions_def=retailers,
     additional_ins={"lgl_shipments": dg.AssetIn("lgl_shipments")},
     description="LGL shipments older than the allowed lag are on the retailer order.",
 )

@@ -12,6 +12,19 @@ from lgl_sync.defs.resources import ControlPlaneResource
 from lgl_sync.store.retailers import list_retailers
 
 FLOW_TAG = "lgl/retailer-flow"  # dagster.yaml limits runs to one per value
+
+
+def default_status() -> dg.DefaultScheduleStatus:
+    """``LGL_SCHEDULES=running|stopped``; by default running once the LGL store is configured,
+    so production runs on its own and a laptop without credentials does not fail every tick."""
+    choice = os.environ.get("LGL_SCHEDULES", "").strip().lower()
+    if choice not in ("", "running", "stopped"):
+        raise ValueError(f"LGL_SCHEDULES must be 'running' or 'stopped', not {choice!r}")
+    if choice == "running" or (not choice and os.environ.get("SHOPIFY_LGL_DOMAIN")):
+        return dg.DefaultScheduleStatus.RUNNING
+    return dg.DefaultScheduleStatus.STOPPED
+
+
 ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -47,7 +60,11 @@ def retailer_run_requests(
         yield dg.SkipReason(f"no retailer to run {flow} for")
 
 
-@dg.schedule(job=import_orders_job, cron_schedule=os.environ.get("LGL_ORDERS_CRON", "*/10 * * * *"))
+@dg.schedule(
+    job=import_orders_job,
+    cron_schedule=os.environ.get("LGL_ORDERS_CRON", "*/10 * * * *"),
+    default_status=default_status(),
+)
 def import_orders_schedule(
     context: dg.ScheduleEvaluationContext, control_plane: ControlPlaneResource
 ):
@@ -58,6 +75,7 @@ def import_orders_schedule(
 @dg.schedule(
     job=push_fulfillments_job,
     cron_schedule=os.environ.get("LGL_FULFILLMENTS_CRON", "5-59/10 * * * *"),
+    default_status=default_status(),
 )
 def push_fulfillments_schedule(
     context: dg.ScheduleEvaluationContext, control_plane: ControlPlaneResource
@@ -69,5 +87,6 @@ def push_fulfillments_schedule(
 inventory_schedule = dg.ScheduleDefinition(
     job=inventory_snapshot_job,
     cron_schedule=os.environ.get("LGL_INVENTORY_CRON", "*/5 * * * *"),
+    default_status=default_status(),
     description="Every 5 minutes: the LGL snapshot; every retailer's sync follows it.",
 )

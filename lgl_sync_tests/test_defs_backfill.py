@@ -1,0 +1,129 @@
+"""A partition backfill launched the way the Dagster UI launches it: the webserver's
+``launchPartitionBackfill`` GraphQL mutation over every retailer-partitioned asset, carried out
+by the backfill daemon's own iteration, its runs launched in subprocesses from the project's
+code location, against the sandbox served over HTTP.
+
+Contract: every partitioned asset ends materialized for every selected retailer, and the
+backfill ends COMPLETED_SUCCESS.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import dagster as dg
+import pytest
+from dagster._core.execution.backfill import BulkActionStatus
+from dagster._core.test_utils import create_test_daemon_workspace_context
+from dagster._core.workspace.load_target import ModuleTarget
+from dagster._daemon.backfill import execute_backfill_iteration
+from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
+    QueuedRunCoordinatorDaemon,
+)
+from dagster_graphql.test.utils import execute_dagster_graphql
+
+from lgl_sync.definitions import defs
+from lgl_sync.instance import prepare_dagster_home
+from lgl_sync.sandbox.wiring import sandbox_environment
+
+LAUNCH = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+
+RETAILERS = ["nationwide-plants", "epic-gardening"]
+
+
+def _partitioned_assets() -> list[dg.AssetKey]:
+    graph = defs.resolve_asset_graph()
+    return sorted(
+        key
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).partitions_def is not None and graph.get(key).is_materializable
+    )
+
+
+@pytest.fixture
+def env(sandbox, tmp_path, monkeypatch):
+    values = sandbox_environment(
+        sandbox.engine, sandbox.server.url, f"sqlite:///{tmp_path / 'control.db'}"
+    )
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LGL_SCHEDULES", "stopped")
+    return values
+
+
+def test_ui_backfill_materializes_every_partitioned_asset_for_every_retailer(env, tmp_path):
+    # The project's dagster.yaml: its queued run coordinator and per-retailer limits.
+    home = prepare_dagster_home(tmp_path / "home", pg_url="")
+    assets = _partitioned_assets()
+    assert {a.to_user_string() for a in assets} >= {
+        "retailer_paid_orders",
+        "imported_lgl_orders",
+        "lgl_shipments",
+        "retailer_fulfillments",
+        "retailer_inventory",
+    }
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("retailers", RETAILERS)
+        # retailer_inventory reads the unpartitioned snapshot assets: materialize them first.
+        graph = defs.resolve_asset_graph()
+        upstream = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is None]
+        job = defs.resolve_implicit_global_asset_job_def()
+        result = job.execute_in_process(
+            instance=instance, asset_selection=upstream, raise_on_error=False
+        )
+        assert result.success
+        target = ModuleTarget(
+            module_name="lgl_sync.definitions",
+            attribute="defs",
+            working_directory=None,
+            location_name="lgl_sync",
+        )
+        with create_test_daemon_workspace_context(target, instance) as workspace:
+            launched = execute_dagster_graphql(
+                workspace.create_request_context(),
+                LAUNCH,
+                variables={
+                    "params": {
+                        "partitionNames": RETAILERS,
+                        "assetSelection": [{"path": a.path} for a in assets],
+                    }
+                },
+            ).data["launchPartitionBackfill"]
+            assert launched["__typename"] == "LaunchBackfillSuccess", launched
+            backfill_id = launched["backfillId"]
+            logger = logging.getLogger("backfill-test")
+            with QueuedRunCoordinatorDaemon(interval_seconds=1) as queue:
+                for _ in range(180):
+                    list(execute_backfill_iteration(workspace, logger))
+                    list(queue.run_iteration(workspace))
+                    backfill = instance.get_backfill(backfill_id)
+                    if backfill.status != BulkActionStatus.REQUESTED:
+                        break
+                    time.sleep(1)
+            runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+            assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS, [
+                (r.dagster_run.status, r.dagster_run.run_id) for r in runs
+            ]
+        for key in assets:
+            materialized = instance.get_materialized_partitions(key)
+            assert materialized >= set(RETAILERS), (key, materialized)
+        runs = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id}))
+        failures = [
+            (event.step_key, event.dagster_event.step_failure_data.error.message)
+            for r in runs
+            for event in instance.all_logs(
+                r.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE
+            )
+        ]
+        assert failures == []
+        assert [r.dagster_run.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * len(runs)
