@@ -4,6 +4,13 @@ import os
 
 import dagster as dg
 
+from lgl_sync.defs.alerts import (
+    NotifierResource,
+    activity_alerts,
+    daily_digest,
+    daily_digest_schedule,
+    failure_alerts,
+)
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
 from lgl_sync.defs.fulfillments import fulfillment_lag, lgl_shipments, retailer_fulfillments
 from lgl_sync.defs.history import sync_jobs_mirror
@@ -43,9 +50,20 @@ defs = dg.Definitions(
         fulfillment_lag,
         inventory_drift,
     ],
-    jobs=[import_orders_job, push_fulfillments_job, inventory_snapshot_job],
-    schedules=[import_orders_schedule, push_fulfillments_schedule, inventory_schedule],
-    sensors=[retailer_partitions_sensor, sync_jobs_mirror, inventory_automation],
+    jobs=[import_orders_job, push_fulfillments_job, inventory_snapshot_job, daily_digest],
+    schedules=[
+        import_orders_schedule,
+        push_fulfillments_schedule,
+        inventory_schedule,
+        daily_digest_schedule,
+    ],
+    sensors=[
+        retailer_partitions_sensor,
+        sync_jobs_mirror,
+        inventory_automation,
+        failure_alerts,
+        activity_alerts,
+    ],
     resources={
         "lgl_shopify": ShopifyStoreResource(
             domain=dg.EnvVar("SHOPIFY_LGL_DOMAIN"),
@@ -55,5 +73,11 @@ defs = dg.Definitions(
         ),
         "control_plane": ControlPlaneResource(),
         "retailer_stores": RetailerStoresResource(),
+        # Not secrets: the transport's keys are read from the environment when sending.
+        "notifier": NotifierResource(
+            email_from=os.environ.get("EMAIL_FROM", "LGL Sync <lgl-sync@localhost>"),
+            email_to=os.environ.get("EMAIL_TO", ""),
+            ui_base_url=os.environ.get("DAGSTER_UI_URL", "http://127.0.0.1:3000"),
+        ),
     },
 )

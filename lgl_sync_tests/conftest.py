@@ -23,6 +23,7 @@ from lgl_sync.sandbox.engine import Sandbox
 from lgl_sync.sandbox.scenario import RETAILERS, load_scenario, token_for
 from lgl_sync.sandbox.server import SandboxServer
 from lgl_sync.shopify.client import ShopifyClient
+from lgl_sync_tests.notify_fixtures import MAILGUN_KEY, SMTP_PASSWORD
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA_NAME = "admin-2026-10.schema.json.gz"
@@ -33,7 +34,11 @@ SCHEMA_CANDIDATES = [
 ]
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 # Secrets that must never reach a log line; tests add the ones they invent.
-SECRETS: set[str] = {token_for(h) for h in ("lgl", *(slug for slug, _ in RETAILERS))}
+SECRETS: set[str] = {
+    *(token_for(h) for h in ("lgl", *(slug for slug, _ in RETAILERS))),
+    SMTP_PASSWORD,
+    MAILGUN_KEY,
+}
 
 
 class _Capture(logging.Handler):

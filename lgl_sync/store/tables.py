@@ -108,6 +108,11 @@ email_notifications = sa.Table(
     sa.Column("error_message", sa.Text),
     sa.Column("sent_at", sa.DateTime(timezone=True)),
     sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+    # Added by LGL Sync (migration 0002): the flow, the error fingerprint that collapses
+    # repeats, and a key that makes "one email per failed run" exactly once.
+    sa.Column("flow", sa.Text),
+    sa.Column("fingerprint", sa.Text),
+    sa.Column("dedupe_key", sa.Text, unique=True),
 )
 
 order_links = sa.Table(

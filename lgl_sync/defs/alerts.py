@@ -1,0 +1,229 @@
+"""Email from Dagster: a failure alert for every failed run, an activity alert after a run that
+did something, a recovery mail when a failing flow succeeds again, and the morning digest.
+
+Sensors, not hooks inside the runs: the alert reads the run's whole event log (the failing
+step's message and category, every materialization), and a notifier failure can never fail a
+sync run.
+"""
+
+import logging
+import os
+from collections import Counter
+
+import dagster as dg
+from dagster import DagsterEventType
+
+from lgl_sync.defs.resources import ControlPlaneResource
+from lgl_sync.notify.notices import activity_notice, failure_notice, recovery_notice
+from lgl_sync.notify.notifier import Notifier
+from lgl_sync.notify.policy import Settings
+from lgl_sync.notify.transports import transport_from_env
+from lgl_sync.shopify import errors
+from lgl_sync.store import notifications
+from lgl_sync.store.retailers import get_retailer, list_retailers
+
+log = logging.getLogger(__name__)
+
+ASSET_FLOWS = {
+    "retailer_paid_orders": "orders",
+    "imported_lgl_orders": "orders",
+    "lgl_shipments": "fulfillments",
+    "retailer_fulfillments": "fulfillments",
+    "lgl_inventory_snapshot": "inventory",
+    "unimported_order_units": "inventory",
+    "retailer_inventory": "inventory",
+}
+ACTIVITY_FIGURES = (
+    "imported",
+    "held",
+    "failed",
+    "pushed",
+    "tracking_updated",
+    "skipped",
+    "skus_written",
+    "conflicts_retried",
+)
+JOB_FLOWS = {"import_orders": "orders", "push_fulfillments": "fulfillments"}
+CATEGORY_BY_ERROR = {
+    cls.__name__: cls.category
+    for cls in vars(errors).values()
+    if isinstance(cls, type) and issubclass(cls, errors.ShopifyError)
+}
+
+
+class NotifierResource(dg.ConfigurableResource):
+    """Who gets email and how; the transport and its secrets come from the environment."""
+
+    email_from: str = "LGL Sync <lgl-sync@localhost>"
+    email_to: str = ""
+    ui_base_url: str = "http://127.0.0.1:3000"
+
+    def notifier(self, engine) -> Notifier:
+        return Notifier(
+            engine=engine,
+            transport=transport_from_env(),
+            sender=self.email_from,
+            recipients=[r.strip() for r in self.email_to.split(",") if r.strip()],
+            settings=Settings.from_env(),
+        )
+
+    def run_url(self, run_id: str) -> str:
+        return f"{self.ui_base_url.rstrip('/')}/runs/{run_id}"
+
+
+def _flow(run: dg.DagsterRun, step_key: str | None) -> str | None:
+    if run.job_name in JOB_FLOWS:
+        return JOB_FLOWS[run.job_name]
+    if step_key:  # an asset's step, or one of its checks ("retailer_fulfillments_fulfillment_lag")
+        matches = [asset for asset in ASSET_FLOWS if step_key.startswith(asset)]
+        if matches:
+            return ASSET_FLOWS[max(matches, key=len)]
+    return "inventory" if run.job_name == "inventory_snapshot" else None
+
+
+def _category(failure: dg.DagsterEvent | None) -> str:
+    data = failure.step_failure_data if failure else None
+    if data is None:
+        return "unknown"
+    if data.user_failure_data and "error_category" in (data.user_failure_data.metadata or {}):
+        return str(data.user_failure_data.metadata["error_category"].value)
+    cause = data.error
+    while cause is not None:
+        if cause.cls_name in CATEGORY_BY_ERROR:
+            return CATEGORY_BY_ERROR[cause.cls_name]
+        cause = cause.cause
+    return "code" if data.error else "unknown"
+
+
+def _name(engine, retailer_id: str | None) -> str | None:
+    retailer = get_retailer(engine, retailer_id) if retailer_id else None
+    return retailer.name if retailer else retailer_id
+
+
+@dg.run_failure_sensor(
+    name="failure_alerts",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="One email per failed run: retailer, flow, error category, the failing step's "
+    "message and a link to the run.",
+)
+def failure_alerts(
+    context: dg.RunFailureSensorContext,
+    control_plane: ControlPlaneResource,
+    notifier: NotifierResource,
+) -> None:
+    run = context.dagster_run
+    step_failures = context.get_step_failure_events()
+    first = step_failures[0] if step_failures else None
+    message = (
+        first.step_failure_data.error.message
+        if first and first.step_failure_data and first.step_failure_data.error
+        else context.failure_event.message or "the run failed"
+    )
+    engine = control_plane.engine()
+    retailer_id = run.tags.get("dagster/partition")
+    outcome = notifier.notifier(engine).notify(
+        failure_notice(
+            retailer_id=retailer_id,
+            retailer_name=_name(engine, retailer_id),
+            flow=_flow(run, first.step_key if first else None),
+            category=_category(first),
+            message=message,
+            run_id=run.run_id,
+            run_url=notifier.run_url(run.run_id),
+            step=first.step_key if first else None,
+        )
+    )
+    context.log.info("failure alert for run %s: %s", run.run_id, outcome)
+
+
+def _run_activity(instance: dg.DagsterInstance, run_id: str) -> dict[str, Counter]:
+    """Per flow, the numbers of what the run's materializations did."""
+    per_flow: dict[str, Counter] = {}
+    for record in instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+    ).records:
+        materialization = record.event_log_entry.asset_materialization
+        flow = ASSET_FLOWS.get(materialization.asset_key.to_user_string())
+        if flow is None or materialization.partition is None:
+            continue
+        numbers = per_flow.setdefault(flow, Counter())
+        for key, value in materialization.metadata.items():
+            if isinstance(value.value, int) and not isinstance(value.value, bool):
+                numbers[key] += value.value
+    return per_flow
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="activity_alerts",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After a successful run that did something: an activity email (orders "
+    "imported and held, shipments pushed, SKUs updated); a recovery email when the flow had "
+    "failed before.",
+)
+def activity_alerts(
+    context: dg.RunStatusSensorContext,
+    control_plane: ControlPlaneResource,
+    notifier: NotifierResource,
+) -> None:
+    run = context.dagster_run
+    retailer_id = run.tags.get("dagster/partition")
+    if not retailer_id:
+        return
+    engine = control_plane.engine()
+    sender = notifier.notifier(engine)
+    name = _name(engine, retailer_id) or retailer_id
+    run_url = notifier.run_url(run.run_id)
+    for flow, numbers in _run_activity(context.instance, run.run_id).items():
+        if notifications.failing_since_recovery(engine, retailer_id=retailer_id, flow=flow):
+            sender.notify(
+                recovery_notice(
+                    retailer_id=retailer_id,
+                    retailer_name=name,
+                    flow=flow,
+                    run_id=run.run_id,
+                    run_url=run_url,
+                )
+            )
+        reasons = {
+            key.split("_", 1)[1]: n
+            for key, n in numbers.items()
+            if n and (key.startswith("held_") or key.startswith("skipped_"))
+        }
+        notice = activity_notice(
+            retailer_id=retailer_id,
+            retailer_name=name,
+            flow=flow,
+            numbers={k: numbers[k] for k in ACTIVITY_FIGURES if k in numbers},
+            reasons=reasons,
+            run_id=run.run_id,
+            run_url=run_url,
+        )
+        if notice is not None:
+            sender.notify(notice)
+
+
+@dg.op(description="Emails the daily digest: the last 24 hours per retailer and overall.")
+def send_daily_digest(
+    context: dg.OpExecutionContext,
+    control_plane: ControlPlaneResource,
+    notifier: NotifierResource,
+) -> None:
+    engine = control_plane.engine()
+    names = {r.id: r.name for r in list_retailers(engine)}
+    outcome = notifier.notifier(engine).send_digest(names)
+    context.log.info("daily digest: %s", outcome)
+
+
+@dg.job(description="The morning digest email.")
+def daily_digest():
+    send_daily_digest()
+
+
+daily_digest_schedule = dg.ScheduleDefinition(
+    job=daily_digest,
+    cron_schedule=os.environ.get("NOTIFY_DIGEST_CRON", "0 7 * * *"),
+    execution_timezone=os.environ.get("NOTIFY_TIMEZONE", "UTC"),
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="07:00 (NOTIFY_TIMEZONE): the digest, with what quiet hours held back.",
+)

@@ -1,0 +1,106 @@
+"""The daily digest: per retailer and overall, what the last 24 hours did (imports, holds,
+shipments, inventory updates, failures, API usage) and what quiet hours held back."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from lgl_sync.notify.notices import Notice, short_error
+from lgl_sync.store import notifications
+from lgl_sync.store.tables import sync_jobs
+
+FINISHED = ("completed", "failed")
+
+
+def _totals(results: dict) -> Counter:
+    """Sums the mirrored materialization numbers of one run into digest figures."""
+    figures = Counter()
+    orders = results.get("imported_lgl_orders", {})
+    figures["imported"] += int(orders.get("imported", 0))
+    figures["held"] += int(orders.get("held", 0))
+    figures["pushed"] += int(results.get("retailer_fulfillments", {}).get("pushed", 0))
+    figures["skus"] += int(results.get("retailer_inventory", {}).get("skus_written", 0))
+    for metadata in results.values():
+        for key, value in metadata.items():
+            if key.endswith("_api_requests"):
+                figures["requests"] += int(value)
+            elif key.endswith("_api_cost_actual"):
+                figures["cost"] += float(value)
+            elif key.startswith("held_") and isinstance(value, int):
+                figures[f"hold:{key[5:]}"] += value
+    return figures
+
+
+def build_digest(engine: Engine, now: datetime, names: dict[str, str]) -> tuple[Notice, list[int]]:
+    """The digest notice and the ids of the deferred notices it carries."""
+    since = now - timedelta(hours=24)
+    with engine.connect() as connection:
+        runs = connection.execute(
+            sa.select(
+                sync_jobs.c.retailer_id,
+                sync_jobs.c.status,
+                sync_jobs.c.results,
+                sync_jobs.c.error_message,
+            ).where(
+                sync_jobs.c.status.in_(FINISHED),
+                sa.func.coalesce(sync_jobs.c.completed_at, sync_jobs.c.created_at) >= since,
+            )
+        ).all()
+    per: dict[str, Counter] = {}
+    errors: dict[str, list[str]] = {}
+    for retailer_id, status, results, error in runs:
+        key = retailer_id or "LGL store"
+        figures = per.setdefault(key, Counter())
+        figures += _totals(results or {})
+        figures["succeeded" if status == "completed" else "failed"] += 1
+        if status == "failed" and error:
+            errors.setdefault(key, []).append(short_error(error).splitlines()[0][:160])
+    rows = []
+    overall = Counter()
+    for key in sorted(per):
+        figures = per[key]
+        overall += figures
+        rows.append(_row(names.get(key, key), figures, errors.get(key, [])))
+    deferred = notifications.deferred(engine)
+    suppressed = sum(notifications.suppressed_counts(engine, since).values())
+    day = now.astimezone(UTC).date().isoformat()
+    headline = (
+        f"{overall['imported']} orders imported, {overall['held']} held, "
+        f"{overall['pushed']} shipments pushed, {overall['skus']} SKUs updated, "
+        f"{overall['failed']} failed runs"
+    )
+    context = {
+        "day": day,
+        "headline": headline,
+        "rows": ([_row("All retailers", overall, [])] if len(rows) > 1 else []) + rows,
+        "held_back": [f"{d['subject']}" for d in deferred],
+        "suppressed": suppressed,
+    }
+    notice = Notice(
+        kind="digest",
+        subject=f"LGL Sync digest {day}: {headline}",
+        context=context,
+        dedupe_key=f"digest:{day}",
+    )
+    return notice, [d["id"] for d in deferred]
+
+
+def _row(name: str, figures: Counter, errors: list[str]) -> dict:
+    holds = {k[5:]: v for k, v in figures.items() if k.startswith("hold:") and v}
+    return {
+        "name": name,
+        "imported": figures["imported"],
+        "held": figures["held"],
+        "pushed": figures["pushed"],
+        "skus": figures["skus"],
+        "succeeded": figures["succeeded"],
+        "failed": figures["failed"],
+        "requests": figures["requests"],
+        "cost": round(figures["cost"]),
+        "holds": holds,
+        "errors": list(dict.fromkeys(errors))[:5],
+    }

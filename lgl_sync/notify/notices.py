@@ -1,0 +1,165 @@
+"""What people are told: failure, activity, recovery and digest notices, their subject lines
+and their rendering through the Jinja2 templates (HTML and plain text)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+
+from lgl_sync.redaction import redact
+
+FLOW_TITLES = {"orders": "Orders", "fulfillments": "Fulfillments", "inventory": "Inventory"}
+MAX_ERROR_LINES = 3
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("lgl_sync.notify", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something worth telling; the policy decides whether and when it becomes an email."""
+
+    kind: str  # failure | activity | recovery | digest
+    subject: str
+    context: dict[str, Any] = field(default_factory=dict)
+    retailer_id: str | None = None
+    flow: str | None = None
+    fingerprint: str | None = None
+    dedupe_key: str | None = None
+
+
+def _flow_title(flow: str | None) -> str:
+    return FLOW_TITLES.get(flow or "", (flow or "Sync").title())
+
+
+def short_error(message: str) -> str:
+    """The first lines of an error, secrets removed: no stack traces in email."""
+    lines = [line for line in (message or "").strip().splitlines() if line.strip()]
+    return redact("\n".join(lines[:MAX_ERROR_LINES]))[:600]
+
+
+def fingerprint(retailer_id: str | None, flow: str | None, category: str, message: str) -> str:
+    """Identical errors share one: numbers and ids are ignored, so "3 of 40 orders failed" and
+    "5 of 41 orders failed" collapse together."""
+    first = (message or "").strip().splitlines()[0] if message and message.strip() else ""
+    shape = re.sub(r"\d+", "#", first)[:200]
+    return hashlib.sha256(f"{retailer_id}|{flow}|{category}|{shape}".encode()).hexdigest()[:16]
+
+
+def failure_notice(
+    *,
+    retailer_id: str | None,
+    retailer_name: str | None,
+    flow: str | None,
+    category: str,
+    message: str,
+    run_id: str,
+    run_url: str,
+    step: str | None,
+) -> Notice:
+    who = f"[{retailer_name or retailer_id}] " if (retailer_name or retailer_id) else "[LGL] "
+    error = short_error(message)
+    headline = error.splitlines()[0] if error else "the run failed"
+    return Notice(
+        kind="failure",
+        subject=f"{who}{_flow_title(flow)} failed: {category} — {headline[:90]}",
+        context={
+            "retailer": retailer_name or retailer_id or "LGL store",
+            "flow": _flow_title(flow),
+            "category": category,
+            "error": error,
+            "step": step,
+            "run_id": run_id,
+            "run_url": run_url,
+        },
+        retailer_id=retailer_id,
+        flow=flow,
+        fingerprint=fingerprint(retailer_id, flow, category, message),
+        dedupe_key=f"failure:{run_id}",
+    )
+
+
+def activity_summary(flow: str, numbers: dict[str, int]) -> str:
+    """`12 imported, 1 held` — only the numbers that say something happened."""
+    labels = {
+        "orders": [("imported", "imported"), ("held", "held"), ("failed", "failed")],
+        "fulfillments": [
+            ("pushed", "shipments pushed"),
+            ("tracking_updated", "tracking updated"),
+            ("skipped", "skipped"),
+        ],
+        "inventory": [("skus_written", "SKUs updated"), ("conflicts_retried", "conflicts")],
+    }[flow]
+    parts = [f"{numbers.get(key, 0)} {label}" for key, label in labels if numbers.get(key)]
+    return ", ".join(parts)
+
+
+def activity_notice(
+    *,
+    retailer_id: str,
+    retailer_name: str,
+    flow: str,
+    numbers: dict[str, int],
+    reasons: dict[str, int],
+    run_id: str,
+    run_url: str,
+) -> Notice | None:
+    """None when the run did nothing worth an email."""
+    summary = activity_summary(flow, numbers)
+    if not summary:
+        return None
+    return Notice(
+        kind="activity",
+        subject=f"[{retailer_name}] {_flow_title(flow)}: {summary}",
+        context={
+            "retailer": retailer_name,
+            "flow": _flow_title(flow),
+            "summary": summary,
+            "numbers": {k: v for k, v in numbers.items() if v},
+            "reasons": reasons,
+            "run_id": run_id,
+            "run_url": run_url,
+        },
+        retailer_id=retailer_id,
+        flow=flow,
+        dedupe_key=f"activity:{run_id}:{flow}",
+    )
+
+
+def recovery_notice(
+    *, retailer_id: str, retailer_name: str, flow: str, run_id: str, run_url: str
+) -> Notice:
+    return Notice(
+        kind="recovery",
+        subject=f"[{retailer_name}] {_flow_title(flow)} recovered",
+        context={
+            "retailer": retailer_name,
+            "flow": _flow_title(flow),
+            "run_id": run_id,
+            "run_url": run_url,
+        },
+        retailer_id=retailer_id,
+        flow=flow,
+        dedupe_key=f"recovery:{run_id}:{flow}",
+    )
+
+
+def render(notice: Notice, repeats: int = 0) -> tuple[str, str, str]:
+    """(subject, text, html) with every value passed through the redaction filter."""
+    context = {k: redact(v) if isinstance(v, str) else v for k, v in notice.context.items()}
+    context["repeats"] = repeats
+    subject = redact(notice.subject)
+    if repeats > 1:
+        subject = f"{subject} ({repeats} times)"
+    text = _env.get_template(f"{notice.kind}.txt").render(subject=subject, **context)
+    html = _env.get_template(f"{notice.kind}.html").render(subject=subject, **context)
+    return subject, text, html

@@ -1,0 +1,182 @@
+"""How an email leaves: Mailgun's HTTP API, SMTP, or nowhere (logged only).
+
+Chosen from the environment (``transport_from_env``): ``MAILGUN_API_KEY`` + ``MAILGUN_DOMAIN``
+(``MAILGUN_API_BASE`` for the EU region), else ``SMTP_URL``, else the log transport. Temporary
+failures (network, 5xx, 429, SMTP 4xx) are retried with backoff by ``deliver``; permanent ones
+(bad key, rejected recipient) are not.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+from lgl_sync.redaction import redact
+
+log = logging.getLogger(__name__)
+
+MAILGUN_US = "https://api.mailgun.net"
+
+
+@dataclass(frozen=True)
+class Email:
+    """One rendered message."""
+
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    text: str
+    html: str
+
+
+class TransportError(Exception):
+    """A send that failed; ``temporary`` says whether trying again may help."""
+
+    def __init__(self, message: str, *, temporary: bool) -> None:
+        super().__init__(redact(message))
+        self.temporary = temporary
+
+
+class Transport(Protocol):
+    name: str
+
+    def send(self, email: Email) -> None: ...
+
+
+class LogTransport:
+    """No transport configured: the email is logged (subject and recipients), not sent."""
+
+    name = "log"
+
+    def send(self, email: Email) -> None:
+        log.info(
+            "email not sent (no transport configured): %s -> %s", email.subject, email.recipients
+        )
+
+
+class MailgunTransport:
+    """Mailgun's messages API: POST {base}/v3/{domain}/messages, basic auth api:KEY, form data."""
+
+    name = "mailgun"
+
+    def __init__(self, api_key: str, domain: str, api_base: str = MAILGUN_US, timeout: float = 20):
+        self._api_key = api_key
+        self.url = f"{api_base.rstrip('/')}/v3/{domain}/messages"
+        self.timeout = timeout
+
+    def __repr__(self) -> str:  # never the key
+        return f"MailgunTransport({self.url})"
+
+    def send(self, email: Email) -> None:
+        data = {
+            "from": email.sender,
+            "to": list(email.recipients),
+            "subject": email.subject,
+            "text": email.text,
+            "html": email.html,
+        }
+        try:
+            response = requests.post(
+                self.url, auth=("api", self._api_key), data=data, timeout=self.timeout
+            )
+        except requests.RequestException as exc:
+            raise TransportError(
+                f"Mailgun unreachable: {type(exc).__name__}", temporary=True
+            ) from None
+        if response.status_code >= 300:
+            temporary = response.status_code >= 500 or response.status_code == 429
+            raise TransportError(
+                f"Mailgun answered {response.status_code}: {response.text[:200]}",
+                temporary=temporary,
+            )
+
+
+class SmtpTransport:
+    """SMTP from a URL: smtp://user:pass@host:587 (STARTTLS when offered), smtps://… (TLS)."""
+
+    name = "smtp"
+
+    def __init__(self, url: str, timeout: float = 20) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("SMTP_URL must look like smtp://user:password@host:587")
+        self.host = parts.hostname
+        self.port = parts.port or (465 if parts.scheme == "smtps" else 587)
+        self.tls = parts.scheme == "smtps"
+        self._user = unquote(parts.username) if parts.username else None
+        self._password = unquote(parts.password) if parts.password else None
+        self.timeout = timeout
+
+    def __repr__(self) -> str:  # never the password
+        return f"SmtpTransport({self.host}:{self.port})"
+
+    def send(self, email: Email) -> None:
+        message = EmailMessage()
+        message["From"] = email.sender
+        message["To"] = ", ".join(email.recipients)
+        message["Subject"] = email.subject
+        message.set_content(email.text)
+        message.add_alternative(email.html, subtype="html")
+        server_class = smtplib.SMTP_SSL if self.tls else smtplib.SMTP
+        try:
+            with server_class(self.host, self.port, timeout=self.timeout) as server:
+                if not self.tls:
+                    server.ehlo()
+                    if server.has_extn("starttls"):
+                        server.starttls(context=ssl.create_default_context())
+                        server.ehlo()
+                if self._user:
+                    server.login(self._user, self._password or "")
+                server.send_message(message)
+        except smtplib.SMTPResponseException as exc:
+            raise TransportError(
+                f"SMTP server answered {exc.smtp_code}", temporary=400 <= exc.smtp_code < 500
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransportError(f"SMTP failed: {type(exc).__name__}", temporary=True) from None
+
+
+def transport_from_env(environ: dict | None = None) -> Transport:
+    """Mailgun when its key and domain are set, else SMTP when SMTP_URL is, else the log."""
+    env = os.environ if environ is None else environ
+    if env.get("MAILGUN_API_KEY") and env.get("MAILGUN_DOMAIN"):
+        return MailgunTransport(
+            env["MAILGUN_API_KEY"], env["MAILGUN_DOMAIN"], env.get("MAILGUN_API_BASE") or MAILGUN_US
+        )
+    if env.get("SMTP_URL"):
+        return SmtpTransport(env["SMTP_URL"])
+    return LogTransport()
+
+
+def deliver(
+    transport: Transport,
+    email: Email,
+    *,
+    attempts: int = 4,
+    base_delay: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Sends, retrying temporary failures with exponential backoff; returns the attempts used.
+
+    Raises the last TransportError when every attempt failed or the failure is permanent.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            transport.send(email)
+            return attempt
+        except TransportError as exc:
+            if not exc.temporary or attempt == attempts:
+                raise
+            log.warning("email send failed (attempt %d/%d): %s", attempt, attempts, exc)
+            sleep(base_delay * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
