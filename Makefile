@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test lint format dev sandbox bench screenshots clean
+.PHONY: demo test lint format dev sandbox bench screenshots email-screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ sandbox: $(STAMP)
 
 screenshots: $(STAMP)
 	docs/ui_screenshots.sh
+
+email-screenshots: $(STAMP)
+	$(BIN)/python docs/email_screenshots.py
 
 bench: $(STAMP)
 	$(BIN)/python -m lgl_sync_tests.bench.bench_inventory

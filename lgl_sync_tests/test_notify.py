@@ -148,7 +148,7 @@ def test_mailgun_gets_exactly_its_documented_request(mailgun, store_engine):
     assert form["from"] == [SENDER]
     assert form["to"] == TO
     assert form["subject"] == [
-        "[Nationwide Plants] Orders failed: auth — auth: [API] Invalid API key or access token"
+        "[Nationwide Plants] Orders failed: auth — [API] Invalid API key or access token"
     ]
     assert f"{UI}/runs/run-1" in form["text"][0] and f"{UI}/runs/run-1" in form["html"][0]
     assert form["html"][0].lstrip().startswith("<!doctype html>")
@@ -302,9 +302,9 @@ def test_recovery_is_mailed_once_after_a_failure_and_resets_the_collapse(smtp, s
     clock.advance(minutes=5)  # the same error again, 15 minutes after the first: a new streak
     assert notifier.notify(_failure("run-3")) == "sent"
     assert smtp.subjects() == [
-        "[Nationwide Plants] Orders failed: auth — auth: [API] Invalid API key or access token",
+        "[Nationwide Plants] Orders failed: auth — [API] Invalid API key or access token",
         "[Nationwide Plants] Orders recovered",
-        "[Nationwide Plants] Orders failed: auth — auth: [API] Invalid API key or access token",
+        "[Nationwide Plants] Orders failed: auth — [API] Invalid API key or access token",
     ]
 
 

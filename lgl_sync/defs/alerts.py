@@ -185,10 +185,12 @@ def activity_alerts(
                     run_url=run_url,
                 )
             )
+        # Held orders and skipped shipments need a person; skipped orders were just ineligible.
+        prefix = {"orders": "held_", "fulfillments": "skipped_"}.get(flow)
         reasons = {
-            key.split("_", 1)[1]: n
+            key.removeprefix(prefix): n
             for key, n in numbers.items()
-            if n and (key.startswith("held_") or key.startswith("skipped_"))
+            if n and prefix and key.startswith(prefix)
         }
         notice = activity_notice(
             retailer_id=retailer_id,

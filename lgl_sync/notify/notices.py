@@ -69,6 +69,7 @@ def failure_notice(
     who = f"[{retailer_name or retailer_id}] " if (retailer_name or retailer_id) else "[LGL] "
     error = short_error(message)
     headline = error.splitlines()[0] if error else "the run failed"
+    headline = headline.removeprefix(f"{category}: ")  # ShopifyError texts start with it
     return Notice(
         kind="failure",
         subject=f"{who}{_flow_title(flow)} failed: {category} — {headline[:90]}",
