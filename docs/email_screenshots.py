@@ -36,6 +36,7 @@ def samples() -> dict[str, tuple[Notice, int]]:
         "cost": 41200,
         "holds": {"unknown_sku": 2},
         "errors": [],
+        "health": [],
     }
     digest = Notice(
         kind="digest",
@@ -47,7 +48,16 @@ def samples() -> dict[str, tuple[Notice, int]]:
             "2 failed runs",
             "rows": [
                 {**row, "name": "All retailers", "imported": 118, "held": 3, "failed": 2},
-                {**row, "name": "Nationwide Plants"},
+                {
+                    **row,
+                    "name": "Nationwide Plants",
+                    "health": [
+                        "orders: 99% ok in 24 h (144 runs), 99% in 7 d",
+                        "fulfillments: 100% ok in 24 h (144 runs), 100% in 7 d",
+                        "inventory: 100% ok in 24 h (288 runs), 100% in 7 d",
+                        "Shopify API p95 latency: 412 ms",
+                    ],
+                },
                 {
                     **row,
                     "name": "Epic Gardening",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -23,9 +22,9 @@ from lgl_sync.instance import PROJECT_ROOT, prepare_dagster_home
 )
 def main(log_level: str) -> None:
     """LGL Sync: retailers' Shopify stores <-> the LGL warehouse store."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    from lgl_sync.logs import configure
+
+    configure(log_level)
 
 
 @main.command()
@@ -360,3 +359,82 @@ def retailer_new_key() -> None:
     from lgl_sync.store.secrets import new_key
 
     click.echo(new_key())
+
+
+# -- status and health -------------------------------------------------------------------------
+
+
+def _statuses():
+    import dagster as dg
+
+    from lgl_sync.health import collect
+
+    home = prepare_dagster_home()
+    os.environ["DAGSTER_HOME"] = str(home)
+    with dg.DagsterInstance.get() as instance:
+        return collect(instance, _engine())
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@_fail_cleanly
+def status(as_json: bool) -> None:
+    """Per retailer: last success per flow and its age, holds, shipments waiting, drift, API use."""
+    import json
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from lgl_sync.health import age_text
+
+    statuses = _statuses()
+    if as_json:
+        click.echo(json.dumps([s.as_json() for s in statuses], indent=2, sort_keys=True))
+        return
+    now = datetime.now(UTC)
+    console = Console(width=max(Console().width, 150))
+    for found in statuses:
+        title = f"{found.name} ({found.retailer_id})" + ("" if found.enabled else " — disabled")
+        table = Table(title=title, title_justify="left")
+        for column in ("flow", "last success", "last run", "24 h ok", "7 d ok", "error"):
+            table.add_column(column)
+        for flow in found.flows.values():
+            rate = lambda r, n: f"{r:.0%} of {n}" if r is not None else "-"  # noqa: E731
+            table.add_row(
+                flow.flow + ("" if flow.enabled else " (off)"),
+                f"{age_text(flow.age(now))} ago (limit {flow.fresh_within_minutes}m)"
+                if flow.last_success
+                else "never",
+                flow.last_run or "-",
+                rate(flow.success_rate_24h, flow.runs_24h),
+                rate(flow.success_rate_7d, flow.runs_7d),
+                flow.last_error or "",
+            )
+        console.print(table)
+        holds = ", ".join(f"{n} {reason}" for reason, n in found.held_orders.items()) or "none"
+        drift = "-" if found.inventory_drift is None else str(found.inventory_drift)
+        errors = ", ".join(f"{n} {c}" for c, n in found.errors_24h.items()) or "none"
+        console.print(
+            f"  held orders: {holds} · shipments waiting: {found.shipments_waiting} · "
+            f"inventory drift: {drift} SKUs · failed checks: "
+            f"{', '.join(found.failed_checks) or 'none'}\n"
+            f"  Shopify API last hour: {found.api_requests_last_hour} requests, "
+            f"{found.api_cost_last_hour:.0f} cost · p95 latency 24 h: "
+            f"{found.api_p95_ms_24h or '-'} ms · errors 24 h: {errors}\n"
+        )
+
+
+@main.command()
+@_fail_cleanly
+def health() -> None:
+    """Exit 0 when every enabled retailer's flows are fresh and no check failed; otherwise
+    exit 1 with one line per problem (for cron, uptime monitors, container health checks)."""
+    from lgl_sync.health import problems
+
+    found = problems(_statuses())
+    if found:
+        for line in found:
+            click.echo(line)
+        sys.exit(1)
+    click.echo("ok")

@@ -212,8 +212,11 @@ def send_daily_digest(
     notifier: NotifierResource,
 ) -> None:
     engine = control_plane.engine()
+    from lgl_sync.health import collect
+
     names = {r.id: r.name for r in list_retailers(engine)}
-    outcome = notifier.notifier(engine).send_digest(names)
+    statuses = collect(context.instance, engine)
+    outcome = notifier.notifier(engine).send_digest(names, statuses)
     context.log.info("daily digest: %s", outcome)
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from lgl_sync.defs.partitions import retailers
+from lgl_sync.defs.partitions import freshness, retailers
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
@@ -27,6 +27,7 @@ class PushbackConfig(dg.Config):
     group_name="fulfillments",
     kinds={"shopify"},
     tags={"lgl/flow": "fulfillments"},
+    freshness_policy=freshness("fulfillments"),
 )
 def lgl_shipments(
     context: dg.AssetExecutionContext,
@@ -58,6 +59,7 @@ def lgl_shipments(
     group_name="fulfillments",
     kinds={"shopify"},
     tags={"lgl/flow": "fulfillments"},
+    freshness_policy=freshness("fulfillments"),
 )
 def retailer_fulfillments(
     context: dg.AssetExecutionContext,

@@ -4,7 +4,7 @@ and each retailer's stock set from them."""
 import dagster as dg
 import pandas as pd
 
-from lgl_sync.defs.partitions import retailers
+from lgl_sync.defs.partitions import freshness, retailers
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
@@ -84,6 +84,7 @@ class InventorySyncConfig(dg.Config):
     group_name="inventory",
     kinds={"shopify", "pandas"},
     tags={"lgl/flow": "inventory"},
+    freshness_policy=freshness("inventory"),
     # Every retailer syncs as soon as a new LGL snapshot exists, all from that one snapshot.
     automation_condition=dg.AutomationCondition.eager(),
     check_specs=[
@@ -146,6 +147,7 @@ def retailer_inventory(
 @dg.asset_check(
     asset=retailer_inventory,
     blocking=False,
+    partitions_def=retailers,  # its result belongs to the retailer it checked
     additional_ins={
         "lgl_inventory_snapshot": dg.AssetIn("lgl_inventory_snapshot"),
         "unimported_order_units": dg.AssetIn("unimported_order_units"),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from lgl_sync.defs.partitions import retailers
+from lgl_sync.defs.partitions import freshness, retailers
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
@@ -26,7 +26,11 @@ class OrderImportConfig(dg.Config):
 
 
 @dg.asset(
-    partitions_def=retailers, group_name="orders", kinds={"shopify"}, tags={"lgl/flow": "orders"}
+    partitions_def=retailers,
+    group_name="orders",
+    kinds={"shopify"},
+    tags={"lgl/flow": "orders"},
+    freshness_policy=freshness("orders"),
 )
 def retailer_paid_orders(
     context: dg.AssetExecutionContext,
@@ -54,7 +58,11 @@ def retailer_paid_orders(
 
 
 @dg.asset(
-    partitions_def=retailers, group_name="orders", kinds={"shopify"}, tags={"lgl/flow": "orders"}
+    partitions_def=retailers,
+    group_name="orders",
+    kinds={"shopify"},
+    tags={"lgl/flow": "orders"},
+    freshness_policy=freshness("orders"),
 )
 def imported_lgl_orders(
     context: dg.AssetExecutionContext,

@@ -35,8 +35,11 @@ def _totals(results: dict) -> Counter:
     return figures
 
 
-def build_digest(engine: Engine, now: datetime, names: dict[str, str]) -> tuple[Notice, list[int]]:
-    """The digest notice and the ids of the deferred notices it carries."""
+def build_digest(
+    engine: Engine, now: datetime, names: dict[str, str], statuses: list | None = None
+) -> tuple[Notice, list[int]]:
+    """The digest notice and the ids of the deferred notices it carries; ``statuses`` (from
+    lgl_sync.health.collect) add success rates, API latency and errors by category."""
     since = now - timedelta(hours=24)
     with engine.connect() as connection:
         runs = connection.execute(
@@ -65,6 +68,7 @@ def build_digest(engine: Engine, now: datetime, names: dict[str, str]) -> tuple[
         figures = per[key]
         overall += figures
         rows.append(_row(names.get(key, key), figures, errors.get(key, [])))
+        rows[-1]["health"] = _health(key, statuses or [])
     deferred = notifications.deferred(engine)
     suppressed = sum(notifications.suppressed_counts(engine, since).values())
     day = now.astimezone(UTC).date().isoformat()
@@ -89,6 +93,26 @@ def build_digest(engine: Engine, now: datetime, names: dict[str, str]) -> tuple[
     return notice, [d["id"] for d in deferred]
 
 
+def _health(retailer_id: str, statuses: list) -> list[str]:
+    """Success rates per flow (24 h / 7 d), p95 API latency and errors by category."""
+    found = next((s for s in statuses if s.retailer_id == retailer_id), None)
+    if found is None:
+        return []
+    lines = [
+        f"{flow.flow}: {flow.success_rate_24h:.0%} ok in 24 h ({flow.runs_24h} runs), "
+        f"{flow.success_rate_7d:.0%} in 7 d"
+        for flow in found.flows.values()
+        if flow.runs_24h and flow.success_rate_7d is not None
+    ]
+    if found.api_p95_ms_24h is not None:
+        lines.append(f"Shopify API p95 latency: {found.api_p95_ms_24h:.0f} ms")
+    if found.errors_24h:
+        lines.append(
+            "errors: " + ", ".join(f"{n} {category}" for category, n in found.errors_24h.items())
+        )
+    return lines
+
+
 def _row(name: str, figures: Counter, errors: list[str]) -> dict:
     holds = {k[5:]: v for k, v in figures.items() if k.startswith("hold:") and v}
     return {
@@ -103,4 +127,5 @@ def _row(name: str, figures: Counter, errors: list[str]) -> dict:
         "cost": round(figures["cost"]),
         "holds": holds,
         "errors": list(dict.fromkeys(errors))[:5],
+        "health": [],
     }

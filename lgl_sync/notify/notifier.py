@@ -100,9 +100,9 @@ class Notifier:
         )
         return "sent"
 
-    def send_digest(self, names: dict[str, str]) -> str:
+    def send_digest(self, names: dict[str, str], statuses: list | None = None) -> str:
         """The daily digest, carrying what quiet hours held back."""
-        notice, carried = build_digest(self.engine, self.now(), names)
+        notice, carried = build_digest(self.engine, self.now(), names, statuses)
         outcome = self.notify(notice)
         if outcome in ("sent", "logged"):
             notifications.mark_digested(self.engine, carried)

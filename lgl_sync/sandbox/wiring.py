@@ -5,7 +5,7 @@ Dagster definitions read, and the resources for in-process runs. Used by the dem
 from __future__ import annotations
 
 from lgl_sync.sandbox.engine import Sandbox
-from lgl_sync.sandbox.scenario import LGL_HANDLE, RETAILER_LGL_LOCATION, RETAILERS, token_for
+from lgl_sync.sandbox.scenario import LGL_HANDLE, RETAILER_LGL_LOCATION, token_for
 from lgl_sync.store.retailers import Retailer, add_retailer
 
 
@@ -15,10 +15,13 @@ def token_env(handle: str) -> str:
 
 
 def register_retailers(engine, sandbox: Sandbox, base_url: str) -> dict[str, str]:
-    """Adds the scenario's retailers to the control plane; returns the token variables to set."""
+    """Adds every retailer store of the sandbox to the control plane; returns the token
+    variables to set."""
     env = {}
-    for handle, name in RETAILERS:
-        store = sandbox.stores[handle]
+    for handle, store in sandbox.stores.items():
+        if handle == LGL_HANDLE:
+            continue
+        name = store.name
         location = next(
             loc for loc in store.locations.values() if loc.name == RETAILER_LGL_LOCATION
         )
