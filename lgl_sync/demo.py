@@ -1,150 +1,165 @@
-"""``lgl-sync demo``: the sandbox in-process, every retailer synced through Dagster, a summary.
+"""``lgl-sync demo``: the whole system on the sandbox, through Dagster, twice.
 
-The runs are kept in $DAGSTER_HOME, so `dagster dev` shows them afterwards. The control plane
-for the demo is its own SQLite file, recreated each time, because the sandbox is new each time.
+The sandbox's default scenario is served in-process; a SQLite control plane under
+$DAGSTER_HOME gets its four retailers; the environment points the project's Definitions at both,
+exactly as production's environment points them at Shopify and Supabase. Each cycle runs the
+real jobs on the persistent instance (so `dagster dev` shows the runs afterwards): import
+orders, LGL's warehouse ships some orders (partial shipments included), push fulfillments, LGL
+snapshot and every retailer's inventory. The second cycle shows nothing is duplicated. The
+summary is checked against the sandbox's own state.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import time
 from collections import Counter
 
 import click
 import dagster as dg
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lgl_sync.defs.inventory import lgl_inventory_snapshot
-from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
-from lgl_sync.defs.resources import (
-    ControlPlaneResource,
-    RetailerStoresResource,
-    ShopifyStoreResource,
-)
 from lgl_sync.instance import PROJECT_ROOT, prepare_dagster_home
+from lgl_sync.sandbox.audit import audit
 from lgl_sync.sandbox.engine import Sandbox
-from lgl_sync.sandbox.scenario import (
-    LGL_HANDLE,
-    RETAILER_LGL_LOCATION,
-    RETAILERS,
-    load_scenario,
-    token_for,
-)
+from lgl_sync.sandbox.scenario import LGL_HANDLE, load_scenario
 from lgl_sync.sandbox.server import SandboxServer
-from lgl_sync.store.retailers import Retailer, add_retailer
+from lgl_sync.sandbox.warehouse import ship_some
+from lgl_sync.sandbox.wiring import sandbox_environment
+
+INVENTORY = dg.AssetKey("retailer_inventory")
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # progress bar instead
 
 
-def _register_retailers(engine, sandbox: Sandbox, server: SandboxServer) -> None:
-    for handle, name in RETAILERS:
-        store = sandbox.stores[handle]
-        location = next(
-            loc for loc in store.locations.values() if loc.name == RETAILER_LGL_LOCATION
+def _run(defs, instance, flow: str, retailer: str | None) -> dg.ExecuteInProcessResult:
+    if flow == "inventory":
+        return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+            instance=instance,
+            partition_key=retailer,
+            asset_selection=[INVENTORY],
+            raise_on_error=False,
         )
-        env = f"SHOPIFY_{handle.upper().replace('-', '_')}_TOKEN"
-        os.environ[env] = token_for(handle)
-        add_retailer(
-            engine,
-            Retailer.parse(
-                {
-                    "id": handle,
-                    "name": name,
-                    "domain": server.store_url(handle),
-                    "api_token": env,
-                    "target_location_id": str(location.id),
-                    "billing_email": f"accounts@{handle}.example",
-                    "billing_address1": "1 Commerce St",
-                    "billing_city": "Austin",
-                    "billing_zip": "78701",
-                    "billing_country": "US",
-                }
-            ),
-        )
+    job = {"orders": "import_orders", "fulfillments": "push_fulfillments"}.get(
+        flow, "inventory_snapshot"
+    )
+    return defs.resolve_job_def(job).execute_in_process(
+        instance=instance, partition_key=retailer, raise_on_error=False, run_config=QUIET
+    )
+
+
+def _count(result: dg.ExecuteInProcessResult, flow: str, summary: Counter, cycle: int) -> None:
+    if flow == "orders":
+        for outcome in result.output_for_node("imported_lgl_orders"):
+            summary[f"{outcome.status}_{cycle}"] += 1
+    elif flow == "fulfillments":
+        for outcome in result.output_for_node("retailer_fulfillments"):
+            summary[f"{outcome.status}_{cycle}"] += 1
+    else:
+        summary[f"skus_{cycle}"] += result.output_for_node("retailer_inventory").written
 
 
 def run_demo() -> None:
-    """Starts the sandbox, runs order import for every retailer twice and the LGL snapshot."""
     started = time.monotonic()
-    console = Console()
+    console = Console(width=max(Console().width, 100))
     home = prepare_dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
-    demo_db = home / "demo_control_plane.db"
-    demo_db.unlink(missing_ok=True)
-    engine_url = f"sqlite:///{demo_db}"
+    control_db = home / "demo_control_plane.db"  # the sandbox is new each time, so is this
+    control_db.unlink(missing_ok=True)
     sandbox = Sandbox()
     load_scenario(sandbox, {"name": "default"})
-    with SandboxServer(sandbox) as server, dg.DagsterInstance.get() as instance:
-        console.print(f"Sandbox: {len(sandbox.stores)} stores at {server.url}")
-        control_plane = ControlPlaneResource(database_url=engine_url)
-        _register_retailers(control_plane.engine(), sandbox, server)
-        keys = [handle for handle, _ in RETAILERS]
-        instance.add_dynamic_partitions(
-            "retailers", [k for k in keys if not instance.has_dynamic_partition("retailers", k)]
-        )
-        resources = {
-            "lgl_shopify": ShopifyStoreResource(
-                domain=server.store_url(LGL_HANDLE), token=token_for(LGL_HANDLE)
-            ),
-            "control_plane": control_plane,
-            "retailer_stores": RetailerStoresResource(),
-        }
+    rng = random.Random(7)
+    with SandboxServer(sandbox) as server:
+        os.environ.update(sandbox_environment(sandbox, server.url, f"sqlite:///{control_db}"))
+        from lgl_sync.definitions import defs  # reads the environment just set
+
+        keys = [h for h in sandbox.stores if h != LGL_HANDLE]
         summary: dict[str, Counter] = {k: Counter() for k in keys}
-        for cycle in (1, 2):
-            for key in keys:
-                with console.status(f"cycle {cycle}: importing orders for {key}"):
-                    result = dg.materialize(
-                        [retailer_paid_orders, imported_lgl_orders],
-                        partition_key=key,
-                        instance=instance,
-                        resources=resources,
-                        raise_on_error=False,
-                    )
-                if not result.success:
-                    raise click.ClickException(f"order import failed for {key}; see the UI")
-                for outcome in result.output_for_node("imported_lgl_orders"):
-                    summary[key][f"{outcome.status}_{cycle}"] += 1
-            console.print(f"cycle {cycle} done")
-        with console.status("LGL inventory snapshot"):
-            snapshot = dg.materialize(
-                [lgl_inventory_snapshot], instance=instance, resources=resources
-            ).output_for_node("lgl_inventory_snapshot")
-        table = Table(title="Per retailer")
-        for column in (
-            "retailer",
-            "imported",
-            "held",
-            "2nd cycle: new imports",
-            "API requests",
-            "API cost",
+        shipped = Counter()
+        steps = 2 * (3 * len(keys) + 2)
+        with (
+            dg.DagsterInstance.get() as instance,
+            Progress(
+                TextColumn("{task.description:<48}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                console=console,
+            ) as progress,
         ):
-            table.add_column(
-                column,
-                justify="left" if column == "retailer" else "right",
-                no_wrap=column == "retailer",
-                min_width=len(column) // 2,
-            )
-        for key in keys:
-            usage = sandbox.stores[key].usage
-            table.add_row(
-                key,
-                str(summary[key]["imported_1"]),
-                str(summary[key]["held_1"]),
-                str(summary[key]["imported_2"]),
-                str(usage.requests),
-                f"{usage.cost_actual:.0f}",
-            )
-        console.print(table)
-        lgl_orders = len(sandbox.stores[LGL_HANDLE].orders)
-        imported = sum(c["imported_1"] for c in summary.values())
-        console.print(
-            f"LGL store: {lgl_orders} orders (imported this run: {imported}); "
-            f"inventory snapshot {len(snapshot)} SKUs; LGL API "
-            f"{sandbox.stores[LGL_HANDLE].usage.requests} requests"
-        )
-        if lgl_orders != imported or any(c["imported_2"] for c in summary.values()):
-            raise click.ClickException("the LGL store does not match the import: duplicates?")
+            known = set(instance.get_dynamic_partitions("retailers"))
+            instance.add_dynamic_partitions("retailers", [k for k in keys if k not in known])
+            task = progress.add_task("starting", total=steps)
+            for cycle in (1, 2):
+                plan = [("orders", k) for k in keys] + [("ship", None)]
+                plan += [("fulfillments", k) for k in keys] + [("snapshot", None)]
+                plan += [("inventory", k) for k in keys]
+                for flow, key in plan:
+                    progress.update(task, description=f"cycle {cycle}: {flow} {key or ''}")
+                    if flow == "ship":
+                        # First cycle: half the orders, some in part; second: everything left.
+                        share, partial = (0.5, 0.4) if cycle == 1 else (1.0, 0.0)
+                        shipped[cycle] = ship_some(sandbox.stores[LGL_HANDLE], rng, share, partial)
+                    else:
+                        result = _run(defs, instance, flow, key)
+                        if not result.success:
+                            raise click.ClickException(
+                                f"cycle {cycle}: {flow} failed for {key or 'LGL'}; see the UI"
+                            )
+                        if key:
+                            _count(result, flow, summary[key], cycle)
+                    progress.advance(task)
+        _print_summary(console, sandbox, keys, summary, shipped)
     console.print(f"Finished in {time.monotonic() - started:.1f}s. Open the UI on the same runs:")
     console.print(
         f"  DAGSTER_HOME={home} .venv/bin/dagster dev -w {PROJECT_ROOT / 'workspace.yaml'}",
         soft_wrap=True,
+    )
+
+
+def _print_summary(console, sandbox, keys, summary, shipped) -> None:
+    table = Table(
+        title="Per retailer",
+        caption="cycle 1 + cycle 2; API = Shopify requests and cost points, both cycles",
+    )
+    columns = ("retailer", "imported", "held", "pushed", "SKUs set", "API req", "API cost")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "retailer" else "right", no_wrap=True)
+    for key in keys:
+        found, usage = summary[key], sandbox.stores[key].usage
+        table.add_row(
+            key,
+            f"{found['imported_1']} + {found['imported_2']}",
+            str(found["held_1"]),
+            f"{found['pushed_1']} + {found['pushed_2']}",
+            f"{found['skus_1']} + {found['skus_2']}",
+            str(usage.requests),
+            f"{usage.cost_actual:.0f}",
+        )
+    lgl = sandbox.stores[LGL_HANDLE].usage
+    table.add_row("LGL store", "", "", "", "", str(lgl.requests), f"{lgl.cost_actual:.0f}")
+    console.print(table)
+    # The summary against the stores themselves.
+    state = audit(sandbox)
+    problems = []
+    for key in keys:
+        found, seen = summary[key], state[key]
+        if seen.lgl_orders != found["imported_1"] + found["imported_2"]:
+            problems.append(f"{key}: {seen.lgl_orders} LGL orders, summary says otherwise")
+        if found["pushed_1"] + found["pushed_2"] != seen.lgl_shipments:
+            problems.append(f"{key}: {seen.lgl_shipments} LGL shipments, pushed a different number")
+        if seen.duplicated_sources or seen.duplicated_shipments or seen.missing:
+            problems.append(f"{key}: duplicated or missing orders or shipments")
+    if problems:
+        raise click.ClickException(
+            "the stores do not match the summary:\n  " + "\n  ".join(problems)
+        )
+    orders = sum(s.lgl_orders for s in state.values())
+    shipments = sum(s.lgl_shipments for s in state.values())
+    console.print(
+        f"Checked against the sandbox: {orders} LGL orders, each from one retailer order once; "
+        f"{shipments} LGL shipments ({shipped[1]} in cycle 1, {shipped[2]} in cycle 2), each on "
+        "its retailer order exactly once with its tracking."
     )
