@@ -1,0 +1,416 @@
+"""The chaos run: the whole system under faults, kills, stock churn and concurrent sales, run
+until quiet, then checked against the full state of every store.
+
+``make chaos`` runs three seeds at full size (4 retailers, 1,000 orders); ``test_chaos.py``
+runs a short one inside ``make test``. Each round runs every flow for every retailer as its own
+Dagster run in its own process (the four retailers at once), with 10% of all Shopify requests
+failing across every fault kind the sandbox has, and some processes SIGKILLed at random
+moments. Between rounds LGL's stock changes and the warehouse ships; during runs, customers buy
+at the retailers (new paid orders, stock going down under the inventory sync). Then faults,
+kills and sales stop and clean rounds run until a round changes nothing.
+
+Invariants: each eligible retailer order in the LGL store exactly once with its LGL lines; each
+LGL shipment on its retailer order exactly once with its tracking; every retailer's stock at its
+LGL location equal to max(0, LGL available - units of orders not in the LGL store); every held
+order counted under a reason; no token in any log or output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+
+from lgl_sync.instance import prepare_dagster_home
+from lgl_sync.sandbox.audit import audit
+from lgl_sync.sandbox.clock import SandboxClock
+from lgl_sync.sandbox.engine import Sandbox
+from lgl_sync.sandbox.faults import KINDS, FaultRule
+from lgl_sync.sandbox.scenario import (
+    LGL_HANDLE,
+    LGL_WAREHOUSE,
+    RETAILER_LGL_LOCATION,
+    load_scenario,
+    token_for,
+)
+from lgl_sync.sandbox.server import SandboxServer
+from lgl_sync.sandbox.warehouse import ship_some
+from lgl_sync.sandbox.wiring import sandbox_environment
+
+LOOKBACK = timedelta(hours=6)  # the retailers' default lookback_hours
+
+
+def _location(store, name: str):
+    return next(loc for loc in store.locations.values() if loc.name == name)
+
+
+@dataclass
+class ChaosReport:
+    seed: int
+    rounds: int = 0
+    quiet_after: int = 0
+    runs: int = 0
+    killed: int = 0
+    failed_runs: int = 0
+    faults: Counter = field(default_factory=Counter)
+    sales: int = 0
+    shipments: int = 0
+    lgl_orders: int = 0
+    checked: Counter = field(default_factory=Counter)
+    violations: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        faults = sum(self.faults.values())
+        return (
+            f"seed {self.seed}: {self.rounds} chaos rounds, quiet after {self.quiet_after} clean "
+            f"round(s); {self.runs} runs, {self.killed} killed, {self.failed_runs} failed; "
+            f"{faults} faults ({len(self.faults)} kinds); {self.sales} sales during runs; "
+            f"{self.shipments} shipments; {self.lgl_orders} LGL orders; checked "
+            f"{self.checked['orders']} orders ({self.checked['held']} held), "
+            f"{self.checked['shipments']} shipments, {self.checked['skus']} SKU levels: "
+            f"{len(self.violations)} violations"
+        )
+
+
+class Chaos:
+    def __init__(self, seed: int, workdir: Path, orders: int, skus: int) -> None:
+        self.seed, self.rng = seed, random.Random(seed)
+        self.sandbox = Sandbox(SandboxClock())
+        load_scenario(
+            self.sandbox, {"name": "default", "skus": skus, "orders": orders, "seed": seed}
+        )
+        self.server = SandboxServer(self.sandbox).start()
+        self.home = prepare_dagster_home(workdir / "home", pg_url="")
+        self.logs = workdir / "logs"
+        self.env = {
+            **sandbox_environment(
+                self.sandbox, self.server.url, f"sqlite:///{workdir / 'control.db'}"
+            ),
+            "DAGSTER_HOME": str(self.home),
+            "LOG_DIR": str(self.logs),
+            "LGL_SCHEDULES": "stopped",
+        }
+        self.retailers = [h for h in self.sandbox.stores if h != LGL_HANDLE]
+        with dg.DagsterInstance.from_config(str(self.home)) as instance:
+            instance.add_dynamic_partitions("retailers", self.retailers)
+        self.report = ChaosReport(seed)
+        self.outputs: list[str] = []
+        self.selling = False
+        self._lock = threading.Lock()
+
+    # -- disturbances --------------------------------------------------------------------------
+
+    def faults(self, on: bool, rate: float) -> None:
+        for handle in self.sandbox.stores:
+            if not on:
+                self.sandbox.clear_faults(handle)
+                continue
+            rules = [
+                FaultRule(kind, rate=rate / len(KINDS), hang_seconds=0.5, retry_after=0.2)
+                for kind in KINDS
+            ]
+            self.sandbox.set_faults(handle, rules, seed=self.rng.randrange(10**6))
+
+    def _collect_faults(self) -> None:
+        for store_faults in self.sandbox.faults.values():
+            for rule in store_faults.rules:
+                self.report.faults[rule.kind] += rule.fired
+                rule.fired = 0
+
+    def _sell(self, store, roots) -> None:
+        """A customer buys one unit at the retailer while a run is talking to it."""
+        if not self.selling or self.rng.random() > 0.03:
+            return
+        at_lgl = _location(store, RETAILER_LGL_LOCATION)
+        stocked = [
+            v
+            for v in store.variants.values()
+            if any(
+                lv.item_id == v.inventory_item_id
+                and lv.location_id == at_lgl.id
+                and lv.quantities.get("available", 0) > 0
+                for lv in store.inventory_levels.values()
+            )
+        ]
+        if not stocked:
+            return
+        variant = self.rng.choice(stocked)
+        store.create_order(
+            lines=[{"variant_id": variant.id, "quantity": 1}],
+            decrement_inventory=True,
+            email=f"walk-in{self.report.sales}@example.com",
+            shipping_address={
+                "firstName": "Walk",
+                "lastName": "In",
+                "address1": "1 Main St",
+                "city": "Austin",
+                "provinceCode": "TX",
+                "zip": "78701",
+                "countryCode": "US",
+            },
+        )
+        self.report.sales += 1
+
+    def churn(self) -> None:
+        """LGL's stock moves: receipts and counts change 5% of SKUs."""
+        lgl = self.sandbox.stores[LGL_HANDLE]
+        warehouse = _location(lgl, LGL_WAREHOUSE)
+        levels = [lv for lv in lgl.inventory_levels.values() if lv.location_id == warehouse.id]
+        for level in self.rng.sample(levels, max(1, len(levels) // 20)):
+            lgl.adjust_available(level.item_id, warehouse.id, self.rng.randint(-5, 20))
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def _launch(self, flow: str, key: str | None, kill_rate: float) -> subprocess.Popen:
+        args = {"flow": flow, "key": key, "home": str(self.home), "env": self.env}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lgl_sync_tests.chaos_worker", json.dumps(args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **self.env},
+        )
+        process.kill_at = (  # type: ignore[attr-defined]
+            time.monotonic() + self.rng.uniform(1.5, 6.0) if self.rng.random() < kill_rate else None
+        )
+        self.report.runs += 1
+        return process
+
+    def wave(self, flow: str, keys: list[str | None], kill_rate: float) -> None:
+        """Runs one flow for ``keys`` at once; kills the ones chosen at their moment."""
+        running = [self._launch(flow, key, kill_rate) for key in keys]
+        deadline = time.monotonic() + 600
+        while any(p.poll() is None for p in running):
+            for process in running:
+                kill_at = process.kill_at  # type: ignore[attr-defined]
+                if process.poll() is None and kill_at and time.monotonic() > kill_at:
+                    process.send_signal(signal.SIGKILL)
+                    self.report.killed += 1
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{flow} runs did not finish in 10 minutes")
+            time.sleep(0.1)
+        for process in running:
+            output = process.stdout.read() if process.stdout else ""
+            self.outputs.append(output)
+            if process.returncode == 0 and '"success": false' in output:
+                self.report.failed_runs += 1
+
+    def round(self, chaotic: bool, kill_rate: float) -> None:
+        rate = kill_rate if chaotic else 0.0
+        self.selling = chaotic
+        self.wave("orders", self.retailers, rate)
+        self.selling = False
+        if chaotic:
+            self.report.shipments += ship_some(self.sandbox.stores[LGL_HANDLE], self.rng, 0.4, 0.4)
+            self.churn()
+        self.selling = chaotic
+        self.wave("fulfillments", self.retailers, rate)
+        self.wave("snapshot", [None], rate)
+        self.wave("inventory", self.retailers, rate)
+        self.selling = False
+        self._collect_faults()
+
+    def state(self) -> tuple:
+        """Everything a clean round could still change."""
+        lgl = self.sandbox.stores[LGL_HANDLE]
+        fulfillments = sum(len(s.fulfillments) for s in self.sandbox.stores.values())
+        levels = tuple(
+            sorted(
+                (h, lv.id, lv.quantities.get("available", 0))
+                for h, s in self.sandbox.stores.items()
+                for lv in s.inventory_levels.values()
+            )
+        )
+        return len(lgl.orders), fulfillments, hash(levels)
+
+    def run(self, rounds: int, fault_rate: float, kill_rate: float) -> ChaosReport:
+        for handle in self.retailers:
+            self.sandbox.before_request[handle] = self._sell
+        self.faults(True, fault_rate)
+        for _ in range(rounds):
+            self.round(chaotic=True, kill_rate=kill_rate)
+            self.report.rounds += 1
+        self.faults(False, 0)
+        # LGL ships everything left, then clean rounds until one changes nothing.
+        self.report.shipments += ship_some(self.sandbox.stores[LGL_HANDLE], self.rng, 1.0, 0.0)
+        for clean in range(1, 6):
+            before = self.state()
+            self.round(chaotic=False, kill_rate=0)
+            if self.state() == before:
+                self.report.quiet_after = clean
+                break
+        else:
+            self.report.violations.append("not quiet after 5 clean rounds")
+        self.report.violations += self.invariants()
+        self.report.lgl_orders = len(self.sandbox.stores[LGL_HANDLE].orders)
+        return self.report
+
+    # -- invariants ---------------------------------------------------------------------------
+
+    def invariants(self) -> list[str]:
+        found: list[str] = []
+        lgl = self.sandbox.stores[LGL_HANDLE]
+        catalog = {v.sku for v in lgl.variants.values()}
+        by_source: dict[str, list] = {}
+        for order in lgl.orders.values():
+            if order.source_identifier and order.cancelled_at is None:
+                by_source.setdefault(order.source_identifier, []).append(order)
+        pending: Counter = Counter()
+        held_expected: Counter = Counter()
+        for handle in self.retailers:
+            store = self.sandbox.stores[handle]
+            at_lgl = _location(store, RETAILER_LGL_LOCATION)
+            for order in store.orders.values():
+                lines: Counter = Counter()
+                for fo_id in order.fulfillment_order_ids:
+                    fo = store.fulfillment_orders[fo_id]
+                    if fo.location_id == at_lgl.id:
+                        for li in fo.line_items:
+                            lines[store.line_items[li.line_item_id].sku] += li.total_quantity
+                eligible = (
+                    order.financial_status == "PAID"
+                    and order.cancelled_at is None
+                    and order.created_at >= self.sandbox.clock.utcnow() - LOOKBACK
+                    and bool(lines)
+                )
+                copies = by_source.get(f"{handle}:{order.id}", [])
+                held = eligible and any(sku not in catalog for sku in lines)
+                if held:
+                    self.report.checked["held"] += 1
+                    held_expected[handle] += 1
+                    pending.update({s: n for s, n in lines.items() if s in catalog})
+                    if copies:
+                        found.append(f"{handle} {order.name}: held order reached the LGL store")
+                    continue
+                if not eligible:
+                    if copies and order.financial_status != "PAID":
+                        found.append(f"{handle} {order.name}: unpaid order imported")
+                    continue
+                self.report.checked["orders"] += 1
+                if len(copies) != 1:
+                    found.append(f"{handle} {order.name}: {len(copies)} LGL orders, not 1")
+                    continue
+                got = Counter()
+                for li in copies[0].line_items:
+                    got[li.sku] += li.quantity
+                if got != lines:
+                    found.append(f"{handle} {order.name}: LGL lines {dict(got)} != {dict(lines)}")
+        for handle, seen in audit(self.sandbox).items():
+            self.report.checked["shipments"] += seen.lgl_shipments
+            for name in seen.missing:
+                found.append(f"{handle}: LGL shipment {name} not on the retailer order")
+            for name in seen.duplicated_shipments:
+                found.append(f"{handle}: LGL shipment {name} on the retailer order twice")
+            for source in seen.duplicated_sources:
+                found.append(f"{handle}: {source} imported more than once")
+        found += self._inventory_invariant(pending)
+        found += self._held_reasons(held_expected)
+        found += self._no_secret()
+        return found
+
+    def _inventory_invariant(self, pending: Counter) -> list[str]:
+        lgl = self.sandbox.stores[LGL_HANDLE]
+        warehouse = _location(lgl, LGL_WAREHOUSE)
+        available = {}
+        for level in lgl.inventory_levels.values():
+            if level.location_id == warehouse.id:
+                sku = lgl.inventory_items[level.item_id].sku
+                available[sku] = level.quantities.get("available", 0)
+        found = []
+        for handle in self.retailers:
+            store = self.sandbox.stores[handle]
+            at_lgl = _location(store, RETAILER_LGL_LOCATION)
+            for level in store.inventory_levels.values():
+                sku = store.inventory_items[level.item_id].sku
+                if level.location_id != at_lgl.id or sku not in available:
+                    continue
+                target = max(0, available[sku] - pending[sku])
+                self.report.checked["skus"] += 1
+                have = level.quantities.get("available", 0)
+                if have != target:
+                    found.append(f"{handle} {sku}: {have} available, target {target}")
+        return found[:20]
+
+    def _held_reasons(self, expected: Counter) -> list[str]:
+        found = []
+        with dg.DagsterInstance.from_config(str(self.home)) as instance:
+            for handle in self.retailers:
+                result = instance.fetch_materializations(
+                    dg.AssetRecordsFilter(
+                        asset_key=dg.AssetKey("imported_lgl_orders"), asset_partitions=[handle]
+                    ),
+                    limit=1,
+                )
+                metadata = result.records[0].event_log_entry.asset_materialization.metadata
+                held = int(metadata["held"].value)
+                reasons = sum(int(v.value) for k, v in metadata.items() if k.startswith("held_"))
+                if held != reasons:
+                    found.append(f"{handle}: {held} held orders, {reasons} with a reason")
+                if held != expected[handle]:
+                    found.append(f"{handle}: {held} held, {expected[handle]} expected")
+        return found
+
+    def _no_secret(self) -> list[str]:
+        secrets = [token_for(h) for h in self.sandbox.stores]
+        texts = list(self.outputs)
+        texts += [p.read_text(errors="replace") for p in self.logs.glob("*")]
+        return [
+            f"a token is in a log or output ({s[:14]}…)"
+            for s in secrets
+            if any(s in t for t in texts)
+        ]
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+def run_chaos(
+    seed: int,
+    *,
+    orders: int = 250,
+    skus: int = 300,
+    rounds: int = 3,
+    fault_rate: float = 0.10,
+    kill_rate: float = 0.25,
+    workdir: Path | None = None,
+) -> ChaosReport:
+    with tempfile.TemporaryDirectory() as tmp:
+        chaos = Chaos(seed, Path(workdir or tmp), orders, skus)
+        try:
+            return chaos.run(rounds, fault_rate, kill_rate)
+        finally:
+            chaos.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[11, 22, 33])
+    parser.add_argument("--orders", type=int, default=250, help="orders per retailer")
+    parser.add_argument("--rounds", type=int, default=3)
+    options = parser.parse_args()
+    failed = False
+    for seed in options.seeds:
+        started = time.monotonic()
+        report = run_chaos(seed, orders=options.orders, rounds=options.rounds)
+        print(f"{report.line()} ({time.monotonic() - started:.0f}s)", flush=True)
+        for violation in report.violations:
+            print(f"  VIOLATION {violation}")
+        failed |= bool(report.violations)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
