@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test lint format dev sandbox bench screenshots email-screenshots clean
+.PHONY: demo test lint format dev sandbox bench chaos screenshots email-screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,12 @@ screenshots: $(STAMP)
 email-screenshots: $(STAMP)
 	$(BIN)/python docs/email_screenshots.py
 
+chaos: $(STAMP)
+	$(BIN)/python -m lgl_sync_tests.chaos --seeds 11 22 33
+
 bench: $(STAMP)
-	$(BIN)/python -m lgl_sync_tests.bench.bench_inventory
+	$(BIN)/python -c "import matplotlib" 2> /dev/null || $(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m lgl_sync_tests.bench.run
 
 clean:
 	rm -rf $(VENV) .dagster_home .pytest_cache .ruff_cache

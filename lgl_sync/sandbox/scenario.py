@@ -62,6 +62,7 @@ def load_scenario(sandbox: Sandbox, scenario: dict[str, Any]) -> dict[str, Store
             skus=int(scenario.get("skus", 200)),
             orders=int(scenario.get("orders", 25)),
             seed=int(scenario.get("seed", 1)),
+            retailers=int(scenario.get("retailers", len(RETAILERS))),
         )
     sandbox.reset()
     return {spec["handle"]: _build_store(sandbox, spec) for spec in scenario["stores"]}
@@ -117,8 +118,17 @@ def _build_store(sandbox: Sandbox, spec: dict[str, Any]) -> Store:
     return store
 
 
-def default_scenario(*, skus: int = 200, orders: int = 25, seed: int = 1) -> dict[str, Any]:
-    """LGL's store with ``skus`` SKUs and four retailers with ``orders`` orders each."""
+def retailer_names(count: int) -> list[tuple[str, str]]:
+    """The four retailers of DESIGN.md, then ``retailer-05`` … for larger benchmarks."""
+    extra = [(f"retailer-{n:02d}", f"Retailer {n:02d}") for n in range(5, count + 1)]
+    return [*RETAILERS, *extra][:count]
+
+
+def default_scenario(
+    *, skus: int = 200, orders: int = 25, seed: int = 1, retailers: int = len(RETAILERS)
+) -> dict[str, Any]:
+    """LGL's store with ``skus`` SKUs and ``retailers`` retailers (four by default) with
+    ``orders`` orders each."""
     rng = random.Random(seed)
     catalog = [f"LGL-{i:06d}" for i in range(1, skus + 1)]
     lgl = {
@@ -141,7 +151,7 @@ def default_scenario(*, skus: int = 200, orders: int = 25, seed: int = 1) -> dic
         ],
     }
     stores = [lgl]
-    for index, (handle, name) in enumerate(RETAILERS):
+    for index, (handle, name) in enumerate(retailer_names(retailers)):
         stores.append(_retailer(rng, handle, name, catalog, index, orders))
     return {"seed": seed, "stores": stores}
 

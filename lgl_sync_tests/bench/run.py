@@ -1,0 +1,371 @@
+"""Benchmarks: this project against a faithful reimplementation of the old scripts, on twin
+sandboxes holding the same state, in one process run (``make bench``).
+
+For each size it prints requests, cost points, wall time and the throttle floor (the least
+time real Shopify needs for that many cost points on the standard plan: points / 100 per
+second, on the busiest store), with the ratio old/new and the theoretical floor. The sandbox
+clock runs 50x faster, so throttle waits cost 1/50 of their real time in the wall figures;
+the floor column is what the cost means on real Shopify.
+
+Sizes: inventory 1k / 10k / 100k SKUs (the old algorithm at 100k is measured on a 10k sample
+of the same store and scaled, it would need 300,000 requests); orders 100 / 1,000 per retailer;
+a whole cycle of every flow for 4 and 50 retailers through Dagster. Writes
+``results/bench.json`` and ``results/bench.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+
+from lgl_sync.sandbox.clock import SandboxClock
+from lgl_sync.sandbox.engine import Sandbox
+from lgl_sync.sandbox.scenario import (
+    LGL_HANDLE,
+    LGL_WAREHOUSE,
+    RETAILER_LGL_LOCATION,
+    load_scenario,
+    token_for,
+)
+from lgl_sync.sandbox.server import SandboxServer
+from lgl_sync.sandbox.warehouse import ship_some
+from lgl_sync.sandbox.wiring import sandbox_environment
+from lgl_sync_tests.bench import old_algorithm as old
+
+RESULTS = Path(__file__).with_name("results")
+SPEED = 50.0
+RESTORE = 100.0  # standard plan, points per second
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def _usage(sandbox: Sandbox) -> dict[str, tuple[int, float]]:
+    return {h: (s.usage.requests, s.usage.cost_actual) for h, s in sandbox.stores.items()}
+
+
+class Measure:
+    """Requests, cost and wall time spent on a sandbox during a block."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    def __enter__(self) -> Measure:
+        self.before, self.started = _usage(self.sandbox), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.started
+        after = _usage(self.sandbox)
+        spent = {
+            h: (after[h][0] - self.before[h][0], after[h][1] - self.before[h][1]) for h in after
+        }
+        self.requests = sum(r for r, _ in spent.values())
+        self.cost = sum(c for _, c in spent.values())
+        self.floor_seconds = max(c for _, c in spent.values()) / RESTORE
+
+    def row(self, **extra) -> dict:
+        return {
+            "requests": self.requests,
+            "cost_points": round(self.cost),
+            "wall_seconds": round(self.wall, 1),
+            "throttle_floor_seconds": round(self.floor_seconds, 1),
+            **extra,
+        }
+
+
+class Twin:
+    """A sandbox served over HTTP with the environment the project's Definitions read."""
+
+    def __init__(self, build, workdir: Path, name: str) -> None:
+        self.sandbox = Sandbox(SandboxClock(SPEED))
+        build(self.sandbox)
+        self.server = SandboxServer(self.sandbox).start()
+        self.workdir = workdir / name
+        self.workdir.mkdir()
+        self.env = sandbox_environment(
+            self.sandbox, self.server.url, f"sqlite:///{self.workdir / 'control.db'}"
+        )
+
+    def old_client(self, handle: str) -> old.OldClient:
+        return old.OldClient(
+            self.server.store_url(handle), token_for(handle), self.sandbox.clock.sleep
+        )
+
+    def location(self, handle: str, name: str) -> str:
+        store = self.sandbox.stores[handle]
+        loc = next(loc for loc in store.locations.values() if loc.name == name)
+        return f"gid://shopify/Location/{loc.id}"
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+def _dagster(twin: Twin, steps: list[tuple[str, str | None]]) -> None:
+    """Runs the project's own jobs, in-process, on a temporary instance."""
+    os.environ.update(twin.env)
+    from lgl_sync.definitions import defs
+
+    with dg.instance_for_test(temp_dir=str(twin.workdir)) as instance:
+        keys = sorted({k for _, k in steps if k})
+        instance.add_dynamic_partitions("retailers", keys)
+        for flow, key in steps:
+            if flow == "ship":
+                ship_some(twin.sandbox.stores[LGL_HANDLE], random.Random(1), 0.6, 0.3)
+                continue
+            if flow == "inventory":
+                result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+                    instance=instance,
+                    partition_key=key,
+                    asset_selection=[dg.AssetKey("retailer_inventory")],
+                    run_config=QUIET,
+                )
+            else:
+                job = {
+                    "orders": "import_orders",
+                    "fulfillments": "push_fulfillments",
+                    "snapshot": "inventory_snapshot",
+                }[flow]
+                result = defs.resolve_job_def(job).execute_in_process(
+                    instance=instance, partition_key=key, run_config=QUIET
+                )
+            assert result.success, (flow, key)
+
+
+# -- inventory ----------------------------------------------------------------------------------
+
+
+def _inventory_state(skus: int, changed: float = 0.01):
+    def build(sandbox: Sandbox) -> None:
+        rng = random.Random(skus)
+        lgl = sandbox.add_store(LGL_HANDLE, token_for(LGL_HANDLE), name="Live Good Logistics")
+        warehouse = lgl.add_location(LGL_WAREHOUSE)
+        retailer = sandbox.add_store("bench-retailer", token_for("bench-retailer"), name="Bench")
+        retailer.add_location("Main Store")
+        at_lgl = retailer.add_location(RETAILER_LGL_LOCATION)
+        wrong = set(rng.sample(range(skus), int(skus * changed)))
+        for i in range(skus):
+            sku, quantity = f"SKU-{i:06d}", rng.randint(0, 60)
+            p = lgl.add_product(sku, [{"sku": sku, "price": "5"}])
+            lgl.stock(lgl.variants[p.variant_ids[0]].inventory_item_id, warehouse.id, quantity)
+            p = retailer.add_product(sku, [{"sku": sku, "price": "9", "ships_from": at_lgl.id}])
+            retailer.stock(
+                retailer.variants[p.variant_ids[0]].inventory_item_id,
+                at_lgl.id,
+                quantity + (3 if i in wrong else 0),
+            )
+
+    return build
+
+
+def bench_inventory(skus: int, workdir: Path) -> dict:
+    build = _inventory_state(skus)
+    new, was = Twin(build, workdir, f"inv-new-{skus}"), Twin(build, workdir, f"inv-old-{skus}")
+    try:
+        with Measure(new.sandbox) as measured_new:
+            _dagster(new, [("snapshot", None), ("inventory", "bench-retailer")])
+        sample = min(skus, 10_000)
+        lgl, retailer = was.old_client(LGL_HANDLE), was.old_client("bench-retailer")
+        with Measure(was.sandbox) as measured_old:
+            old.sync_inventory(
+                lgl,
+                retailer,
+                was.location(LGL_HANDLE, LGL_WAREHOUSE),
+                was.location("bench-retailer", RETAILER_LGL_LOCATION),
+                limit=sample,
+            )
+        scale = skus / sample
+        changed = int(skus * 0.01)
+        writes = math.ceil(changed / 250)
+        return {
+            "benchmark": "inventory",
+            "size": skus,
+            "new": measured_new.row(),
+            "old": {
+                "requests": round(measured_old.requests * scale),
+                "cost_points": round(measured_old.cost * scale),
+                "wall_seconds": round(measured_old.wall * scale, 1),
+                "throttle_floor_seconds": round(measured_old.floor_seconds * scale, 1),
+                "extrapolated_from": sample if scale > 1 else None,
+            },
+            "floor": {"requests": 2 * 2 + writes, "cost_points": 2 * (10 + 1) + 10 * writes},
+        }
+    finally:
+        new.close()
+        was.close()
+
+
+# -- orders -------------------------------------------------------------------------------------
+
+
+def bench_orders(orders: int, workdir: Path) -> dict:
+    def build(sandbox: Sandbox) -> None:
+        load_scenario(
+            sandbox,
+            {"name": "default", "skus": 300, "orders": orders, "seed": 5, "retailers": 1},
+        )
+
+    new, was = Twin(build, workdir, f"ord-new-{orders}"), Twin(build, workdir, f"ord-old-{orders}")
+    retailer = next(h for h in new.sandbox.stores if h != LGL_HANDLE)
+    try:
+        with Measure(new.sandbox) as measured_new:
+            _dagster(new, [("orders", retailer)])
+        imported_new = sum(1 for o in new.sandbox.stores[LGL_HANDLE].orders.values())
+        with Measure(was.sandbox) as measured_old:
+            imported_old = old.import_orders(
+                was.old_client(retailer), was.old_client(LGL_HANDLE), retailer
+            )
+        return {
+            "benchmark": "orders",
+            "size": orders,
+            "new": measured_new.row(imported=imported_new),
+            "old": measured_old.row(imported=imported_old),
+            # One page of orders per 250, one catalog search per 250 SKUs, one create and one
+            # tag per order.
+            "floor": {"requests": math.ceil(orders / 250) * 2 + 2 * imported_new},
+        }
+    finally:
+        new.close()
+        was.close()
+
+
+# -- a whole cycle ------------------------------------------------------------------------------
+
+
+def bench_cycle(retailers: int, workdir: Path) -> dict:
+    def build(sandbox: Sandbox) -> None:
+        load_scenario(
+            sandbox,
+            {"name": "default", "skus": 200, "orders": 25, "seed": 9, "retailers": retailers},
+        )
+
+    new, was = (
+        Twin(build, workdir, f"cyc-new-{retailers}"),
+        Twin(build, workdir, f"cyc-old-{retailers}"),
+    )
+    keys = [h for h in new.sandbox.stores if h != LGL_HANDLE]
+    try:
+        # Orders are imported once first, and the warehouse ships, so the cycle measured has
+        # orders, shipments and stock to sync, like a cycle in production.
+        steps = [("orders", k) for k in keys] + [("ship", None)]
+        steps += [("fulfillments", k) for k in keys] + [("snapshot", None)]
+        steps += [("inventory", k) for k in keys]
+        with Measure(new.sandbox) as measured_new:
+            _dagster(new, steps)
+        lgl = was.old_client(LGL_HANDLE)
+        lgl_location = was.location(LGL_HANDLE, LGL_WAREHOUSE)
+        with Measure(was.sandbox) as measured_old:
+            for key in keys:
+                old.import_orders(was.old_client(key), lgl, key)
+            ship_some(was.sandbox.stores[LGL_HANDLE], random.Random(1), 0.6, 0.3)
+            for key in keys:
+                location = was.location(key, RETAILER_LGL_LOCATION)
+                old.push_first_shipments(lgl, was.old_client(key), key, location)
+                old.sync_inventory(lgl, was.old_client(key), lgl_location, location)
+        return {
+            "benchmark": "cycle",
+            "size": retailers,
+            "new": measured_new.row(dagster_runs=3 * len(keys) + 1),
+            "old": measured_old.row(),
+        }
+    finally:
+        new.close()
+        was.close()
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:,.0f}x" if b else "-"
+
+
+def print_table(rows: list[dict]) -> None:
+    header = (
+        f"{'benchmark':<10} {'size':>7} | {'requests old':>12} {'new':>7} {'old/new':>8} "
+        f"{'floor':>6} | {'cost old':>10} {'new':>8} {'old/new':>8} | {'wall old s':>10} "
+        f"{'new s':>6} | {'Shopify floor old s':>19} {'new s':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        o, n, f = row["old"], row["new"], row.get("floor", {})
+        note = (
+            f"  (old extrapolated from {o['extrapolated_from']:,})"
+            if o.get("extrapolated_from")
+            else ""
+        )
+        if "imported" in n:
+            note += f"  (imported: old {o['imported']}, new {n['imported']})"
+        print(
+            f"{row['benchmark']:<10} {row['size']:>7,} | {o['requests']:>12,} {n['requests']:>7,} "
+            f"{_ratio(o['requests'], n['requests']):>8} {f.get('requests', '-'):>6} | "
+            f"{o['cost_points']:>10,} {n['cost_points']:>8,} "
+            f"{_ratio(o['cost_points'], n['cost_points']):>8} | {o['wall_seconds']:>10,.1f} "
+            f"{n['wall_seconds']:>6.1f} | {o['throttle_floor_seconds']:>19,.1f} "
+            f"{n['throttle_floor_seconds']:>6.1f}{note}"
+        )
+
+
+def chart(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    labels = [f"{r['benchmark']} {r['size']:,}" for r in rows]
+    x = range(len(rows))
+    for ax, key, title in (
+        (axes[0], "requests", "Shopify requests (log)"),
+        (axes[1], "throttle_floor_seconds", "Shopify time floor, s (log)"),
+    ):
+        ax.bar([i - 0.2 for i in x], [max(r["old"][key], 0.1) for r in rows], 0.4, label="old")
+        ax.bar([i + 0.2 for i in x], [max(r["new"][key], 0.1) for r in rows], 0.4, label="LGL Sync")
+        ax.set_yscale("log")
+        ax.set_xticks(list(x), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_title(title)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="LGL Sync benchmarks against the old scripts")
+    parser.add_argument("--inventory", type=int, nargs="*", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--orders", type=int, nargs="*", default=[100, 1_000])
+    parser.add_argument("--cycle", type=int, nargs="*", default=[4, 50])
+    options = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for size in options.inventory:
+            rows.append(bench_inventory(size, workdir))
+            print_table(rows[-1:])
+        for size in options.orders:
+            rows.append(bench_orders(size, workdir))
+            print_table(rows[-1:])
+        for size in options.cycle:
+            rows.append(bench_cycle(size, workdir))
+            print_table(rows[-1:])
+    print()
+    print_table(rows)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"\nmachine: {machine}; sandbox clock x{SPEED:.0f}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench.json").write_text(
+        json.dumps({"machine": machine, "sandbox_speed": SPEED, "rows": rows}, indent=2)
+    )
+    chart(rows, RESULTS / "bench.png")
+    print(f"results: {RESULTS / 'bench.json'}, {RESULTS / 'bench.png'}")
+
+
+if __name__ == "__main__":
+    main()
