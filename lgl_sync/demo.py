@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lgl_sync.instance import PROJECT_ROOT, prepare_dagster_home
+from lgl_sync.runs import run_flow
 from lgl_sync.sandbox.audit import audit
 from lgl_sync.sandbox.engine import Sandbox
 from lgl_sync.sandbox.scenario import LGL_HANDLE, load_scenario
@@ -30,24 +31,7 @@ from lgl_sync.sandbox.server import SandboxServer
 from lgl_sync.sandbox.warehouse import ship_some
 from lgl_sync.sandbox.wiring import sandbox_environment
 
-INVENTORY = dg.AssetKey("retailer_inventory")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # progress bar instead
-
-
-def _run(defs, instance, flow: str, retailer: str | None) -> dg.ExecuteInProcessResult:
-    if flow == "inventory":
-        return defs.resolve_implicit_global_asset_job_def().execute_in_process(
-            instance=instance,
-            partition_key=retailer,
-            asset_selection=[INVENTORY],
-            raise_on_error=False,
-        )
-    job = {"orders": "import_orders", "fulfillments": "push_fulfillments"}.get(
-        flow, "inventory_snapshot"
-    )
-    return defs.resolve_job_def(job).execute_in_process(
-        instance=instance, partition_key=retailer, raise_on_error=False, run_config=QUIET
-    )
 
 
 def _count(result: dg.ExecuteInProcessResult, flow: str, summary: Counter, cycle: int) -> None:
@@ -103,7 +87,7 @@ def run_demo() -> None:
                         share, partial = (0.5, 0.4) if cycle == 1 else (1.0, 0.0)
                         shipped[cycle] = ship_some(sandbox.stores[LGL_HANDLE], rng, share, partial)
                     else:
-                        result = _run(defs, instance, flow, key)
+                        result = run_flow(defs, instance, flow, key, QUIET)
                         if not result.success:
                             raise click.ClickException(
                                 f"cycle {cycle}: {flow} failed for {key or 'LGL'}; see the UI"

@@ -19,8 +19,7 @@ from dagster._core.event_api import AssetRecordsFilter, PartitionKeyFilter
 from sqlalchemy.engine import Engine
 
 from lgl_sync.freshness import FLAGS, window
-from lgl_sync.logs import ASSET_FLOWS, JOB_FLOWS
-from lgl_sync.shopify import errors
+from lgl_sync.runs import ASSET_FLOWS, JOB_FLOWS, failure_category
 from lgl_sync.store.retailers import list_retailers
 from lgl_sync.store.tables import fulfillment_links
 
@@ -35,11 +34,6 @@ CHECKS = [
     dg.AssetCheckKey(dg.AssetKey("retailer_inventory"), "inventory_drift"),
     dg.AssetCheckKey(dg.AssetKey("retailer_inventory"), "inventory_sku_coverage"),
 ]
-CATEGORY_BY_ERROR = {
-    cls.__name__: cls.category
-    for cls in vars(errors).values()
-    if isinstance(cls, type) and issubclass(cls, errors.ShopifyError)
-}
 
 
 @dataclass
@@ -95,15 +89,7 @@ def _category(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str]:
         run_id, of_type=DagsterEventType.STEP_FAILURE
     ).records:
         data = record.event_log_entry.dagster_event.step_failure_data
-        if data.user_failure_data and "error_category" in (data.user_failure_data.metadata or {}):
-            category = str(data.user_failure_data.metadata["error_category"].value)
-        else:
-            cause, category = data.error, "code"
-            while cause is not None:
-                if cause.cls_name in CATEGORY_BY_ERROR:
-                    category = CATEGORY_BY_ERROR[cause.cls_name]
-                    break
-                cause = cause.cause
+        category = failure_category(data)
         message = (data.error.message if data.error else "").strip().splitlines()
         return category, (message[0] if message else "")[:200]
     return "unknown", ""

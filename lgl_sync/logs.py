@@ -24,27 +24,13 @@ import warnings
 from pathlib import Path
 
 from lgl_sync.redaction import redact
+from lgl_sync.runs import flow_of
 
 FORMAT = (
     "%(asctime)s %(levelname)s retailer=%(retailer)s flow=%(flow)s run=%(run_id)s "
     "%(name)s %(message)s"
 )
 FILE_NAME = "lgl-sync.log"
-ASSET_FLOWS = {
-    "retailer_paid_orders": "orders",
-    "imported_lgl_orders": "orders",
-    "lgl_shipments": "fulfillments",
-    "retailer_fulfillments": "fulfillments",
-    "lgl_inventory_snapshot": "inventory",
-    "unimported_order_units": "inventory",
-    "retailer_inventory": "inventory",
-}
-JOB_FLOWS = {
-    "import_orders": "orders",
-    "push_fulfillments": "fulfillments",
-    "inventory_snapshot": "inventory",
-}
-
 # dagster.yaml's python_logs handlers work as documented; Dagster marks them beta on every run.
 warnings.filterwarnings("ignore", message="Handling yaml-defined logging configuration")
 # Partitioned asset checks (each retailer's check result is its own) are "preview" in 1.13.
@@ -55,14 +41,6 @@ _context: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
 )
 _lock = threading.Lock()
 _file_handlers: dict[str, logging.Handler] = {}
-
-
-def flow_of(job_name: str | None, step_key: str | None) -> str | None:
-    """The business flow of a Dagster job or step (an asset's step or one of its checks)."""
-    if job_name in JOB_FLOWS:
-        return JOB_FLOWS[job_name]
-    matches = [asset for asset in ASSET_FLOWS if step_key and step_key.startswith(asset)]
-    return ASSET_FLOWS[max(matches, key=len)] if matches else None
 
 
 def bind(**values: str | None) -> contextvars.Token:

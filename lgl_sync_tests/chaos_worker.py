@@ -26,30 +26,13 @@ def main() -> None:
     import dagster as dg
 
     from lgl_sync.definitions import defs
+    from lgl_sync.runs import run_flow
 
     flow, key = args["flow"], args.get("key")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     with dg.DagsterInstance.from_config(args["home"]) as instance:
-        if flow == "inventory":
-            result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-                instance=instance,
-                partition_key=key,
-                asset_selection=[dg.AssetKey("retailer_inventory")],
-                raise_on_error=False,
-                run_config=quiet,
-            )
-        else:
-            job = {
-                "orders": "import_orders",
-                "fulfillments": "push_fulfillments",
-                "snapshot": "inventory_snapshot",
-            }[flow]
-            result = defs.resolve_job_def(job).execute_in_process(
-                instance=instance,
-                partition_key=key,
-                raise_on_error=False,
-                run_config={**RUN_CONFIG.get(flow, {}), **quiet},
-            )
+        config = {**RUN_CONFIG.get(flow, {}), **quiet}
+        result = run_flow(defs, instance, flow, key, config)
     print(json.dumps({"success": result.success}))
 
 

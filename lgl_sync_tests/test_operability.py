@@ -35,6 +35,7 @@ from lgl_sync.notify.digest import build_digest
 from lgl_sync.notify.notices import render
 from lgl_sync.notify.notifier import Notifier
 from lgl_sync.notify.transports import MailgunTransport
+from lgl_sync.runs import run_flow
 from lgl_sync.sandbox.scenario import token_for
 from lgl_sync.sandbox.wiring import sandbox_environment
 from lgl_sync.store.database import create_engine
@@ -70,27 +71,7 @@ def system(sandbox, tmp_path, monkeypatch):
 
 
 def _run_flows(instance, retailer: str, flows=("orders", "fulfillments", "inventory")) -> dict:
-    outcomes = {}
-    for flow in flows:
-        if flow == "orders":
-            job = defs.resolve_job_def("import_orders")
-            result = job.execute_in_process(
-                instance=instance, partition_key=retailer, raise_on_error=False
-            )
-        elif flow == "fulfillments":
-            job = defs.resolve_job_def("push_fulfillments")
-            result = job.execute_in_process(
-                instance=instance, partition_key=retailer, raise_on_error=False
-            )
-        else:
-            result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-                instance=instance,
-                partition_key=retailer,
-                asset_selection=[dg.AssetKey("retailer_inventory")],
-                raise_on_error=False,
-            )
-        outcomes[flow] = result
-    return outcomes
+    return {flow: run_flow(defs, instance, flow, retailer) for flow in flows}
 
 
 class _Result:
@@ -104,7 +85,7 @@ def _cli(*args):
 
 def test_revoked_token_turns_health_red_naming_retailer_and_flow_then_green(system, sandbox):
     instance, log_dir = system
-    snapshot = defs.resolve_job_def("inventory_snapshot").execute_in_process(instance=instance)
+    snapshot = run_flow(defs, instance, "snapshot", None)
     assert snapshot.success
     for retailer in WATCHED:
         assert all(r.success for r in _run_flows(instance, retailer).values())

@@ -18,21 +18,12 @@ from lgl_sync.notify.notices import activity_notice, failure_notice, recovery_no
 from lgl_sync.notify.notifier import Notifier
 from lgl_sync.notify.policy import Settings
 from lgl_sync.notify.transports import transport_from_env
-from lgl_sync.shopify import errors
+from lgl_sync.runs import ASSET_FLOWS, failure_category, flow_of
 from lgl_sync.store import notifications
 from lgl_sync.store.retailers import get_retailer, list_retailers
 
 log = logging.getLogger(__name__)
 
-ASSET_FLOWS = {
-    "retailer_paid_orders": "orders",
-    "imported_lgl_orders": "orders",
-    "lgl_shipments": "fulfillments",
-    "retailer_fulfillments": "fulfillments",
-    "lgl_inventory_snapshot": "inventory",
-    "unimported_order_units": "inventory",
-    "retailer_inventory": "inventory",
-}
 ACTIVITY_FIGURES = (
     "imported",
     "held",
@@ -43,12 +34,6 @@ ACTIVITY_FIGURES = (
     "skus_written",
     "conflicts_retried",
 )
-JOB_FLOWS = {"import_orders": "orders", "push_fulfillments": "fulfillments"}
-CATEGORY_BY_ERROR = {
-    cls.__name__: cls.category
-    for cls in vars(errors).values()
-    if isinstance(cls, type) and issubclass(cls, errors.ShopifyError)
-}
 
 
 class NotifierResource(dg.ConfigurableResource):
@@ -69,30 +54,6 @@ class NotifierResource(dg.ConfigurableResource):
 
     def run_url(self, run_id: str) -> str:
         return f"{self.ui_base_url.rstrip('/')}/runs/{run_id}"
-
-
-def _flow(run: dg.DagsterRun, step_key: str | None) -> str | None:
-    if run.job_name in JOB_FLOWS:
-        return JOB_FLOWS[run.job_name]
-    if step_key:  # an asset's step, or one of its checks ("retailer_fulfillments_fulfillment_lag")
-        matches = [asset for asset in ASSET_FLOWS if step_key.startswith(asset)]
-        if matches:
-            return ASSET_FLOWS[max(matches, key=len)]
-    return "inventory" if run.job_name == "inventory_snapshot" else None
-
-
-def _category(failure: dg.DagsterEvent | None) -> str:
-    data = failure.step_failure_data if failure else None
-    if data is None:
-        return "unknown"
-    if data.user_failure_data and "error_category" in (data.user_failure_data.metadata or {}):
-        return str(data.user_failure_data.metadata["error_category"].value)
-    cause = data.error
-    while cause is not None:
-        if cause.cls_name in CATEGORY_BY_ERROR:
-            return CATEGORY_BY_ERROR[cause.cls_name]
-        cause = cause.cause
-    return "code" if data.error else "unknown"
 
 
 def _name(engine, retailer_id: str | None) -> str | None:
@@ -125,8 +86,8 @@ def failure_alerts(
         failure_notice(
             retailer_id=retailer_id,
             retailer_name=_name(engine, retailer_id),
-            flow=_flow(run, first.step_key if first else None),
-            category=_category(first),
+            flow=flow_of(run.job_name, first.step_key if first else None),
+            category=failure_category(first.step_failure_data if first else None),
             message=message,
             run_id=run.run_id,
             run_url=notifier.run_url(run.run_id),

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from lgl_sync.runs import run_flow
 from lgl_sync.sandbox.clock import SandboxClock
 from lgl_sync.sandbox.engine import Sandbox
 from lgl_sync.sandbox.scenario import (
@@ -120,22 +121,7 @@ def _dagster(twin: Twin, steps: list[tuple[str, str | None]]) -> None:
             if flow == "ship":
                 ship_some(twin.sandbox.stores[LGL_HANDLE], random.Random(1), 0.6, 0.3)
                 continue
-            if flow == "inventory":
-                result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-                    instance=instance,
-                    partition_key=key,
-                    asset_selection=[dg.AssetKey("retailer_inventory")],
-                    run_config=QUIET,
-                )
-            else:
-                job = {
-                    "orders": "import_orders",
-                    "fulfillments": "push_fulfillments",
-                    "snapshot": "inventory_snapshot",
-                }[flow]
-                result = defs.resolve_job_def(job).execute_in_process(
-                    instance=instance, partition_key=key, run_config=QUIET
-                )
+            result = run_flow(defs, instance, flow, key, QUIET)
             assert result.success, (flow, key)
 
 
