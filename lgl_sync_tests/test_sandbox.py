@@ -128,6 +128,39 @@ def test_product_variant_sku_filter_is_exact_not_fuzzy(sandbox):
     assert skus == ["ABC-1"]
 
 
+SKU_QUERIES = [
+    "sku:ABC-1",
+    "sku:abc-1",  # SKUs match case-insensitively
+    "sku:'ABC-10'",
+    "sku:ABC-1 title:Large",
+    "sku:ABC-1 OR sku:ABC-10",
+    "sku:ABC*",
+    "-sku:ABC-1",
+    "sku:NOPE",
+]
+
+
+@pytest.mark.parametrize("query", SKU_QUERIES)
+@pytest.mark.parametrize("root", ["productVariants", "inventoryItems"])
+def test_sku_lookups_through_the_sku_index_equal_a_full_scan(sandbox, query, root):
+    from lgl_sync.sandbox.search import index_document, matches, parse
+
+    store = sandbox.store("lgl")
+    store.add_product("Twin", [{"sku": "ABC-1", "price": "1"}, {"sku": "ABC-10", "price": "1"}])
+    store.add_product("Big", [{"sku": "ABC-1", "price": "2", "title": "Large"}])
+    body = sandbox.raw("lgl", f'{{ {root}(first: 250, query: "{query}") {{ nodes {{ id }} }} }}')
+    found = {n["id"] for n in body.json()["data"][root]["nodes"]}
+    records = store.variants if root == "productVariants" else store.inventory_items
+    tree = parse(query)
+    scanned = {
+        gid(r.gid_type, r.id)
+        for r in records.values()
+        if matches(tree, index_document(store, r), [])
+    }
+    assert found == scanned
+    assert ("NOPE" in query) == (not found)
+
+
 # -- cost and throttle --------------------------------------------------------------------------
 
 COSTLY = "{ orders(first: 50) { nodes { id lineItems(first: 15) { nodes { sku } } } } }"

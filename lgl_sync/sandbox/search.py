@@ -274,11 +274,41 @@ def visible_document(store: Any, record: Any) -> Doc | None:
     return None
 
 
+def _exact_sku(tree: Any) -> str | None:
+    terms = tree.operands if isinstance(tree, BoolOp) and tree.op == "AND" else (tree,)
+    for term in terms:
+        if (
+            isinstance(term, Term)
+            and term.field == "sku"
+            and term.comparator == ":"
+            and term.value
+            and not term.value.endswith("*")
+        ):
+            return term.value.lower()
+    return None
+
+
+def _candidates(store: Any, records: Any, tree: Any) -> Any:
+    """Only the records that can match an exact ``sku:`` term on variants or inventory items,
+    from the store's SKU index, so a per-SKU lookup in a 100,000-SKU store costs what Shopify's
+    index costs, not a scan. Every candidate is still matched against the whole query."""
+    sku = _exact_sku(tree) if store.search_lag <= 0 else None
+    mapping = getattr(records, "mapping", None)  # a dict's values() view
+    first = next(iter(records), None) if sku is not None and mapping is not None else None
+    if first is None or first.gid_type not in ("ProductVariant", "InventoryItem"):
+        return records
+    variants = [store.variants[i] for i in store.sku_index.get(sku, ())]
+    if first.gid_type == "InventoryItem":
+        variants = [store.inventory_items[v.inventory_item_id] for v in variants]
+    return [record for record in variants if record.id in mapping]
+
+
 def search(store: Any, records: Any, query: str | None, warnings: list[str]) -> list[Any]:
     """Filters records by a search string, honouring the store's search lag."""
     if not query or not query.strip():
         return list(records)
     tree = parse(query)
+    records = _candidates(store, records, tree)
     found = []
     for record in records:
         doc = visible_document(store, record)

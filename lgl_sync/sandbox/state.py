@@ -124,6 +124,9 @@ class Store:
         self.products: dict[int, Product] = {}
         self.variants: dict[int, ProductVariant] = {}
         self.inventory_items: dict[int, InventoryItem] = {}
+        self.sku_index: dict[
+            str, list[int]
+        ] = {}  # lower-cased SKU -> variant ids (SKUs never change)
         self.inventory_levels: dict[int, InventoryLevel] = {}
         self.orders: dict[int, Order] = {}
         self.line_items: dict[int, LineItem] = {}
@@ -203,6 +206,8 @@ class Store:
                     "number_decimal",
                 )
             self.variants[variant.id] = variant
+            if variant.sku:
+                self.sku_index.setdefault(variant.sku.lower(), []).append(variant.id)
             product.variant_ids.append(variant.id)
             self.inventory_items[item_id] = InventoryItem(
                 id=item_id, sku=variant.sku, variant_id=variant.id, created_at=now, updated_at=now
@@ -210,7 +215,9 @@ class Store:
         return product
 
     def variants_by_sku(self, sku: str) -> list[ProductVariant]:
-        return [v for v in self.variants.values() if v.sku == sku]
+        return [
+            v for i in self.sku_index.get(sku.lower(), ()) if (v := self.variants[i]).sku == sku
+        ]
 
     def stock(self, item_id: int, location_id: int, available: int = 0) -> InventoryLevel:
         """Stocks an item at a location (idempotent) and sets its available quantity."""

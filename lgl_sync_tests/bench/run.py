@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from lgl_sync.runs import run_flow
 from lgl_sync.sandbox.clock import SandboxClock
@@ -323,32 +324,47 @@ def chart(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _save(rows: list[dict], machine: str) -> None:
+    """Written after every benchmark, so a long run interrupted keeps what it measured."""
+    RESULTS.mkdir(exist_ok=True)
+    partial = RESULTS / "bench.json.tmp"
+    partial.write_text(
+        json.dumps({"machine": machine, "sandbox_speed": SPEED, "rows": rows}, indent=2)
+    )
+    partial.replace(RESULTS / "bench.json")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="LGL Sync benchmarks against the old scripts")
     parser.add_argument("--inventory", type=int, nargs="*", default=[1_000, 10_000, 100_000])
     parser.add_argument("--orders", type=int, nargs="*", default=[100, 1_000])
     parser.add_argument("--cycle", type=int, nargs="*", default=[4, 50])
     options = parser.parse_args()
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        for size in options.inventory:
-            rows.append(bench_inventory(size, workdir))
-            print_table(rows[-1:])
-        for size in options.orders:
-            rows.append(bench_orders(size, workdir))
-            print_table(rows[-1:])
-        for size in options.cycle:
-            rows.append(bench_cycle(size, workdir))
-            print_table(rows[-1:])
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    plan = [(bench_inventory, "inventory", "SKUs", n) for n in options.inventory]
+    plan += [(bench_orders, "orders", "orders", n) for n in options.orders]
+    plan += [(bench_cycle, "whole cycle", "retailers", n) for n in options.cycle]
+    rows: list[dict] = []
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with tempfile.TemporaryDirectory() as tmp, Progress(*columns, transient=False) as progress:
+        overall = progress.add_task(f"benchmarks 0/{len(plan)}", total=len(plan))
+        for done, (bench, name, unit, size) in enumerate(plan):
+            task = progress.add_task(f"  {name}, {size:,} {unit}: old and new", total=1)
+            rows.append(bench(size, Path(tmp)))
+            progress.update(task, completed=1)
+            o, n = rows[-1]["old"], rows[-1]["new"]
+            progress.console.print(
+                f"  {name}, {size:,} {unit}: requests old {o['requests']:,} / new "
+                f"{n['requests']:,} ({_ratio(o['requests'], n['requests'])}), wall old "
+                f"{o['wall_seconds']:,.1f} s / new {n['wall_seconds']:,.1f} s"
+            )
+            progress.update(
+                overall, completed=done + 1, description=f"benchmarks {done + 1}/{len(plan)}"
+            )
+            _save(rows, machine)
     print()
     print_table(rows)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\nmachine: {machine}; sandbox clock x{SPEED:.0f}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench.json").write_text(
-        json.dumps({"machine": machine, "sandbox_speed": SPEED, "rows": rows}, indent=2)
-    )
     chart(rows, RESULTS / "bench.png")
     print(f"results: {RESULTS / 'bench.json'}, {RESULTS / 'bench.png'}")
 
