@@ -271,7 +271,13 @@ def bench_cycle(retailers: int, workdir: Path) -> dict:
 
 
 def _ratio(a: float, b: float) -> str:
-    return f"{a / b:,.0f}x" if b else "-"
+    if not b:
+        return "-"
+    return f"{a / b:,.1f}x" if a / b < 10 else f"{a / b:,.0f}x"
+
+
+def _per(requests: int, imported: int) -> str:
+    return f"{requests / imported:.1f}" if imported else "-"
 
 
 def print_table(rows: list[dict]) -> None:
@@ -290,7 +296,11 @@ def print_table(rows: list[dict]) -> None:
             else ""
         )
         if "imported" in n:
-            note += f"  (imported: old {o['imported']}, new {n['imported']})"
+            per = [_per(r["requests"], r["imported"]) for r in (o, n)]
+            note += (
+                f"  (imported: old {o['imported']}, new {n['imported']}; requests per imported"
+                f" order: old {per[0]}, new {per[1]})"
+            )
         print(
             f"{row['benchmark']:<10} {row['size']:>7,} | {o['requests']:>12,} {n['requests']:>7,} "
             f"{_ratio(o['requests'], n['requests']):>8} {f.get('requests', '-'):>6} | "
@@ -308,7 +318,15 @@ def chart(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    labels = [f"{r['benchmark']} {r['size']:,}" for r in rows]
+    labels = [
+        f"{r['benchmark']} {r['size']:,}"
+        + (
+            f"\nimported old {r['old']['imported']} / new {r['new']['imported']}"
+            if "imported" in r["new"]
+            else ""
+        )
+        for r in rows
+    ]
     x = range(len(rows))
     for ax, key, title in (
         (axes[0], "requests", "Shopify requests (log)"),
@@ -339,7 +357,16 @@ def main() -> None:
     parser.add_argument("--inventory", type=int, nargs="*", default=[1_000, 10_000, 100_000])
     parser.add_argument("--orders", type=int, nargs="*", default=[100, 1_000])
     parser.add_argument("--cycle", type=int, nargs="*", default=[4, 50])
+    parser.add_argument(
+        "--report", action="store_true", help="print the table and redraw the chart from bench.json"
+    )
     options = parser.parse_args()
+    if options.report:
+        saved = json.loads((RESULTS / "bench.json").read_text())
+        print_table(saved["rows"])
+        print(f"\nmachine: {saved['machine']}; sandbox clock x{saved['sandbox_speed']:.0f}")
+        chart(saved["rows"], RESULTS / "bench.png")
+        return
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     plan = [(bench_inventory, "inventory", "SKUs", n) for n in options.inventory]
     plan += [(bench_orders, "orders", "orders", n) for n in options.orders]
