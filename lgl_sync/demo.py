@@ -26,7 +26,7 @@ from lgl_sync.instance import PROJECT_ROOT, prepare_dagster_home
 from lgl_sync.runs import run_flow
 from lgl_sync.sandbox.audit import audit
 from lgl_sync.sandbox.engine import Sandbox
-from lgl_sync.sandbox.scenario import LGL_HANDLE, load_scenario
+from lgl_sync.sandbox.scenario import LGL_HANDLE, RETAILER_LGL_LOCATION, load_scenario
 from lgl_sync.sandbox.server import SandboxServer
 from lgl_sync.sandbox.warehouse import ship_some
 from lgl_sync.sandbox.wiring import sandbox_environment
@@ -43,6 +43,16 @@ def _count(result: dg.ExecuteInProcessResult, flow: str, summary: Counter, cycle
             summary[f"{outcome.status}_{cycle}"] += 1
     else:
         summary[f"skus_{cycle}"] += result.output_for_node("retailer_inventory").written
+
+
+def _levels(store) -> dict[int, int]:
+    """Available quantity per inventory item at the retailer store's LGL location."""
+    at_lgl = next(loc.id for loc in store.locations.values() if loc.name == RETAILER_LGL_LOCATION)
+    return {
+        level.item_id: level.quantities.get("available", 0)
+        for level in store.inventory_levels.values()
+        if level.location_id == at_lgl
+    }
 
 
 def run_demo() -> None:
@@ -87,6 +97,7 @@ def run_demo() -> None:
                         share, partial = (0.5, 0.4) if cycle == 1 else (1.0, 0.0)
                         shipped[cycle] = ship_some(sandbox.stores[LGL_HANDLE], rng, share, partial)
                     else:
+                        before = _levels(sandbox.stores[key]) if flow == "inventory" else {}
                         result = run_flow(defs, instance, flow, key, QUIET)
                         if not result.success:
                             raise click.ClickException(
@@ -94,6 +105,11 @@ def run_demo() -> None:
                             )
                         if key:
                             _count(result, flow, summary[key], cycle)
+                        if flow == "inventory":
+                            after = _levels(sandbox.stores[key])
+                            summary[key][f"changed_{cycle}"] = sum(
+                                after[item] != before.get(item) for item in after
+                            )
                     progress.advance(task)
         _print_summary(console, sandbox, keys, summary, shipped)
     console.print(f"Finished in {time.monotonic() - started:.1f}s. Open the UI on the same runs:")
@@ -120,10 +136,10 @@ def _print_summary(console, sandbox, keys, summary, shipped) -> None:
             f"{found['pushed_1']} + {found['pushed_2']}",
             f"{found['skus_1']} + {found['skus_2']}",
             str(usage.requests),
-            f"{usage.cost_actual:.0f}",
+            f"{usage.cost_actual:,.0f}",
         )
     lgl = sandbox.stores[LGL_HANDLE].usage
-    table.add_row("LGL store", "", "", "", "", str(lgl.requests), f"{lgl.cost_actual:.0f}")
+    table.add_row("LGL store", "", "", "", "", f"{lgl.requests:,}", f"{lgl.cost_actual:,.0f}")
     console.print(table)
     # The summary against the stores themselves.
     state = audit(sandbox)
@@ -134,6 +150,12 @@ def _print_summary(console, sandbox, keys, summary, shipped) -> None:
             problems.append(f"{key}: {seen.lgl_orders} LGL orders, summary says otherwise")
         if found["pushed_1"] + found["pushed_2"] != seen.lgl_shipments:
             problems.append(f"{key}: {seen.lgl_shipments} LGL shipments, pushed a different number")
+        for cycle in (1, 2):
+            if found[f"skus_{cycle}"] != found[f"changed_{cycle}"]:
+                problems.append(
+                    f"{key}: cycle {cycle} set {found[f'skus_{cycle}']} SKUs, "
+                    f"{found[f'changed_{cycle}']} levels changed in the store"
+                )
         if seen.duplicated_sources or seen.duplicated_shipments or seen.missing:
             problems.append(f"{key}: duplicated or missing orders or shipments")
     if problems:
@@ -145,5 +167,7 @@ def _print_summary(console, sandbox, keys, summary, shipped) -> None:
     console.print(
         f"Checked against the sandbox: {orders} LGL orders, each from one retailer order once; "
         f"{shipments} LGL shipments ({shipped[1]} in cycle 1, {shipped[2]} in cycle 2), each on "
-        "its retailer order exactly once with its tracking."
+        "its retailer order exactly once with its tracking; "
+        f"{sum(summary[k]['changed_1'] + summary[k]['changed_2'] for k in keys)} stock levels "
+        "changed at the retailers' LGL locations, as many as SKUs set."
     )

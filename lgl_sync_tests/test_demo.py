@@ -20,6 +20,7 @@ def test_demo_runs_every_flow_twice_and_leaves_its_runs_for_the_ui(tmp_path):
     out = " ".join(done.stdout.split())
     assert "Checked against the sandbox:" in out
     assert "each on its retailer order exactly once with its tracking" in out
+    assert "stock levels changed at the retailers' LGL locations, as many as SKUs set" in out
     assert f"DAGSTER_HOME={tmp_path}" in out
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         runs = instance.get_run_records()
