@@ -244,6 +244,15 @@ def test_quiet_hours_follow_the_configured_timezone(store_engine, smtp):
     assert notifier.notify(_activity()) == "deferred"
 
 
+def test_quiet_hours_can_be_turned_off():
+    night = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+    assert Settings.from_env({}).in_quiet_hours(night)
+    for off in ("off", "none", ""):
+        assert not Settings.from_env({"NOTIFY_QUIET_HOURS": off}).in_quiet_hours(night)
+    with pytest.raises(ValueError, match="bad notification setting"):
+        Settings.from_env({"NOTIFY_QUIET_HOURS": "late"})
+
+
 def test_activity_is_rate_limited_per_type_and_retailer(smtp, store_engine):
     clock = FakeClock(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))
     notifier = _notifier(store_engine, SmtpTransport(smtp.url), clock)
@@ -397,6 +406,7 @@ def test_failed_run_mails_once_with_its_link_and_the_next_success_mails_recovery
     world, smtp, monkeypatch
 ):
     monkeypatch.setenv("SMTP_URL", smtp.url)
+    monkeypatch.setenv("NOTIFY_QUIET_HOURS", "off")  # the sensors read the real clock
     seed(world.sandbox, normal=5, lgl_skus=40)
     world.add_retailer(RETAILER, name="Nationwide Plants")
     resources = {

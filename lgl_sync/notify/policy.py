@@ -29,9 +29,12 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        quiet = env.get("NOTIFY_QUIET_HOURS", "22:00-07:00")
+        quiet = env.get("NOTIFY_QUIET_HOURS", "22:00-07:00").strip()
         try:
-            start, end = (time.fromisoformat(part.strip()) for part in quiet.split("-"))
+            if quiet.lower() in ("", "off", "none"):  # no quiet hours: an empty window
+                start = end = time(0, 0)
+            else:
+                start, end = (time.fromisoformat(part.strip()) for part in quiet.split("-"))
             ZoneInfo(env.get("NOTIFY_TIMEZONE", "UTC"))
             activity = int(env.get("NOTIFY_ACTIVITY_INTERVAL_MINUTES", "60"))
             repeat = int(env.get("NOTIFY_ERROR_REPEAT_MINUTES", "30"))
