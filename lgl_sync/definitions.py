@@ -4,7 +4,7 @@ import os
 
 import dagster as dg
 
-import lgl_sync.logs  # noqa: F401 - its warning filter, in every process that loads these
+import lgl_sync.ops.logs  # noqa: F401 - its warning filter, in every process that loads these
 from lgl_sync.defs.alerts import (
     NotifierResource,
     activity_alerts,

@@ -33,22 +33,22 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+from shopify_sandbox.clock import SandboxClock
+from shopify_sandbox.engine import Sandbox
+from shopify_sandbox.faults import KINDS, FaultRule
+from shopify_sandbox.server import SandboxServer
 
-from lgl_sync.instance import prepare_dagster_home
-from lgl_sync.sandbox.audit import audit
-from lgl_sync.sandbox.clock import SandboxClock
-from lgl_sync.sandbox.engine import Sandbox
-from lgl_sync.sandbox.faults import KINDS, FaultRule
-from lgl_sync.sandbox.scenario import (
+from lgl_sync.devkit.audit import audit
+from lgl_sync.devkit.warehouse import ship_some
+from lgl_sync.devkit.wiring import sandbox_environment
+from lgl_sync.devkit.world import (
     LGL_HANDLE,
     LGL_WAREHOUSE,
     RETAILER_LGL_LOCATION,
-    load_scenario,
+    load_world,
     token_for,
 )
-from lgl_sync.sandbox.server import SandboxServer
-from lgl_sync.sandbox.warehouse import ship_some
-from lgl_sync.sandbox.wiring import sandbox_environment
+from lgl_sync.ops.instance import prepare_dagster_home
 
 LOOKBACK = timedelta(hours=6)  # the retailers' default lookback_hours
 
@@ -89,9 +89,7 @@ class Chaos:
     def __init__(self, seed: int, workdir: Path, orders: int, skus: int) -> None:
         self.seed, self.rng = seed, random.Random(seed)
         self.sandbox = Sandbox(SandboxClock())
-        load_scenario(
-            self.sandbox, {"name": "default", "skus": skus, "orders": orders, "seed": seed}
-        )
+        load_world(self.sandbox, {"name": "default", "skus": skus, "orders": orders, "seed": seed})
         self.server = SandboxServer(self.sandbox).start()
         self.home = prepare_dagster_home(workdir / "home", pg_url="")
         self.logs = workdir / "logs"

@@ -26,7 +26,7 @@ def main() -> None:
     import dagster as dg
 
     from lgl_sync.definitions import defs
-    from lgl_sync.runs import run_flow
+    from lgl_sync.ops.runs import run_flow
 
     flow, key = args["flow"], args.get("key")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

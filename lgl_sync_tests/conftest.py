@@ -17,11 +17,11 @@ import graphql
 import psycopg2
 import pytest
 import requests
+from shopify_sandbox.clock import SandboxClock
+from shopify_sandbox.engine import Sandbox
+from shopify_sandbox.server import SandboxServer
 
-from lgl_sync.sandbox.clock import SandboxClock
-from lgl_sync.sandbox.engine import Sandbox
-from lgl_sync.sandbox.scenario import RETAILERS, load_scenario, token_for
-from lgl_sync.sandbox.server import SandboxServer
+from lgl_sync.devkit.world import RETAILERS, generate, load_world, token_for
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync_tests.notify_fixtures import MAILGUN_KEY, SMTP_PASSWORD
 
@@ -121,15 +121,15 @@ class SandboxHarness:
         )
 
     def load(self, **scenario: Any) -> None:
-        load_scenario(self.engine, {"name": "default", **scenario})
+        load_world(self.engine, {"name": "default", **scenario})
 
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxHarness]:
     """A fresh sandbox with a small default scenario, on its own port."""
     engine = Sandbox(SandboxClock())
-    load_scenario(engine, {"name": "default", "skus": 60, "orders": 12, "seed": 3})
-    with SandboxServer(engine) as server:
+    load_world(engine, {"name": "default", "skus": 60, "orders": 12, "seed": 3})
+    with SandboxServer(engine, generate=generate) as server:
         yield SandboxHarness(engine, server)
 
 
@@ -171,8 +171,8 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_engine(request, tmp_path) -> Iterator[Any]:
     """The control-plane database, migrated, on SQLite and on a real Postgres server."""
-    from lgl_sync.store.database import create_engine
-    from lgl_sync.store.migrate import upgrade
+    from lgl_sync.control_plane.database import create_engine
+    from lgl_sync.control_plane.migrate import upgrade
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'control.db'}"
@@ -216,8 +216,8 @@ class World:
         }
 
     def add_retailer(self, handle: str, **overrides: Any) -> Any:
-        from lgl_sync.sandbox.scenario import RETAILER_LGL_LOCATION
-        from lgl_sync.store.retailers import Retailer, add_retailer
+        from lgl_sync.control_plane.retailers import Retailer, add_retailer
+        from lgl_sync.devkit.world import RETAILER_LGL_LOCATION
 
         store = self.sandbox.store(handle)
         location = next(

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from lgl_sync.sandbox.models import Metafield, gid
-from lgl_sync.sandbox.scenario import RETAILER_LGL_LOCATION, token_for
-from lgl_sync.sandbox.state import next_id
+from shopify_sandbox.models import Metafield, gid
+from shopify_sandbox.state import next_id
+
+from lgl_sync.devkit.world import RETAILER_LGL_LOCATION, token_for
 
 RETAILER = "nationwide-plants"
 

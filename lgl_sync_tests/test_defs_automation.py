@@ -14,12 +14,13 @@ import dagster as dg
 import pytest
 from dagster._core.storage.dagster_run import DagsterRun
 
+from lgl_sync.control_plane.retailers import Retailer, add_retailer, remove_retailer, set_enabled
 from lgl_sync.definitions import defs
 from lgl_sync.defs.resources import ControlPlaneResource
-from lgl_sync.defs.schedules import FLOW_TAG, import_orders_schedule, push_fulfillments_schedule
+from lgl_sync.defs.schedules import import_orders_schedule, push_fulfillments_schedule
 from lgl_sync.defs.sensors import retailer_partitions_sensor
-from lgl_sync.instance import prepare_dagster_home
-from lgl_sync.store.retailers import Retailer, add_retailer, remove_retailer, set_enabled
+from lgl_sync.flows import RETAILER_FLOW_TAG as FLOW_TAG
+from lgl_sync.ops.instance import prepare_dagster_home
 
 TICK = datetime(2026, 11, 24, 12, 10, tzinfo=UTC)
 

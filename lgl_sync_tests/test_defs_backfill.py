@@ -24,8 +24,8 @@ from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
 from dagster_graphql.test.utils import execute_dagster_graphql
 
 from lgl_sync.definitions import defs
-from lgl_sync.instance import prepare_dagster_home
-from lgl_sync.sandbox.wiring import sandbox_environment
+from lgl_sync.devkit.wiring import sandbox_environment
+from lgl_sync.ops.instance import prepare_dagster_home
 
 LAUNCH = """
 mutation Launch($params: LaunchBackfillParams!) {

@@ -16,11 +16,11 @@ import time
 
 import dagster as dg
 import pytest
+from shopify_sandbox.faults import FaultRule
+from shopify_sandbox.models import TrackingInfo
 
 from lgl_sync.defs.fulfillments import fulfillment_lag, lgl_shipments, retailer_fulfillments
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
-from lgl_sync.sandbox.faults import FaultRule
-from lgl_sync.sandbox.models import TrackingInfo
 from lgl_sync_tests.killable_run import arguments
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
 

@@ -11,11 +11,11 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from lgl_sync.control_plane.tables import activity_logs, sync_jobs
 from lgl_sync.defs.history import sync_jobs_mirror
 from lgl_sync.defs.jobs import import_orders_job
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
-from lgl_sync.instance import prepare_dagster_home
-from lgl_sync.store.tables import activity_logs, sync_jobs
+from lgl_sync.ops.instance import prepare_dagster_home
 from lgl_sync_tests.conftest import World
 from lgl_sync_tests.orders_world import RETAILER, seed
 

@@ -20,7 +20,7 @@ from lgl_sync.defs.inventory import (
     unimported_order_units,
 )
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
-from lgl_sync.sandbox.scenario import RETAILER_LGL_LOCATION, RETAILERS, token_for
+from lgl_sync.devkit.world import RETAILER_LGL_LOCATION, RETAILERS, token_for
 
 UPSTREAM = [lgl_inventory_snapshot, unimported_order_units]
 SYNC = [retailer_inventory, inventory_drift]

@@ -17,10 +17,10 @@ import time
 
 import dagster as dg
 import pytest
+from shopify_sandbox.faults import FaultRule
 
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
-from lgl_sync.sandbox.faults import FaultRule
 from lgl_sync_tests.killable_run import arguments
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, lines_of, seed
 

@@ -18,8 +18,8 @@ import pytest
 from lgl_sync.definitions import defs
 from lgl_sync.defs.inventory import lgl_inventory_snapshot
 from lgl_sync.defs.resources import ShopifyStoreResource
-from lgl_sync.instance import instance_config, prepare_dagster_home
-from lgl_sync.sandbox.scenario import LGL_HANDLE, token_for
+from lgl_sync.devkit.world import LGL_HANDLE, token_for
+from lgl_sync.ops.instance import instance_config, prepare_dagster_home
 
 REPO = Path(__file__).resolve().parents[1]
 

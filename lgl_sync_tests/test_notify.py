@@ -20,16 +20,16 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from lgl_sync.control_plane.history import upsert_sync_job
+from lgl_sync.control_plane.tables import email_notifications
 from lgl_sync.defs.alerts import NotifierResource, activity_alerts, failure_alerts
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.defs.resources import ControlPlaneResource
+from lgl_sync.devkit.world import token_for
 from lgl_sync.notify.notices import activity_notice, failure_notice, recovery_notice
 from lgl_sync.notify.notifier import Notifier
 from lgl_sync.notify.policy import Settings
 from lgl_sync.notify.transports import MailgunTransport, SmtpTransport, transport_from_env
-from lgl_sync.sandbox.scenario import token_for
-from lgl_sync.store.history import upsert_sync_job
-from lgl_sync.store.tables import email_notifications
 from lgl_sync_tests.notify_fixtures import (
     MAILGUN_DOMAIN,
     MAILGUN_KEY,
@@ -290,7 +290,7 @@ def test_repeated_errors_collapse_with_a_count_and_an_escalating_interval(smtp, 
 
 
 def test_recovery_is_mailed_once_after_a_failure_and_resets_the_collapse(smtp, store_engine):
-    from lgl_sync.store.notifications import failing_since_recovery
+    from lgl_sync.control_plane.notifications import failing_since_recovery
 
     clock = FakeClock(datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
     notifier = _notifier(store_engine, SmtpTransport(smtp.url), clock)

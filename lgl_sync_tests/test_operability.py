@@ -25,21 +25,21 @@ import requests
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from lgl_sync import logs
 from lgl_sync.cli import main
+from lgl_sync.control_plane.database import create_engine
+from lgl_sync.control_plane.retailers import set_enabled
 from lgl_sync.definitions import defs
 from lgl_sync.defs.history import mirror_once
-from lgl_sync.health import collect
-from lgl_sync.instance import prepare_dagster_home
+from lgl_sync.devkit.wiring import sandbox_environment
+from lgl_sync.devkit.world import token_for
 from lgl_sync.notify.digest import build_digest
 from lgl_sync.notify.notices import render
 from lgl_sync.notify.notifier import Notifier
 from lgl_sync.notify.transports import MailgunTransport
-from lgl_sync.runs import run_flow
-from lgl_sync.sandbox.scenario import token_for
-from lgl_sync.sandbox.wiring import sandbox_environment
-from lgl_sync.store.database import create_engine
-from lgl_sync.store.retailers import set_enabled
+from lgl_sync.ops import logs
+from lgl_sync.ops.health import collect
+from lgl_sync.ops.instance import prepare_dagster_home
+from lgl_sync.ops.runs import run_flow
 from lgl_sync_tests.conftest import SECRETS
 from lgl_sync_tests.notify_fixtures import MAILGUN_KEY, MailgunEndpoint, mailgun_server
 
@@ -180,14 +180,16 @@ def test_every_logging_path_is_redacted_in_the_files(tmp_path, monkeypatch, sand
         try:
             sa.create_engine(url).connect()
         except sa.exc.OperationalError:
-            logging.getLogger("lgl_sync.store").exception("control plane unreachable at %s", url)
+            logging.getLogger("lgl_sync.control_plane").exception(
+                "control plane unreachable at %s", url
+            )
         # A notifier error with the API key, from the real Mailgun transport and a raw log.
         endpoint = MailgunEndpoint(script=[401])
         server = mailgun_server(endpoint)
         with create_engine(f"sqlite:///{tmp_path / 'n.db'}").connect():
             pass
+        from lgl_sync.control_plane.migrate import upgrade
         from lgl_sync.notify.notices import failure_notice
-        from lgl_sync.store.migrate import upgrade
 
         engine = create_engine(f"sqlite:///{tmp_path / 'n.db'}")
         upgrade(engine)

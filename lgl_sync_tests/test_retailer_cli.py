@@ -11,10 +11,10 @@ from __future__ import annotations
 import pytest
 import yaml
 from click.testing import CliRunner
+from shopify_sandbox.models import gid
 
 from lgl_sync.cli import main
-from lgl_sync.sandbox.models import gid
-from lgl_sync.sandbox.scenario import RETAILER_LGL_LOCATION, token_for
+from lgl_sync.devkit.world import RETAILER_LGL_LOCATION, token_for
 
 VALID = {
     "id": "nationwide-plants",

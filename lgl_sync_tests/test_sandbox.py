@@ -12,8 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
-from lgl_sync.sandbox.models import gid
+from shopify_sandbox.models import gid
 
 RETAILER = "nationwide-plants"
 ORDER_IDS = """query Page($after: String, $q: String, $reverse: Boolean) {
@@ -143,7 +142,7 @@ SKU_QUERIES = [
 @pytest.mark.parametrize("query", SKU_QUERIES)
 @pytest.mark.parametrize("root", ["productVariants", "inventoryItems"])
 def test_sku_lookups_through_the_sku_index_equal_a_full_scan(sandbox, query, root):
-    from lgl_sync.sandbox.search import index_document, matches, parse
+    from shopify_sandbox.search import index_document, matches, parse
 
     store = sandbox.store("lgl")
     store.add_product("Twin", [{"sku": "ABC-1", "price": "1"}, {"sku": "ABC-10", "price": "1"}])

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from shopify_sandbox.faults import FaultRule
+from shopify_sandbox.models import gid
 
-from lgl_sync.sandbox.faults import FaultRule
-from lgl_sync.sandbox.models import gid
 from lgl_sync.shopify.documents import document
 
 RETAILER = "nationwide-plants"
@@ -341,7 +341,7 @@ def test_lgl_sync_sandbox_serves_the_default_scenario_and_prints_urls_and_tokens
 
 
 def test_default_scenario_is_deterministic_and_scales_with_flags():
-    from lgl_sync.sandbox.scenario import default_scenario
+    from lgl_sync.devkit.world import default_scenario
 
     small, again = (
         default_scenario(skus=40, orders=5, seed=9),

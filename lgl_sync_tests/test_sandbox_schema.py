@@ -7,8 +7,7 @@ in Shopify's schema with the same type, so a document the sandbox accepts is one
 from __future__ import annotations
 
 import graphql
-
-from lgl_sync.sandbox.engine import SDL_PATH
+from shopify_sandbox.engine import SDL_PATH
 
 
 def _sandbox_schema() -> graphql.GraphQLSchema:

@@ -18,11 +18,11 @@ import textwrap
 
 import graphql
 import pytest
+from shopify_sandbox.bulk import fail_next_bulk
+from shopify_sandbox.faults import FaultRule
+from shopify_sandbox.models import gid
 
-from lgl_sync.sandbox.bulk import fail_next_bulk
-from lgl_sync.sandbox.faults import FaultRule
-from lgl_sync.sandbox.models import gid
-from lgl_sync.sandbox.scenario import token_for
+from lgl_sync.devkit.world import token_for
 from lgl_sync.shopify.client import ShopifyClient, idempotency_key, raise_user_errors
 from lgl_sync.shopify.documents import all_documents
 from lgl_sync.shopify.errors import (
@@ -118,7 +118,7 @@ def test_throttle_bound_workload_spends_at_least_90_percent_of_the_restore_budge
 
 WORKER = textwrap.dedent("""
     import json, sys
-    from lgl_sync.sandbox.clock import SandboxClock
+    from shopify_sandbox.clock import SandboxClock
     from lgl_sync.shopify.client import ShopifyClient
     domain, token, location = sys.argv[1:4]
     client = ShopifyClient(domain=domain, token=token, clock=SandboxClock(100))

@@ -13,10 +13,10 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from lgl_sync.store.history import append_activity, upsert_sync_job
-from lgl_sync.store.ledger import claim_fulfillment, claim_inventory_write, claim_order
-from lgl_sync.store.migrate import upgrade
-from lgl_sync.store.retailers import (
+from lgl_sync.control_plane.history import append_activity, upsert_sync_job
+from lgl_sync.control_plane.ledger import claim_fulfillment, claim_inventory_write, claim_order
+from lgl_sync.control_plane.migrate import upgrade
+from lgl_sync.control_plane.retailers import (
     DuplicateRetailerError,
     Retailer,
     add_retailer,
@@ -26,7 +26,7 @@ from lgl_sync.store.retailers import (
     remove_retailer,
     set_enabled,
 )
-from lgl_sync.store.tables import LEDGER_TABLES, SUPABASE_TABLES, order_links, sync_jobs
+from lgl_sync.control_plane.tables import LEDGER_TABLES, SUPABASE_TABLES, order_links, sync_jobs
 
 DEFINITION = {
     "id": "nationwide-plants",

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import pytest
 
-from lgl_sync.store.retailers import Retailer
-from lgl_sync.sync.orders import (
+from lgl_sync.retailer import Retailer
+from lgl_sync.sync.orders.rules import (
     LglVariant,
     SourceLine,
     SourceOrder,

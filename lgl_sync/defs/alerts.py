@@ -13,14 +13,15 @@ from collections import Counter
 import dagster as dg
 from dagster import DagsterEventType
 
+from lgl_sync.control_plane import notifications
+from lgl_sync.control_plane.retailers import get_retailer, list_retailers
 from lgl_sync.defs.resources import ControlPlaneResource
+from lgl_sync.flows import Flow, flow_of, flow_of_asset
 from lgl_sync.notify.notices import activity_notice, failure_notice, recovery_notice
 from lgl_sync.notify.notifier import Notifier
 from lgl_sync.notify.policy import Settings
 from lgl_sync.notify.transports import transport_from_env
-from lgl_sync.runs import ASSET_FLOWS, failure_category, flow_of
-from lgl_sync.store import notifications
-from lgl_sync.store.retailers import get_retailer, list_retailers
+from lgl_sync.ops.runs import failure_category
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def failure_alerts(
         failure_notice(
             retailer_id=retailer_id,
             retailer_name=_name(engine, retailer_id),
-            flow=flow_of(run.job_name, first.step_key if first else None),
+            flow=_flow_name(flow_of(run.job_name, first.step_key if first else None)),
             category=failure_category(first.step_failure_data if first else None),
             message=message,
             run_id=run.run_id,
@@ -97,6 +98,11 @@ def failure_alerts(
     context.log.info("failure alert for run %s: %s", run.run_id, outcome)
 
 
+def _flow_name(flow: Flow | None) -> str | None:
+    """A flow as the plain text stored in email_notifications.flow."""
+    return flow.value if flow else None
+
+
 def _run_activity(instance: dg.DagsterInstance, run_id: str) -> dict[str, Counter]:
     """Per flow, the numbers of what the run's materializations did."""
     per_flow: dict[str, Counter] = {}
@@ -104,7 +110,7 @@ def _run_activity(instance: dg.DagsterInstance, run_id: str) -> dict[str, Counte
         run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
     ).records:
         materialization = record.event_log_entry.asset_materialization
-        flow = ASSET_FLOWS.get(materialization.asset_key.to_user_string())
+        flow = _flow_name(flow_of_asset(materialization.asset_key.to_user_string()))
         if flow is None or materialization.partition is None:
             continue
         numbers = per_flow.setdefault(flow, Counter())
@@ -147,7 +153,7 @@ def activity_alerts(
                 )
             )
         # Held orders and skipped shipments need a person; skipped orders were just ineligible.
-        prefix = {"orders": "held_", "fulfillments": "skipped_"}.get(flow)
+        prefix = Flow(flow).outcome_prefix
         reasons = {
             key.removeprefix(prefix): n
             for key, n in numbers.items()
@@ -173,7 +179,7 @@ def send_daily_digest(
     notifier: NotifierResource,
 ) -> None:
     engine = control_plane.engine()
-    from lgl_sync.health import collect
+    from lgl_sync.ops.health import collect
 
     names = {r.id: r.name for r in list_retailers(engine)}
     statuses = collect(context.instance, engine)

@@ -7,14 +7,17 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from lgl_sync.defs.partitions import freshness, retailers
+from lgl_sync.control_plane import ledger
+from lgl_sync.defs.partitions import retailer_asset, retailers
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
     ShopifyStoreResource,
 )
-from lgl_sync.store import ledger
-from lgl_sync.sync.fulfillment_push import FulfillmentPusher, PushOutcome, read_shipped_orders
+from lgl_sync.flows import Flow
+from lgl_sync.sync.fulfillments.reads import read_shipped_orders
+from lgl_sync.sync.fulfillments.rules import ShippedOrder, late_shipments
+from lgl_sync.sync.fulfillments.writer import FulfillmentPusher, PushOutcome, PushStatus
 
 
 class PushbackConfig(dg.Config):
@@ -22,13 +25,7 @@ class PushbackConfig(dg.Config):
     reconcile_after_seconds: int = 120
 
 
-@dg.asset(
-    partitions_def=retailers,
-    group_name="fulfillments",
-    kinds={"shopify"},
-    tags={"lgl/flow": "fulfillments"},
-    freshness_policy=freshness("fulfillments"),
-)
+@retailer_asset(Flow.FULFILLMENTS)
 def lgl_shipments(
     context: dg.AssetExecutionContext,
     config: PushbackConfig,
@@ -43,7 +40,7 @@ def lgl_shipments(
     lgl = lgl_shopify.get_client()
     hours = config.lookback_hours or retailer.fulfillment_lookback_hours
     orders = read_shipped_orders(lgl, retailer.id, datetime.now(UTC) - timedelta(hours=hours))
-    shipments = sum(len(o["fulfillments"]) for o in orders)
+    shipments = sum(len(o.shipments) for o in orders)
     return dg.MaterializeResult(
         value=orders,
         metadata={
@@ -54,17 +51,11 @@ def lgl_shipments(
     )
 
 
-@dg.asset(
-    partitions_def=retailers,
-    group_name="fulfillments",
-    kinds={"shopify"},
-    tags={"lgl/flow": "fulfillments"},
-    freshness_policy=freshness("fulfillments"),
-)
+@retailer_asset(Flow.FULFILLMENTS)
 def retailer_fulfillments(
     context: dg.AssetExecutionContext,
     config: PushbackConfig,
-    lgl_shipments: list[dict],
+    lgl_shipments: list[ShippedOrder],
     control_plane: ControlPlaneResource,
     retailer_stores: RetailerStoresResource,
     lgl_shopify: ShopifyStoreResource,
@@ -86,7 +77,7 @@ def retailer_fulfillments(
     )
     outcomes = pusher.run(lgl_shipments)
     metadata = _metadata(outcomes, store, lgl)
-    failed = [o for o in outcomes if o.status == "failed"]
+    failed = [o for o in outcomes if o.status == PushStatus.FAILED]
     if failed:
         raise dg.Failure(
             f"{len(failed)} of {len(outcomes)} shipments failed to push",
@@ -97,7 +88,7 @@ def retailer_fulfillments(
 
 def _metadata(outcomes: list[PushOutcome], store, lgl) -> dict:
     counts = Counter(o.status for o in outcomes)
-    skipped = Counter(o.reason for o in outcomes if o.status == "skipped")
+    skipped = Counter(o.reason for o in outcomes if o.status == PushStatus.SKIPPED)
     table = pd.DataFrame(
         [
             {
@@ -108,22 +99,12 @@ def _metadata(outcomes: list[PushOutcome], store, lgl) -> dict:
                 "detail": (o.detail or "")[:80],
             }
             for o in outcomes
-            if o.status != "already_pushed"
+            if o.status != PushStatus.ALREADY_PUSHED
         ]
     )
     return {
         "dagster/row_count": len(outcomes),
-        **{
-            name: counts.get(name, 0)
-            for name in (
-                "pushed",
-                "already_pushed",
-                "tracking_updated",
-                "skipped",
-                "failed",
-                "in_progress",
-            )
-        },
+        **{name.value: counts.get(name, 0) for name in PushStatus},
         **{f"skipped_{reason}": n for reason, n in skipped.items()},
         "shipments": dg.MetadataValue.md(
             table.head(50).to_markdown(index=False) if len(table) else "(nothing new)"
@@ -150,20 +131,14 @@ def fulfillment_lag(
     context: dg.AssetCheckExecutionContext,
     config: LagCheckConfig,
     retailer_fulfillments: list,
-    lgl_shipments: list[dict],
+    lgl_shipments: list[ShippedOrder],
     control_plane: ControlPlaneResource,
 ) -> dg.AssetCheckResult:
     """Counts LGL fulfillments older than ``max_lag_minutes`` with no pushed or reported link."""
     links = ledger.fulfillment_links_of(control_plane.engine(), context.partition_key)
     cutoff = datetime.now(UTC) - timedelta(minutes=config.max_lag_minutes)
-    late = [
-        f["id"]
-        for o in lgl_shipments
-        for f in o["fulfillments"]
-        if f["status"] != "CANCELLED"
-        and datetime.fromisoformat(f["createdAt"].replace("Z", "+00:00")) < cutoff
-        and links.get(f["id"], {}).get("status") not in ("created", "skipped")
-    ]
+    settled = {key for key, link in links.items() if link.settled}
+    late = late_shipments(lgl_shipments, settled, cutoff)
     return dg.AssetCheckResult(
         passed=not late,
         severity=dg.AssetCheckSeverity.WARN,

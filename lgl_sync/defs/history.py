@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 import dagster as dg
 from dagster import DagsterEventType
 
+from lgl_sync.control_plane.history import append_activity, upsert_sync_job
 from lgl_sync.defs.resources import ControlPlaneResource
-from lgl_sync.store.history import append_activity, upsert_sync_job
+from lgl_sync.flows import flow_of_job
 
 RUN_EVENTS = {
     DagsterEventType.RUN_ENQUEUED: "pending",
@@ -21,11 +22,6 @@ RUN_EVENTS = {
     DagsterEventType.RUN_SUCCESS: "completed",
     DagsterEventType.RUN_FAILURE: "failed",
     DagsterEventType.RUN_CANCELED: "canceled",
-}
-JOB_TYPES = {
-    "import_orders": "orders",
-    "push_fulfillments": "fulfillments",
-    "inventory_snapshot": "inventory",
 }
 BATCH = 500
 
@@ -106,7 +102,7 @@ def _mirror_run(instance: dg.DagsterInstance, engine, record, status: str) -> No
         engine,
         run_id=run.run_id,
         status=status,
-        job_type=JOB_TYPES.get(run.job_name, run.job_name),
+        job_type=getattr(flow_of_job(run.job_name), "value", run.job_name),
         retailer_id=run.tags.get("dagster/partition"),
         started_at=when if status == "running" else None,
         completed_at=when if finished else None,

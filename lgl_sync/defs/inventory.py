@@ -4,15 +4,17 @@ and each retailer's stock set from them."""
 import dagster as dg
 import pandas as pd
 
-from lgl_sync.defs.partitions import freshness, retailers
+from lgl_sync.control_plane.retailers import list_retailers
+from lgl_sync.defs.partitions import retailer_asset, retailers
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
     ShopifyStoreResource,
 )
-from lgl_sync.store.retailers import list_retailers
-from lgl_sync.sync.inventory import pending_units, read_location_inventory, targets
-from lgl_sync.sync.inventory_sync import InventorySyncer, InventorySyncResult, unimported_units
+from lgl_sync.flows import Flow
+from lgl_sync.sync.inventory.reads import read_location_inventory, unimported_units
+from lgl_sync.sync.inventory.rules import pending_units, targets
+from lgl_sync.sync.inventory.writer import InventorySyncer, InventorySyncResult
 
 
 def _preview(frame: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
@@ -58,7 +60,7 @@ def unimported_order_units(
     lines: list[tuple[str, int]] = []
     requests = 0
     for retailer in list_retailers(engine, enabled_only=True):
-        if not retailer.import_orders:
+        if not Flow.ORDERS.enabled_for(retailer):
             continue
         client = retailer_stores.client(retailer)
         lines += unimported_units(retailer, client, engine)
@@ -79,12 +81,9 @@ class InventorySyncConfig(dg.Config):
     dry_run: bool = False
 
 
-@dg.asset(
-    partitions_def=retailers,
-    group_name="inventory",
+@retailer_asset(
+    Flow.INVENTORY,
     kinds={"shopify", "pandas"},
-    tags={"lgl/flow": "inventory"},
-    freshness_policy=freshness("inventory"),
     # Every retailer syncs as soon as a new LGL snapshot exists, all from that one snapshot.
     automation_condition=dg.AutomationCondition.eager(),
     check_specs=[
@@ -110,7 +109,7 @@ def retailer_inventory(
     side only are reported, not written.
     """
     retailer = control_plane.retailer(context.partition_key)
-    if not retailer.sync_inventory or not retailer.enabled:
+    if not Flow.INVENTORY.enabled_for(retailer) or not retailer.enabled:
         return dg.MaterializeResult(
             value=InventorySyncResult(),
             metadata={"skipped": True},

@@ -6,21 +6,22 @@ from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
 from lgl_sync.defs.inventory import lgl_inventory_snapshot, unimported_order_units
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.defs.partitions import retailers
+from lgl_sync.flows import Flow
 
 import_orders_job = dg.define_asset_job(
-    "import_orders",
+    Flow.ORDERS.job,
     selection=[retailer_paid_orders, imported_lgl_orders],
     partitions_def=retailers,
     description="Import one retailer's paid orders into the LGL store.",
 )
 push_fulfillments_job = dg.define_asset_job(
-    "push_fulfillments",
+    Flow.FULFILLMENTS.job,
     selection=[lgl_shipments, retailer_fulfillments],
     partitions_def=retailers,
     description="Push LGL's shipments to one retailer's store.",
 )
 inventory_snapshot_job = dg.define_asset_job(
-    "inventory_snapshot",
+    Flow.INVENTORY.job,
     selection=[lgl_inventory_snapshot, unimported_order_units],
     description="LGL's stock and every retailer's unimported units; retailer syncs follow.",
 )

@@ -7,14 +7,16 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from lgl_sync.defs.partitions import freshness, retailers
+from lgl_sync.defs.partitions import retailer_asset
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
     ShopifyStoreResource,
 )
-from lgl_sync.sync.order_import import ImportOutcome, OrderImporter, read_candidates
-from lgl_sync.sync.orders import SourceOrder
+from lgl_sync.flows import Flow
+from lgl_sync.sync.orders.reads import read_candidates
+from lgl_sync.sync.orders.rules import SourceOrder, split_eligible
+from lgl_sync.sync.orders.writer import ImportOutcome, ImportStatus, OrderImporter
 
 
 class OrderImportConfig(dg.Config):
@@ -25,13 +27,7 @@ class OrderImportConfig(dg.Config):
     reconcile_after_seconds: int = 120
 
 
-@dg.asset(
-    partitions_def=retailers,
-    group_name="orders",
-    kinds={"shopify"},
-    tags={"lgl/flow": "orders"},
-    freshness_policy=freshness("orders"),
-)
+@retailer_asset(Flow.ORDERS)
 def retailer_paid_orders(
     context: dg.AssetExecutionContext,
     config: OrderImportConfig,
@@ -57,13 +53,7 @@ def retailer_paid_orders(
     )
 
 
-@dg.asset(
-    partitions_def=retailers,
-    group_name="orders",
-    kinds={"shopify"},
-    tags={"lgl/flow": "orders"},
-    freshness_policy=freshness("orders"),
-)
+@retailer_asset(Flow.ORDERS)
 def imported_lgl_orders(
     context: dg.AssetExecutionContext,
     config: OrderImportConfig,
@@ -90,22 +80,24 @@ def imported_lgl_orders(
         reconcile_after=timedelta(seconds=config.reconcile_after_seconds),
     )
     since = datetime.now(UTC) - timedelta(hours=config.lookback_hours or retailer.lookback_hours)
-    eligible, skipped = importer.eligible(retailer_paid_orders, since)
+    eligible, skipped = split_eligible(retailer_paid_orders, since)
     outcomes = importer.run(eligible)
     metadata = _metadata(outcomes, skipped, source, lgl)
-    failed = [o for o in outcomes if o.status == "failed"]
+    failed = [o for o in outcomes if o.status == ImportStatus.FAILED]
     if failed:
         raise dg.Failure(
             f"{len(failed)} of {len(outcomes)} orders failed to import",
             metadata={**metadata, "error_category": failed[0].reason or "server"},
         )
-    context.log.info("orders: %s", dict(Counter(o.status for o in outcomes)))
+    context.log.info(
+        "orders: %s", {str(k): n for k, n in Counter(o.status for o in outcomes).items()}
+    )
     return dg.MaterializeResult(value=outcomes, metadata=metadata)
 
 
 def _metadata(outcomes: list[ImportOutcome], skipped: Counter, source, lgl) -> dict:
     counts = Counter(o.status for o in outcomes)
-    holds = Counter(o.reason for o in outcomes if o.status == "held")
+    holds = Counter(o.reason for o in outcomes if o.status == ImportStatus.HELD)
     table = pd.DataFrame(
         [
             {
@@ -118,21 +110,11 @@ def _metadata(outcomes: list[ImportOutcome], skipped: Counter, source, lgl) -> d
             for o in outcomes
         ]
     )
-    interesting = table[table["outcome"] != "already_imported"] if len(table) else table
+    interesting = table[table["outcome"] != ImportStatus.ALREADY_IMPORTED] if len(table) else table
     return {
         "dagster/row_count": len(outcomes),
         "eligible": len(outcomes),
-        **{
-            name: counts.get(name, 0)
-            for name in (
-                "imported",
-                "already_imported",
-                "held",
-                "failed",
-                "in_progress",
-                "would_import",
-            )
-        },
+        **{name.value: counts.get(name, 0) for name in ImportStatus},
         **{f"held_{reason}": n for reason, n in holds.items()},
         **{f"skipped_{reason}": n for reason, n in skipped.items()},
         "orders": dg.MetadataValue.md(

@@ -11,11 +11,11 @@ import dagster as dg
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
+from lgl_sync.control_plane.database import create_engine, database_url
+from lgl_sync.control_plane.migrate import upgrade
+from lgl_sync.control_plane.retailers import Retailer, get_retailer
 from lgl_sync.shopify.client import DEFAULT_API_VERSION, ShopifyClient
-from lgl_sync.store.database import create_engine, database_url
-from lgl_sync.store.migrate import upgrade
-from lgl_sync.store.retailers import Retailer, get_retailer
-from lgl_sync.sync.stores import retailer_client
+from lgl_sync.sync.clients import retailer_client
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()

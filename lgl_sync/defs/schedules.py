@@ -7,11 +7,10 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from lgl_sync.control_plane.retailers import list_retailers
 from lgl_sync.defs.jobs import import_orders_job, inventory_snapshot_job, push_fulfillments_job
 from lgl_sync.defs.resources import ControlPlaneResource
-from lgl_sync.store.retailers import list_retailers
-
-FLOW_TAG = "lgl/retailer-flow"  # dagster.yaml limits runs to one per value
+from lgl_sync.flows import RETAILER_FLOW_TAG, Flow
 
 
 def default_status() -> dg.DefaultScheduleStatus:
@@ -34,18 +33,18 @@ ACTIVE = [
 
 
 def retailer_run_requests(
-    context: dg.ScheduleEvaluationContext, control_plane: ControlPlaneResource, flag: str, flow: str
+    context: dg.ScheduleEvaluationContext, control_plane: ControlPlaneResource, flow: Flow
 ) -> Iterator[dg.RunRequest | dg.SkipReason]:
-    """One request per enabled retailer with ``flag`` on and a partition, unless busy."""
+    """One request per enabled retailer with the flow's flag on and a partition, unless busy."""
     partitions = set(context.instance.get_dynamic_partitions("retailers"))
     tick = context.scheduled_execution_time.isoformat()
     requested = 0
     for retailer in list_retailers(control_plane.engine(), enabled_only=True):
-        if not getattr(retailer, flag) or retailer.id not in partitions:
+        if not flow.enabled_for(retailer) or retailer.id not in partitions:
             continue
         tag = f"{retailer.id}:{flow}"
         busy = context.instance.get_run_records(
-            dg.RunsFilter(tags={FLOW_TAG: tag}, statuses=ACTIVE), limit=1
+            dg.RunsFilter(tags={RETAILER_FLOW_TAG: tag}, statuses=ACTIVE), limit=1
         )
         if busy:
             context.log.info(
@@ -54,7 +53,7 @@ def retailer_run_requests(
             continue
         requested += 1
         yield dg.RunRequest(
-            run_key=f"{tag}:{tick}", partition_key=retailer.id, tags={FLOW_TAG: tag}
+            run_key=f"{tag}:{tick}", partition_key=retailer.id, tags={RETAILER_FLOW_TAG: tag}
         )
     if not requested:
         yield dg.SkipReason(f"no retailer to run {flow} for")
@@ -69,7 +68,7 @@ def import_orders_schedule(
     context: dg.ScheduleEvaluationContext, control_plane: ControlPlaneResource
 ):
     """Every 10 minutes: import orders for each retailer with import_orders on."""
-    yield from retailer_run_requests(context, control_plane, "import_orders", "orders")
+    yield from retailer_run_requests(context, control_plane, Flow.ORDERS)
 
 
 @dg.schedule(
@@ -81,7 +80,7 @@ def push_fulfillments_schedule(
     context: dg.ScheduleEvaluationContext, control_plane: ControlPlaneResource
 ):
     """Every 10 minutes, between the order imports: push shipments for each retailer."""
-    yield from retailer_run_requests(context, control_plane, "push_fulfillments", "fulfillments")
+    yield from retailer_run_requests(context, control_plane, Flow.FULFILLMENTS)
 
 
 inventory_schedule = dg.ScheduleDefinition(

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
+from lgl_sync.control_plane.retailers import partition_changes
 from lgl_sync.defs.partitions import retailers
 from lgl_sync.defs.resources import ControlPlaneResource
-from lgl_sync.store.retailers import partition_changes
 
 
 @dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from lgl_sync.control_plane import notifications
+from lgl_sync.control_plane.tables import sync_jobs
 from lgl_sync.notify.notices import Notice, short_error
-from lgl_sync.store import notifications
-from lgl_sync.store.tables import sync_jobs
 
 FINISHED = ("completed", "failed")
 
@@ -39,7 +39,7 @@ def build_digest(
     engine: Engine, now: datetime, names: dict[str, str], statuses: list | None = None
 ) -> tuple[Notice, list[int]]:
     """The digest notice and the ids of the deferred notices it carries; ``statuses`` (from
-    lgl_sync.health.collect) add success rates, API latency and errors by category."""
+    lgl_sync.ops.health.collect) add success rates, API latency and errors by category."""
     since = now - timedelta(hours=24)
     with engine.connect() as connection:
         runs = connection.execute(

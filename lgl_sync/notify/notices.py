@@ -10,9 +10,10 @@ from typing import Any
 
 import jinja2
 
-from lgl_sync.redaction import redact
+from lgl_sync import flows
+from lgl_sync.flows import Flow
+from lgl_sync.ops.redaction import redact
 
-FLOW_TITLES = {"orders": "Orders", "fulfillments": "Fulfillments", "inventory": "Inventory"}
 MAX_ERROR_LINES = 3
 
 _env = jinja2.Environment(
@@ -38,7 +39,7 @@ class Notice:
 
 
 def _flow_title(flow: str | None) -> str:
-    return FLOW_TITLES.get(flow or "", (flow or "Sync").title())
+    return flows.label(flow)
 
 
 def short_error(message: str) -> str:
@@ -92,14 +93,14 @@ def failure_notice(
 def activity_summary(flow: str, numbers: dict[str, int]) -> str:
     """`12 imported, 1 held` — only the numbers that say something happened."""
     labels = {
-        "orders": [("imported", "imported"), ("held", "held"), ("failed", "failed")],
-        "fulfillments": [
+        Flow.ORDERS: [("imported", "imported"), ("held", "held"), ("failed", "failed")],
+        Flow.FULFILLMENTS: [
             ("pushed", "shipments pushed"),
             ("tracking_updated", "tracking updated"),
             ("skipped", "skipped"),
         ],
-        "inventory": [("skus_written", "SKUs updated"), ("conflicts_retried", "conflicts")],
-    }[flow]
+        Flow.INVENTORY: [("skus_written", "SKUs updated"), ("conflicts_retried", "conflicts")],
+    }[Flow(flow)]
     parts = [f"{numbers.get(key, 0)} {label}" for key, label in labels if numbers.get(key)]
     return ", ".join(parts)
 

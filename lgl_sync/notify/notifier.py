@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
+from lgl_sync.control_plane import notifications
 from lgl_sync.notify.digest import build_digest
 from lgl_sync.notify.notices import Notice, render
 from lgl_sync.notify.policy import Settings, decide
 from lgl_sync.notify.transports import Email, LogTransport, Transport, TransportError, deliver
-from lgl_sync.redaction import redact
-from lgl_sync.store import notifications
+from lgl_sync.ops.redaction import redact
 
 log = logging.getLogger(__name__)
 

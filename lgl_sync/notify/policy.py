@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from lgl_sync.control_plane.notifications import DELIVERED, Past
+
 URGENT_KINDS = ("failure", "recovery")
 # "logged" is a notice that would have been sent had a transport been configured.
-DELIVERED = ("sent", "logged", "deferred", "digested")
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,6 @@ class Settings:
         if self.quiet_start <= self.quiet_end:
             return self.quiet_start <= local < self.quiet_end
         return local >= self.quiet_start or local < self.quiet_end
-
-
-@dataclass(frozen=True)
-class Past:
-    """One earlier notice, as recorded in email_notifications."""
-
-    kind: str
-    status: str  # sent | suppressed | deferred | digested | failed
-    created_at: datetime
-    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

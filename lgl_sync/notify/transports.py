@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from lgl_sync.redaction import redact
+from lgl_sync.ops.redaction import redact
 
 log = logging.getLogger(__name__)
 

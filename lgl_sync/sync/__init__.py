@@ -1,0 +1,1 @@
+"""Each flow of LGL Sync as plain Python (rules, reads, writer); no Dagster here."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.shopify.errors import ShopifyError
-from lgl_sync.store.retailers import Retailer
 
 # Access scopes each enabled flow needs at the retailer's store.
 FLOW_SCOPES = {

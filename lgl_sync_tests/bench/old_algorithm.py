@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from lgl_sync.sync.orders import IMPORTED_TAG
+from lgl_sync.sync.orders.rules import IMPORTED_TAG
 
 API = "2026-10"
 

@@ -27,20 +27,20 @@ from pathlib import Path
 
 import dagster as dg
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from shopify_sandbox.clock import SandboxClock
+from shopify_sandbox.engine import Sandbox
+from shopify_sandbox.server import SandboxServer
 
-from lgl_sync.runs import run_flow
-from lgl_sync.sandbox.clock import SandboxClock
-from lgl_sync.sandbox.engine import Sandbox
-from lgl_sync.sandbox.scenario import (
+from lgl_sync.devkit.warehouse import ship_some
+from lgl_sync.devkit.wiring import sandbox_environment
+from lgl_sync.devkit.world import (
     LGL_HANDLE,
     LGL_WAREHOUSE,
     RETAILER_LGL_LOCATION,
-    load_scenario,
+    load_world,
     token_for,
 )
-from lgl_sync.sandbox.server import SandboxServer
-from lgl_sync.sandbox.warehouse import ship_some
-from lgl_sync.sandbox.wiring import sandbox_environment
+from lgl_sync.ops.runs import run_flow
 from lgl_sync_tests.bench import old_algorithm as old
 
 RESULTS = Path(__file__).with_name("results")
@@ -194,7 +194,7 @@ def bench_inventory(skus: int, workdir: Path) -> dict:
 
 def bench_orders(orders: int, workdir: Path) -> dict:
     def build(sandbox: Sandbox) -> None:
-        load_scenario(
+        load_world(
             sandbox,
             {"name": "default", "skus": 300, "orders": orders, "seed": 5, "retailers": 1},
         )
@@ -228,7 +228,7 @@ def bench_orders(orders: int, workdir: Path) -> dict:
 
 def bench_cycle(retailers: int, workdir: Path) -> dict:
     def build(sandbox: Sandbox) -> None:
-        load_scenario(
+        load_world(
             sandbox,
             {"name": "default", "skus": 200, "orders": 25, "seed": 9, "retailers": retailers},
         )

@@ -1,0 +1,40 @@
+"""The ``lgl-sync`` command line: one module per audience, registered here (as Dagster's own
+``_cli/__init__.py`` registers its command groups).
+
+- ``operators.py``: retailers, the control-plane database, status and health;
+- ``deployment.py``: the Dagster instance;
+- ``developers.py``: the sandbox, the demo and `dagster dev` against the sandbox. The sandbox is
+  a development install (``pip install -e ./sandbox``), so these commands exist only where it
+  is installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import click
+
+from lgl_sync.cli import deployment, operators
+from lgl_sync.ops.logs import configure
+
+
+@click.group()
+@click.option(
+    "--log-level",
+    default=lambda: os.environ.get("LOG_LEVEL", "INFO"),
+    show_default="LOG_LEVEL or INFO",
+)
+def main(log_level: str) -> None:
+    """LGL Sync: retailers' Shopify stores <-> the LGL warehouse store."""
+    configure(log_level)
+
+
+for command in (*operators.COMMANDS, *deployment.COMMANDS):
+    main.add_command(command)
+
+if importlib.util.find_spec("shopify_sandbox") is not None:
+    from lgl_sync.cli import developers
+
+    for command in developers.COMMANDS:
+        main.add_command(command)

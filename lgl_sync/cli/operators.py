@@ -1,0 +1,277 @@
+"""Commands for LGL's operators: retailers, the control-plane database, status and health."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import UTC, datetime
+
+import click
+import dagster as dg
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from lgl_sync.cli.errors import fail_cleanly
+from lgl_sync.control_plane.database import create_engine, database_url, redacted
+from lgl_sync.control_plane.migrate import upgrade
+from lgl_sync.control_plane.retailers import (
+    add_retailer,
+    get_retailer,
+    last_syncs,
+    list_retailers,
+    remove_retailer,
+    set_enabled,
+)
+from lgl_sync.ops.health import age_text, collect, problems
+from lgl_sync.ops.instance import prepare_dagster_home
+from lgl_sync.retailer import Retailer
+from lgl_sync.secrets import encrypt_token, new_key
+from lgl_sync.sync.clients import lgl_client, retailer_client
+from lgl_sync.sync.onboarding import check_retailer
+
+
+def _engine():
+    return create_engine()
+
+
+@click.group()
+def db() -> None:
+    """The control-plane database (LGL_DATABASE_URL, default SQLite under DAGSTER_HOME)."""
+
+
+@db.command("upgrade")
+@fail_cleanly
+def db_upgrade() -> None:
+    """Apply migrations; keeps the old system's tables and rows."""
+
+    upgrade(_engine())
+    click.echo(f"Database {redacted(database_url())} is up to date.")
+
+
+@click.group()
+def retailer() -> None:
+    """Add, inspect, validate, enable, disable and remove retailers."""
+
+
+def _load_definition(path: str) -> dict:
+
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def _validate_live(found) -> bool:
+
+    report = check_retailer(found, retailer_client(found), lgl_client())
+    for note in report.notes:
+        click.echo(f"  ok: {note}")
+    for problem in report.problems:
+        click.echo(f"  PROBLEM: {problem}")
+    if report.retailer_skus:
+        click.echo(
+            f"  SKU coverage: {report.covered_skus}/{report.retailer_skus} of the "
+            f"retailer's SKUs at the LGL location exist in the LGL store"
+        )
+        for sku in report.missing_skus[:50]:
+            click.echo(f"    missing in LGL store: {sku}")
+    return report.ok
+
+
+@retailer.command("add")
+@click.option(
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML whose keys are retailers columns",
+)
+@click.option("--check", is_flag=True, help="also validate against the live store before writing")
+@fail_cleanly
+def retailer_add(path: str, check: bool) -> None:
+    """Validate a retailer definition and add it."""
+
+    found = Retailer.parse(_load_definition(path))
+    if check and not _validate_live(found):
+        raise click.ClickException(f"{found.id} was not added: the live check found problems")
+    add_retailer(_engine(), found)
+    click.echo(f"Added {found.id} ({found.name}).")
+
+
+@retailer.command("list")
+@fail_cleanly
+def retailer_list() -> None:
+    """Retailers with their flags and last sync per operation."""
+
+    engine = _engine()
+    table = Table()
+    for column in ("id", "name", "enabled", "orders", "fulfillments", "inventory", "last syncs"):
+        table.add_column(column, no_wrap=column in ("id", "name"))
+    mark = {True: "yes", False: "-"}
+    for found in list_retailers(engine):
+        syncs = last_syncs(engine, found.id)
+        table.add_row(
+            found.id,
+            found.name,
+            mark[found.enabled],
+            mark[found.import_orders],
+            mark[found.push_fulfillments],
+            mark[found.sync_inventory],
+            ", ".join(f"{k} {v:%Y-%m-%d %H:%M}" for k, v in syncs.items()) or "never",
+        )
+    console = Console()
+    Console(width=max(console.width, 140)).print(table)
+
+
+@retailer.command("show")
+@click.argument("retailer_id")
+@fail_cleanly
+def retailer_show(retailer_id: str) -> None:
+    """One retailer's settings (the token reference, never the token)."""
+
+    found = get_retailer(_engine(), retailer_id)
+    if found is None:
+        raise click.ClickException(f"no retailer {retailer_id}")
+    row = found.row()
+    if row["api_token"].startswith("enc:"):
+        row["api_token"] = "(encrypted)"
+    click.echo(yaml.safe_dump(row, sort_keys=False))
+
+
+@retailer.command("validate")
+@click.argument("retailer_id")
+@fail_cleanly
+def retailer_validate(retailer_id: str) -> None:
+    """Check a stored retailer against its live store and the LGL store."""
+
+    found = get_retailer(_engine(), retailer_id)
+    if found is None:
+        raise click.ClickException(f"no retailer {retailer_id}")
+    found = Retailer.parse(found.model_dump())
+    if not _validate_live(found):
+        raise click.ClickException(f"{retailer_id} has problems")
+    click.echo(f"{retailer_id} is ready.")
+
+
+def _toggle(retailer_id: str, enabled: bool) -> None:
+
+    if not set_enabled(_engine(), retailer_id, enabled):
+        raise click.ClickException(f"no retailer {retailer_id}")
+    click.echo(f"{retailer_id} {'enabled' if enabled else 'disabled'}.")
+
+
+@retailer.command("enable")
+@click.argument("retailer_id")
+@fail_cleanly
+def retailer_enable(retailer_id: str) -> None:
+    """Let the schedules run this retailer's flows."""
+    _toggle(retailer_id, True)
+
+
+@retailer.command("disable")
+@click.argument("retailer_id")
+@fail_cleanly
+def retailer_disable(retailer_id: str) -> None:
+    """Stop scheduling this retailer (its partition and history stay)."""
+    _toggle(retailer_id, False)
+
+
+@retailer.command("remove")
+@click.argument("retailer_id")
+@click.confirmation_option(prompt="Remove this retailer?")
+@fail_cleanly
+def retailer_remove(retailer_id: str) -> None:
+    """Delete a retailer's configuration (its ledgers and history stay)."""
+
+    if not remove_retailer(_engine(), retailer_id):
+        raise click.ClickException(f"no retailer {retailer_id}")
+    click.echo(f"Removed {retailer_id}.")
+
+
+@retailer.command("encrypt-token")
+@fail_cleanly
+def retailer_encrypt_token() -> None:
+    """Read a token from standard input; print it encrypted with LGL_SECRET_KEY."""
+
+    token = click.get_text_stream("stdin").read().strip()
+    if not token:
+        raise click.ClickException("no token on standard input")
+    click.echo(encrypt_token(token))
+
+
+@retailer.command("new-key")
+def retailer_new_key() -> None:
+    """Print a new LGL_SECRET_KEY."""
+
+    click.echo(new_key())
+
+
+# -- status and health -------------------------------------------------------------------------
+
+
+def _statuses():
+
+    home = prepare_dagster_home()
+    os.environ["DAGSTER_HOME"] = str(home)
+    with dg.DagsterInstance.get() as instance:
+        return collect(instance, _engine())
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@fail_cleanly
+def status(as_json: bool) -> None:
+    """Per retailer: last success per flow and its age, holds, shipments waiting, drift, API use."""
+
+    statuses = _statuses()
+    if as_json:
+        click.echo(json.dumps([s.as_json() for s in statuses], indent=2, sort_keys=True))
+        return
+    now = datetime.now(UTC)
+    console = Console(width=max(Console().width, 150))
+    for found in statuses:
+        title = f"{found.name} ({found.retailer_id})" + ("" if found.enabled else " — disabled")
+        table = Table(title=title, title_justify="left")
+        for column in ("flow", "last success", "last run", "24 h ok", "7 d ok", "error"):
+            table.add_column(column)
+        for flow in found.flows.values():
+            rate = lambda r, n: f"{r:.0%} of {n}" if r is not None else "-"  # noqa: E731
+            table.add_row(
+                flow.flow + ("" if flow.enabled else " (off)"),
+                f"{age_text(flow.age(now))} ago (limit {flow.fresh_within_minutes}m)"
+                if flow.last_success
+                else "never",
+                flow.last_run or "-",
+                rate(flow.success_rate_24h, flow.runs_24h),
+                rate(flow.success_rate_7d, flow.runs_7d),
+                flow.last_error or "",
+            )
+        console.print(table)
+        holds = ", ".join(f"{n} {reason}" for reason, n in found.held_orders.items()) or "none"
+        drift = "-" if found.inventory_drift is None else str(found.inventory_drift)
+        errors = ", ".join(f"{n} {c}" for c, n in found.errors_24h.items()) or "none"
+        console.print(
+            f"  held orders: {holds} · shipments waiting: {found.shipments_waiting} · "
+            f"inventory drift: {drift} SKUs · failed checks: "
+            f"{', '.join(found.failed_checks) or 'none'}\n"
+            f"  Shopify API last hour: {found.api_requests_last_hour} requests, "
+            f"{found.api_cost_last_hour:.0f} cost · p95 latency 24 h: "
+            f"{found.api_p95_ms_24h or '-'} ms · errors 24 h: {errors}\n"
+        )
+
+
+@click.command()
+@fail_cleanly
+def health() -> None:
+    """Exit 0 when every enabled retailer's flows are fresh and no check failed; otherwise
+    exit 1 with one line per problem (for cron, uptime monitors, container health checks)."""
+
+    found = problems(_statuses())
+    if found:
+        for line in found:
+            click.echo(line)
+        sys.exit(1)
+    click.echo("ok")
+
+
+COMMANDS = [db, retailer, status, health]

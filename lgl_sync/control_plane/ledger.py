@@ -1,0 +1,430 @@
+"""The exactly-once ledgers: one row per write to Shopify, guarded by unique keys.
+
+Each ``claim_*`` inserts the row for a write *before* the write is made. The database's unique
+constraint decides between two concurrent claimants: exactly one gets ``True``; the other gets
+``False`` ("already recorded") and must not write. Rows come back as frozen records with a
+status enum, and every status change has one function here (``mark_*``): nothing else writes
+a status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from lgl_sync.control_plane.tables import fulfillment_links, inventory_writes, order_links
+
+
+class LinkStatus(StrEnum):
+    """Where one write to Shopify stands.
+
+    pending: claimed, the write may or may not have happened; created: the write happened;
+    tagged: (orders) the source order carries the import tag too; skipped: (shipments) will
+    never be written, ``reason`` says why; failed: refused, retried by a later run.
+    """
+
+    PENDING = "pending"
+    CREATED = "created"
+    TAGGED = "tagged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class WriteStatus(StrEnum):
+    """An inventory batch: sent and not yet answered, applied, or rejected by Shopify."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+
+
+def aware(value: datetime) -> datetime:
+    """A stored timestamp as an aware UTC datetime (SQLite hands back naive ones)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class OrderLink:
+    """One source order's import into the LGL store."""
+
+    retailer_id: str
+    source_order_id: str
+    source_order_name: str | None
+    lgl_order_id: str | None
+    status: LinkStatus
+    run_id: str | None
+    updated_at: datetime  # as stored: the compare-and-set of a take-over compares it exactly
+
+    @property
+    def imported(self) -> bool:
+        """The LGL order exists (whether or not the source order is tagged yet)."""
+        return self.status in (LinkStatus.CREATED, LinkStatus.TAGGED)
+
+    def age(self, now: datetime) -> float:
+        """Seconds since the row last changed."""
+        return (now - aware(self.updated_at)).total_seconds()
+
+
+@dataclass(frozen=True)
+class FulfillmentLink:
+    """One LGL shipment's push onto the retailer's order."""
+
+    lgl_fulfillment_id: str
+    retailer_id: str
+    lgl_order_id: str
+    retailer_fulfillment_id: str | None
+    tracking_fingerprint: str | None
+    status: LinkStatus
+    reason: str | None
+    run_id: str | None
+    updated_at: datetime
+
+    @property
+    def settled(self) -> bool:
+        """Pushed or reported for good: no later run writes it again."""
+        return self.status in (LinkStatus.CREATED, LinkStatus.SKIPPED)
+
+    def age(self, now: datetime) -> float:
+        return (now - aware(self.updated_at)).total_seconds()
+
+
+def _order_link(row: Any) -> OrderLink:
+    return OrderLink(
+        row["retailer_id"],
+        row["source_order_id"],
+        row["source_order_name"],
+        row["lgl_order_id"],
+        LinkStatus(row["status"]),
+        row["run_id"],
+        row["updated_at"],
+    )
+
+
+def _fulfillment_link(row: Any) -> FulfillmentLink:
+    return FulfillmentLink(
+        row["lgl_fulfillment_id"],
+        row["retailer_id"],
+        row["lgl_order_id"],
+        row["retailer_fulfillment_id"],
+        row["tracking_fingerprint"],
+        LinkStatus(row["status"]),
+        row["reason"],
+        row["run_id"],
+        row["updated_at"],
+    )
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    # Statuses are stored as their text, whatever the database driver makes of a str subclass.
+    return {k: v.value if isinstance(v, StrEnum) else v for k, v in values.items()}
+
+
+def _insert_once(connection: Connection, table: sa.Table, values: dict[str, Any]) -> bool:
+    dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
+    # Explicit timestamps: SQLite's CURRENT_TIMESTAMP has no fraction, which would make a
+    # later compare-and-set on updated_at compare unlike strings.
+    now = datetime.now(UTC)
+    values = {"created_at": now, "updated_at": now, **_plain(values)}
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    return connection.execute(statement).rowcount == 1
+
+
+def _update(engine: Engine, table: sa.Table, where: list, **values: Any) -> int:
+    with engine.begin() as connection:
+        result = connection.execute(
+            table.update().where(*where).values(**_plain(values), updated_at=datetime.now(UTC))
+        )
+    return result.rowcount
+
+
+# -- order links -------------------------------------------------------------------------------
+
+
+def _order_key(retailer_id: str, source_order_id: str) -> list:
+    return [
+        order_links.c.retailer_id == retailer_id,
+        order_links.c.source_order_id == source_order_id,
+    ]
+
+
+def claim_order(
+    engine: Engine,
+    *,
+    retailer_id: str,
+    source_order_id: str,
+    source_order_name: str | None = None,
+    run_id: str | None = None,
+) -> bool:
+    """Records that this source order is being imported; False if it was recorded before."""
+    with engine.begin() as connection:
+        return _insert_once(
+            connection,
+            order_links,
+            {
+                "retailer_id": retailer_id,
+                "source_order_id": source_order_id,
+                "source_order_name": source_order_name,
+                "status": LinkStatus.PENDING,
+                "run_id": run_id,
+            },
+        )
+
+
+def order_link(engine: Engine, retailer_id: str, source_order_id: str) -> OrderLink | None:
+    with engine.connect() as connection:
+        row = (
+            connection.execute(
+                sa.select(order_links).where(*_order_key(retailer_id, source_order_id))
+            )
+            .mappings()
+            .first()
+        )
+    return _order_link(row) if row else None
+
+
+def imported_orders(engine: Engine, retailer_id: str, source_order_ids: list[str]) -> set[str]:
+    """Which of these source orders already have their LGL order (one query)."""
+    if not source_order_ids:
+        return set()
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(order_links.c.source_order_id).where(
+                order_links.c.retailer_id == retailer_id,
+                order_links.c.source_order_id.in_(source_order_ids),
+                order_links.c.status.in_((LinkStatus.CREATED, LinkStatus.TAGGED)),
+            )
+        ).scalars()
+        return set(rows)
+
+
+def mark_order_created(
+    engine: Engine, retailer_id: str, source_order_id: str, *, lgl_order_id: str, run_id: str | None
+) -> None:
+    """pending -> created: the LGL order exists (made by this run or found after a retry)."""
+    _update(
+        engine,
+        order_links,
+        _order_key(retailer_id, source_order_id),
+        status=LinkStatus.CREATED,
+        lgl_order_id=lgl_order_id,
+        run_id=run_id,
+    )
+
+
+def mark_order_tagged(engine: Engine, retailer_id: str, source_order_id: str) -> None:
+    """created -> tagged: the source order carries the import tag."""
+    _update(engine, order_links, _order_key(retailer_id, source_order_id), status=LinkStatus.TAGGED)
+
+
+def mark_order_failed(engine: Engine, retailer_id: str, source_order_id: str) -> None:
+    """pending -> failed: Shopify refused the create, so a later run may claim it again."""
+    _update(engine, order_links, _order_key(retailer_id, source_order_id), status=LinkStatus.FAILED)
+
+
+def take_over_order(engine: Engine, link: OrderLink, *, to_run: str | None) -> bool:
+    """Moves a stale claim to this run, only if nobody changed it since it was read
+    (compare-and-set on run id and timestamp); False means another run got there first."""
+    return (
+        _update(
+            engine,
+            order_links,
+            [
+                *_order_key(link.retailer_id, link.source_order_id),
+                _same_run(order_links, link.run_id),
+                order_links.c.updated_at == link.updated_at,
+            ],
+            run_id=to_run,
+            status=LinkStatus.PENDING,
+        )
+        == 1
+    )
+
+
+def _same_run(table: sa.Table, run_id: str | None):
+    return table.c.run_id.is_(None) if run_id is None else table.c.run_id == run_id
+
+
+def lgl_order_for(engine: Engine, retailer_id: str, lgl_order_id: str) -> str | None:
+    """The source order an LGL order was imported from, per the import ledger."""
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.select(order_links.c.source_order_id).where(
+                order_links.c.retailer_id == retailer_id, order_links.c.lgl_order_id == lgl_order_id
+            )
+        ).scalar()
+
+
+# -- fulfillment links -------------------------------------------------------------------------
+
+
+def _fulfillment_key(lgl_fulfillment_id: str) -> list:
+    return [fulfillment_links.c.lgl_fulfillment_id == lgl_fulfillment_id]
+
+
+def claim_fulfillment(
+    engine: Engine,
+    *,
+    lgl_fulfillment_id: str,
+    retailer_id: str,
+    lgl_order_id: str,
+    run_id: str | None = None,
+) -> bool:
+    """Records that this LGL fulfillment is being pushed; False if recorded before."""
+    with engine.begin() as connection:
+        return _insert_once(
+            connection,
+            fulfillment_links,
+            {
+                "lgl_fulfillment_id": lgl_fulfillment_id,
+                "retailer_id": retailer_id,
+                "lgl_order_id": lgl_order_id,
+                "status": LinkStatus.PENDING,
+                "run_id": run_id,
+            },
+        )
+
+
+def fulfillment_link(engine: Engine, lgl_fulfillment_id: str) -> FulfillmentLink | None:
+    with engine.connect() as connection:
+        row = (
+            connection.execute(
+                sa.select(fulfillment_links).where(*_fulfillment_key(lgl_fulfillment_id))
+            )
+            .mappings()
+            .first()
+        )
+    return _fulfillment_link(row) if row else None
+
+
+def fulfillment_links_of(engine: Engine, retailer_id: str) -> dict[str, FulfillmentLink]:
+    """Every fulfillment link of a retailer, by LGL fulfillment id (one query per run)."""
+    with engine.connect() as connection:
+        rows = (
+            connection.execute(
+                sa.select(fulfillment_links).where(fulfillment_links.c.retailer_id == retailer_id)
+            )
+            .mappings()
+            .all()
+        )
+    return {row["lgl_fulfillment_id"]: _fulfillment_link(row) for row in rows}
+
+
+def shipments_waiting(engine: Engine, retailer_id: str) -> int:
+    """Shipments claimed but not pushed yet (pending, or refused and to be retried)."""
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.select(sa.func.count()).where(
+                fulfillment_links.c.retailer_id == retailer_id,
+                fulfillment_links.c.status.in_((LinkStatus.PENDING, LinkStatus.FAILED)),
+            )
+        ).scalar_one()
+
+
+def mark_fulfillment_created(
+    engine: Engine,
+    lgl_fulfillment_id: str,
+    *,
+    retailer_fulfillment_id: str,
+    tracking_fingerprint: str,
+    run_id: str | None,
+) -> None:
+    """pending -> created: the retailer fulfillment exists, with this tracking."""
+    _update(
+        engine,
+        fulfillment_links,
+        _fulfillment_key(lgl_fulfillment_id),
+        status=LinkStatus.CREATED,
+        retailer_fulfillment_id=retailer_fulfillment_id,
+        tracking_fingerprint=tracking_fingerprint,
+        run_id=run_id,
+    )
+
+
+def mark_fulfillment_skipped(engine: Engine, lgl_fulfillment_id: str, *, reason: str) -> None:
+    """pending -> skipped: never pushed; reported once, with ``reason``."""
+    _update(
+        engine,
+        fulfillment_links,
+        _fulfillment_key(lgl_fulfillment_id),
+        status=LinkStatus.SKIPPED,
+        reason=reason,
+    )
+
+
+def mark_fulfillment_failed(engine: Engine, lgl_fulfillment_id: str) -> None:
+    """pending -> failed: refused or unconfirmed with nothing created; retried next run."""
+    _update(
+        engine, fulfillment_links, _fulfillment_key(lgl_fulfillment_id), status=LinkStatus.FAILED
+    )
+
+
+def record_tracking(engine: Engine, lgl_fulfillment_id: str, tracking_fingerprint: str) -> None:
+    """The tracking now on the retailer fulfillment (status unchanged: created)."""
+    _update(
+        engine,
+        fulfillment_links,
+        _fulfillment_key(lgl_fulfillment_id),
+        tracking_fingerprint=tracking_fingerprint,
+    )
+
+
+def take_over_fulfillment(engine: Engine, link: FulfillmentLink, *, to_run: str | None) -> bool:
+    """Compare-and-set move of a stale claim to this run (see take_over_order)."""
+    return (
+        _update(
+            engine,
+            fulfillment_links,
+            [
+                *_fulfillment_key(link.lgl_fulfillment_id),
+                _same_run(fulfillment_links, link.run_id),
+                fulfillment_links.c.updated_at == link.updated_at,
+            ],
+            run_id=to_run,
+            status=LinkStatus.PENDING,
+        )
+        == 1
+    )
+
+
+# -- inventory writes --------------------------------------------------------------------------
+
+
+def claim_inventory_write(
+    engine: Engine,
+    *,
+    idempotency_key: str,
+    retailer_id: str,
+    batch: int,
+    items: int,
+    run_id: str | None = None,
+) -> bool:
+    """Records an inventory batch before it is sent; False if that key was recorded before."""
+    with engine.begin() as connection:
+        return _insert_once(
+            connection,
+            inventory_writes,
+            {
+                "idempotency_key": idempotency_key,
+                "retailer_id": retailer_id,
+                "batch": batch,
+                "items": items,
+                "status": WriteStatus.PENDING,
+                "run_id": run_id,
+            },
+        )
+
+
+def finish_inventory_write(engine: Engine, idempotency_key: str, status: WriteStatus) -> None:
+    """pending -> applied or rejected, as Shopify answered."""
+    _update(
+        engine,
+        inventory_writes,
+        [inventory_writes.c.idempotency_key == idempotency_key],
+        status=WriteStatus(status),
+    )

@@ -1,0 +1,64 @@
+"""Inventory rules: the quantity each retailer may sell, and the write plan.
+
+DESIGN.md "Inventory sync — the rules": target = max(0, LGL available - units of that SKU in
+paid orders of any retailer not yet imported - the retailer's safety buffer). Units a retailer
+sold that have not reached LGL are already gone at the retailer but not at LGL; setting the
+retailer back to LGL's number would undo that sale.
+
+Plain functions over DataFrames: no I/O. Reading stock is ``reads.py``; the compare-and-set
+writes are ``writer.py``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+SNAPSHOT_COLUMNS = ["sku", "inventory_item_id", "available", "stocked"]
+
+
+def pending_units(lines: list[tuple[str, int]]) -> pd.DataFrame:
+    """Units per SKU in paid orders not yet imported (from every retailer)."""
+    frame = pd.DataFrame(lines, columns=["sku", "units"])
+    return frame.groupby("sku", as_index=False)["units"].sum()
+
+
+def targets(lgl: pd.DataFrame, pending: pd.DataFrame, safety_buffer: int) -> pd.DataFrame:
+    """The quantity the retailer may sell, per SKU LGL carries."""
+    merged = lgl[["sku", "available"]].merge(pending, on="sku", how="left").fillna({"units": 0})
+    merged["target"] = (merged["available"] - merged["units"] - safety_buffer).clip(lower=0)
+    return merged[["sku", "target"]].astype({"target": int})
+
+
+def write_plan(
+    retailer: pd.DataFrame, target: pd.DataFrame, *, activate: bool
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Rows to write (inventory_item_id, sku, current, target) and the SKUs reported only.
+
+    SKUs on one side only are reported, never written; an item not stocked at the location
+    is written only when the retailer's settings allow activating it.
+    """
+    merged = retailer.merge(target, on="sku", how="outer", indicator=True)
+    only_lgl = sorted(merged.loc[merged["_merge"] == "right_only", "sku"])
+    only_retailer = sorted(merged.loc[merged["_merge"] == "left_only", "sku"])
+    both = merged[merged["_merge"] == "both"].copy()
+    unstocked = sorted(both.loc[~both["stocked"].astype(bool), "sku"])
+    if not activate:
+        both = both[both["stocked"].astype(bool)]
+    both["target"] = both["target"].astype(int)
+    both["available"] = both["available"].astype(int)
+    changed = both[both["available"] != both["target"]]
+    plan = changed.rename(columns={"available": "current"})[
+        ["inventory_item_id", "sku", "current", "target"]
+    ].reset_index(drop=True)
+    report = {
+        "only_lgl": only_lgl,
+        "only_retailer": only_retailer,
+        "not_stocked": [] if activate else unstocked,
+    }
+    return plan, report
+
+
+def retarget(target: int, read: int, now: int) -> int:
+    """A compare-and-set conflict: the retailer changed from ``read`` to ``now`` meanwhile.
+    Units it sold meanwhile are not in LGL's numbers yet, so they come off the target too."""
+    return max(0, target - max(0, read - now))

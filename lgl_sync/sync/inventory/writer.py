@@ -1,0 +1,156 @@
+"""Writing a retailer's inventory: compare-and-set batches with idempotency keys.
+
+Every quantity carries ``changeFromQuantity`` (what we read), every call an ``@idempotent``
+key derived from retailer, run and batch (FACTS.md §3): a retried call is applied once, and a
+sale made between our read and our write is never overwritten with a stale number.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from lgl_sync.control_plane import ledger
+from lgl_sync.control_plane.ledger import WriteStatus
+from lgl_sync.retailer import Retailer
+from lgl_sync.shopify.client import ShopifyClient, idempotency_key
+from lgl_sync.shopify.errors import UserErrorsError
+from lgl_sync.sync.inventory.reads import current_quantities, read_location_inventory
+from lgl_sync.sync.inventory.rules import retarget, targets, write_plan
+
+logger = logging.getLogger(__name__)
+BATCH = 250  # Shopify's input-array cap (FACTS.md §1.5)
+MAX_CONFLICT_ROUNDS = 3
+
+
+@dataclass
+class InventorySyncResult:
+    compared: int = 0
+    changed: int = 0
+    written: int = 0
+    conflicts_retried: int = 0
+    batches: int = 0
+    report: dict[str, list[str]] = field(default_factory=dict)
+    plan: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+class InventorySyncer:
+    """Syncs one retailer's quantities at its LGL location from an LGL snapshot."""
+
+    def __init__(
+        self,
+        *,
+        retailer: Retailer,
+        client: ShopifyClient,
+        engine: Engine,
+        run_id: str | None,
+        dry_run: bool = False,
+    ) -> None:
+        self.retailer = retailer
+        self.client = client
+        self.engine = engine
+        self.run_id = run_id
+        self.dry_run = dry_run
+
+    def plan(self, lgl: pd.DataFrame, pending: pd.DataFrame) -> InventorySyncResult:
+        inventory = read_location_inventory(
+            self.client, location_id=self.retailer.target_location_id
+        )
+        target = targets(lgl, pending, self.retailer.inventory_safety_buffer)
+        plan, report = write_plan(
+            inventory, target, activate=self.retailer.activate_missing_inventory
+        )
+        compared = len(set(inventory["sku"]) & set(target["sku"]))
+        return InventorySyncResult(compared=compared, changed=len(plan), report=report, plan=plan)
+
+    def sync(self, lgl: pd.DataFrame, pending: pd.DataFrame) -> InventorySyncResult:
+        result = self.plan(lgl, pending)
+        if self.dry_run:
+            return result
+        for batch, start in enumerate(range(0, len(result.plan), BATCH)):
+            self._write(batch, result.plan.iloc[start : start + BATCH], result)
+        return result
+
+    def _write(self, batch: int, rows: pd.DataFrame, result: InventorySyncResult) -> None:
+        """Sends one batch; after a conflict, re-reads the changed items and sends the rest
+        again with their retargeted quantities, a bounded number of times."""
+        pending = {r.inventory_item_id: (int(r.current), int(r.target)) for r in rows.itertuples()}
+        for attempt in range(MAX_CONFLICT_ROUNDS + 1):
+            if not pending:
+                return
+            errors = self._send_batch(batch, attempt, pending, result)
+            if not errors:
+                result.written += len(pending)
+                return
+            if not any(e.get("code") == "CHANGE_FROM_QUANTITY_STALE" for e in errors):
+                raise UserErrorsError("inventorySetQuantities", errors)
+            result.conflicts_retried += 1
+            pending = self._reread_conflicts(pending)
+        raise UserErrorsError(
+            "inventorySetQuantities",
+            [
+                {
+                    "message": f"stock kept changing during {MAX_CONFLICT_ROUNDS} retries",
+                    "code": "CHANGE_FROM_QUANTITY_STALE",
+                }
+            ],
+        )
+
+    def _send_batch(
+        self,
+        batch: int,
+        attempt: int,
+        pending: dict[str, tuple[int, int]],
+        result: InventorySyncResult,
+    ) -> list[dict]:
+        """One ``inventorySetQuantities`` call, recorded in the ledger; its user errors."""
+        key = idempotency_key("inventory", self.retailer.id, self.run_id, batch, attempt)
+        ledger.claim_inventory_write(
+            self.engine,
+            idempotency_key=key,
+            retailer_id=self.retailer.id,
+            batch=batch,
+            items=len(pending),
+            run_id=self.run_id,
+        )
+        quantities = [
+            {
+                "inventoryItemId": item,
+                "locationId": self.retailer.target_location_id,
+                "quantity": target,
+                "changeFromQuantity": current,
+            }
+            for item, (current, target) in pending.items()
+        ]
+        data = self.client.mutate(
+            "InventorySetQuantities",
+            {
+                "idempotencyKey": key,
+                "input": {
+                    "name": "available",
+                    "reason": "correction",
+                    "referenceDocumentUri": f"gid://lgl-sync/InventorySyncRun/{self.run_id}",
+                    "quantities": quantities,
+                },
+            },
+            idempotent=True,
+        )
+        result.batches += 1
+        errors = data["inventorySetQuantities"]["userErrors"]
+        status = WriteStatus.REJECTED if errors else WriteStatus.APPLIED
+        ledger.finish_inventory_write(self.engine, key, status)
+        return errors
+
+    def _reread_conflicts(self, pending: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        """Someone changed the retailer's stock between our read and our write: re-read it,
+        take units sold meanwhile off the target, and keep what still differs."""
+        now = current_quantities(self.client, list(pending), self.retailer.target_location_id)
+        retargeted = {
+            item: (now[item], retarget(target, current, now[item]))
+            for item, (current, target) in pending.items()
+            if item in now
+        }
+        return {k: v for k, v in retargeted.items() if v[0] != v[1]}

@@ -1,0 +1,128 @@
+"""Order import reads: candidate orders from the retailer, variants and earlier imports from
+the LGL store, each read to the end and mapped into the typed records of ``rules.py``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from lgl_sync.shopify.client import ShopifyClient, connection_nodes
+from lgl_sync.sync.orders.rules import (
+    LglVariant,
+    SourceOrder,
+    lgl_lines,
+    search_query,
+    sku_search,
+    source_identifier,
+)
+
+ORDERS_PER_PAGE = 19  # EligibleOrders costs 2 + 50 per order: 952 of the 1,000-point cap
+SKUS_PER_LOOKUP = 50
+SHIP_DATE_KEYS = ("shipDate", "shippedDate", "flareShipDate", "flareShipDateRaw")
+
+
+def parse_datetime(value: str) -> datetime:
+    """Shopify's ``2026-11-24T12:00:00Z`` as an aware datetime."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def source_order(
+    node: dict[str, Any], fulfillment_orders: list[dict[str, Any]], location_id: str
+) -> SourceOrder:
+    """A SourceOrder from an EligibleOrders node whose fulfillment orders are complete."""
+    ship_date = next((node[k]["value"] for k in SHIP_DATE_KEYS if node.get(k)), None)
+    return SourceOrder(
+        id=node["id"],
+        name=node["name"],
+        created_at=parse_datetime(node["createdAt"]),
+        financial_status=node.get("displayFinancialStatus"),
+        cancelled=node.get("cancelledAt") is not None,
+        tags=tuple(node.get("tags") or ()),
+        email=node.get("email"),
+        phone=node.get("phone"),
+        note=node.get("note"),
+        shipping_address=node.get("shippingAddress"),
+        ship_date=ship_date,
+        lines=lgl_lines(fulfillment_orders, location_id),
+    )
+
+
+def lgl_variant(node: dict[str, Any]) -> LglVariant:
+    """The LGL variant with its unit price for retailers: ``custom.retailer_cost``, else 0."""
+    raw = (node.get("retailerCost") or {}).get("value")
+    try:
+        cost = Decimal(str(raw)) if raw not in (None, "") else Decimal("0")
+    except InvalidOperation:
+        cost = Decimal("0")
+    return LglVariant(node["id"], node["sku"], cost)
+
+
+def read_candidates(client: ShopifyClient, location_id: str, since: datetime) -> list[SourceOrder]:
+    """Every paid, uncancelled order since ``since``, with fulfillment orders read to the end."""
+    return [
+        source_order(node, _all_fulfillment_orders(client, node), location_id)
+        for node in client.paginate(
+            "EligibleOrders",
+            {"query": search_query(since)},
+            path="orders",
+            page_size=ORDERS_PER_PAGE,
+        )
+    ]
+
+
+def _all_fulfillment_orders(client: ShopifyClient, node: dict[str, Any]) -> list[dict]:
+    connection = node["fulfillmentOrders"]
+    fulfillment_orders = list(connection_nodes(connection))
+    if connection["pageInfo"]["hasNextPage"]:
+        fulfillment_orders += client.paginate(
+            "OrderFulfillmentOrders",
+            {"id": node["id"], "after": connection["pageInfo"]["endCursor"]},
+            path="order.fulfillmentOrders",
+            page_size=10,
+        )
+    complete = []
+    for fo in fulfillment_orders:
+        lines = fo["lineItems"]
+        items = list(connection_nodes(lines))
+        if lines["pageInfo"]["hasNextPage"]:
+            items += client.paginate(
+                "FulfillmentOrderLineItems",
+                {"id": fo["id"], "after": lines["pageInfo"]["endCursor"]},
+                path="node.lineItems",
+            )
+        complete.append({**fo, "lineItems": items})
+    return complete
+
+
+def lookup_variants(client: ShopifyClient, skus: set[str]) -> dict[str, list[LglVariant]]:
+    """LGL variants by exact SKU, one search per batch of SKUs (not one per line)."""
+    found: dict[str, list[LglVariant]] = {sku: [] for sku in skus}
+    ordered = sorted(skus)
+    for start in range(0, len(ordered), SKUS_PER_LOOKUP):
+        batch = ordered[start : start + SKUS_PER_LOOKUP]
+        for node in client.paginate(
+            "VariantsBySku", {"query": sku_search(batch)}, path="productVariants", page_size=100
+        ):
+            if node.get("sku") in found:  # exact, case-sensitive: search is looser
+                found[node["sku"]].append(lgl_variant(node))
+    return found
+
+
+def find_lgl_order(lgl: ShopifyClient, retailer_id: str, source_order_id: str) -> str | None:
+    """The LGL order created earlier for this source order, by its ``sourceIdentifier``."""
+    identifier = source_identifier(retailer_id, source_order_id)
+    for node in lgl.paginate(
+        "LglOrdersBySource",
+        {"query": f"source_identifier:'{identifier}'"},
+        path="orders",
+        page_size=5,
+    ):
+        if node.get("sourceIdentifier") == identifier:
+            return node["id"]
+    return None
+
+
+def shop_currency(lgl: ShopifyClient) -> str:
+    """The LGL store's currency, the one its orders are priced in."""
+    return lgl.query("Shop")["shop"]["currencyCode"]

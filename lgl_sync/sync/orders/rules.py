@@ -1,0 +1,260 @@
+"""Order import rules: which orders LGL must ship, and how each becomes an LGL order.
+
+Plain functions over plain data (DESIGN.md, "Order import — the rules"): no I/O, no database
+types. Reading the orders is ``reads.py``; the protocol that writes them to Shopify exactly once
+is ``writer.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from lgl_sync.retailer import Retailer
+
+IMPORTED_TAG = "imported-to-LGL"
+FULFILLABLE = {"OPEN", "IN_PROGRESS"}  # FACTS.md §4.2
+MAX_LINES = 250  # Shopify caps input arrays at 250 items (FACTS.md §1.5)
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """A fulfillment-order line at the retailer's LGL location that still has to ship."""
+
+    line_item_id: str
+    sku: str | None
+    quantity: int
+
+
+@dataclass(frozen=True)
+class SourceOrder:
+    """A retailer order as the import needs it; ``lines`` are only the LGL ones."""
+
+    id: str
+    name: str
+    created_at: datetime
+    financial_status: str | None
+    cancelled: bool
+    tags: tuple[str, ...]
+    email: str | None
+    phone: str | None
+    note: str | None
+    shipping_address: dict[str, Any] | None
+    ship_date: str | None
+    lines: tuple[SourceLine, ...]
+
+
+@dataclass(frozen=True)
+class LglVariant:
+    id: str
+    sku: str
+    unit_cost: Decimal
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why an order is not imported now: it stays for a person or a later run."""
+
+    reason: str  # unknown_sku | ambiguous_sku | too_many_lines
+    detail: str
+
+
+def numeric_id(gid: str) -> str:
+    """``gid://shopify/Order/123`` -> ``123``."""
+    return gid.rsplit("/", 1)[-1]
+
+
+def source_identifier(retailer_id: str, order_id: str) -> str:
+    """The LGL order's ``sourceIdentifier``: searchable, so a retry can find an earlier
+    create (FACTS.md §4.1)."""
+    return f"{retailer_id}:{numeric_id(order_id)}"
+
+
+def order_number(name: str) -> str:
+    """``#1001`` -> ``1001`` (the tag the old system used, kept for its orders)."""
+    return re.sub(r"\D", "", name) or name
+
+
+def search_query(since: datetime) -> str:
+    """Shopify search for candidate orders. ``-tag:`` only trims the list: the index lags
+    writes, so the ledger and the order's own tags decide (DESIGN.md)."""
+    stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"financial_status:paid -status:cancelled created_at:>='{stamp}' -tag:{IMPORTED_TAG}"
+
+
+def lgl_lines(fulfillment_orders: list[dict[str, Any]], location_id: str) -> tuple[SourceLine, ...]:
+    """Lines to ship from fulfillment orders at the LGL location that are still open."""
+    lines: dict[str, SourceLine] = {}
+    for fo in fulfillment_orders:
+        location = ((fo.get("assignedLocation") or {}).get("location") or {}).get("id")
+        if location != location_id or fo.get("status") not in FULFILLABLE:
+            continue
+        for item in fo["lineItems"]:
+            if item["remainingQuantity"] <= 0:
+                continue
+            line_id = item["lineItem"]["id"]
+            earlier = lines.get(line_id)
+            quantity = item["remainingQuantity"] + (earlier.quantity if earlier else 0)
+            lines[line_id] = SourceLine(line_id, item["lineItem"].get("sku"), quantity)
+    return tuple(lines.values())
+
+
+def ineligibility(order: SourceOrder, since: datetime) -> str | None:
+    """Why an order is not to be imported (None when it is): the rules of DESIGN.md."""
+    if order.financial_status != "PAID":
+        return "not_paid"
+    if order.cancelled:
+        return "cancelled"
+    if order.created_at < since:
+        return "outside_lookback"
+    if any(t.lower() == IMPORTED_TAG.lower() for t in order.tags):
+        return "already_imported"
+    if not order.lines:
+        return "no_lgl_items"
+    return None
+
+
+def split_eligible(
+    candidates: list[SourceOrder], since: datetime
+) -> tuple[list[SourceOrder], Counter]:
+    """The candidates to import now, and how many of the others were left out for each reason."""
+    skipped: Counter = Counter()
+    chosen = []
+    for order in candidates:
+        reason = ineligibility(order, since)
+        if reason:
+            skipped[reason] += 1
+        else:
+            chosen.append(order)
+    return chosen, skipped
+
+
+def sku_search(skus: list[str]) -> str:
+    """An exact-field search for several SKUs (``sku:"A" OR sku:"B"``); the caller still
+    compares SKUs exactly, because Shopify's search tokenises."""
+    quoted = ('sku:"{}"'.format(s.replace("\\", "\\\\").replace('"', '\\"')) for s in skus)
+    return " OR ".join(quoted)
+
+
+def map_lines(
+    order: SourceOrder, variants: dict[str, list[LglVariant]]
+) -> tuple[list[tuple[SourceLine, LglVariant]], Hold | None]:
+    """Each line to the LGL variant with exactly its SKU; any unmappable line holds the
+    whole order (never a partial import)."""
+    unknown = sorted(
+        {
+            line.sku or "(no SKU)"
+            for line in order.lines
+            if not line.sku or not variants.get(line.sku)
+        }
+    )
+    if unknown:
+        return [], Hold("unknown_sku", ", ".join(unknown))
+    ambiguous = sorted({line.sku for line in order.lines if len(variants[line.sku]) > 1})
+    if ambiguous:
+        return [], Hold("ambiguous_sku", ", ".join(ambiguous))
+    if len(order.lines) > MAX_LINES:
+        return [], Hold(
+            "too_many_lines", f"{len(order.lines)} LGL lines; Shopify takes {MAX_LINES} per order"
+        )
+    return [(line, variants[line.sku][0]) for line in order.lines], None
+
+
+def _address(source: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not source:
+        return None
+    fields = (
+        "firstName",
+        "lastName",
+        "company",
+        "address1",
+        "address2",
+        "city",
+        "province",
+        "provinceCode",
+        "zip",
+        "country",
+        "phone",
+    )
+    address = {k: source[k] for k in fields if source.get(k)}
+    if source.get("countryCodeV2"):
+        address["countryCode"] = source["countryCodeV2"]
+    return address
+
+
+def billing_address(retailer: Retailer) -> dict[str, Any] | None:
+    values = {
+        "firstName": retailer.billing_first_name,
+        "lastName": retailer.billing_last_name,
+        "phone": retailer.billing_phone,
+        "address1": retailer.billing_address1,
+        "address2": retailer.billing_address2,
+        "city": retailer.billing_city,
+        "province": retailer.billing_province,
+        "zip": retailer.billing_zip,
+    }
+    country = retailer.billing_country
+    if country:
+        values["countryCode" if len(country) == 2 else "country"] = country
+    address = {k: v for k, v in values.items() if v}
+    return address or None
+
+
+def build_order_input(
+    order: SourceOrder,
+    mapped: list[tuple[SourceLine, LglVariant]],
+    retailer: Retailer,
+    currency: str,
+    today: date,
+) -> dict[str, Any]:
+    """The ``orderCreate`` input for an order (DESIGN.md: addresses, tags, attributes)."""
+    tags = [f"imported-from-{retailer.id}", order_number(order.name)]
+    if retailer.custom_include_tags:
+        tags += [t for t in order.tags if t not in tags]
+    attributes = [
+        {"key": "order_number", "value": order.name},
+        {"key": "__flare_ship_date", "value": order.ship_date or today.isoformat()},
+    ]
+    payload: dict[str, Any] = {
+        "lineItems": [
+            {
+                "variantId": variant.id,
+                "quantity": line.quantity,
+                "priceSet": {
+                    "shopMoney": {"amount": str(variant.unit_cost), "currencyCode": currency}
+                },
+            }
+            for line, variant in mapped
+        ],
+        "email": retailer.billing_email,
+        "billingAddress": billing_address(retailer),
+        "shippingAddress": _address(order.shipping_address),
+        "tags": tags,
+        "customAttributes": attributes,
+        "financialStatus": "PAID",
+        "currency": currency,
+        "sourceIdentifier": source_identifier(retailer.id, order.id),
+        "sourceName": "lgl-sync",
+    }
+    if retailer.custom_include_note and order.note:
+        payload["note"] = order.note
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+ORDER_OPTIONS = {
+    "inventoryBehaviour": "DECREMENT_IGNORING_POLICY",
+    "sendReceipt": False,
+    "sendFulfillmentReceipt": False,
+}
+
+
+@dataclass(frozen=True)
+class EligibleOrder:
+    """An order with every line mapped to its LGL variant."""
+
+    order: SourceOrder
+    lines: list[tuple[SourceLine, LglVariant]]

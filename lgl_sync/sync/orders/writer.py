@@ -1,0 +1,199 @@
+"""Importing retailer orders into the LGL store exactly once.
+
+``orderCreate`` has no idempotency, so (DESIGN.md, FACTS.md §4.1): the ledger row is written
+before the call; the LGL order carries ``sourceIdentifier``; after any ambiguous outcome the LGL
+store is searched for that identifier before anything is created again; and a claim left
+pending by a crashed run is only taken over once Shopify's search index has had time to show
+an order that run may have created.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy.engine import Engine
+
+from lgl_sync.control_plane import ledger
+from lgl_sync.retailer import Retailer
+from lgl_sync.shopify.client import ShopifyClient, raise_user_errors
+from lgl_sync.shopify.errors import AmbiguousOutcomeError, ShopifyError
+from lgl_sync.sync.orders.reads import find_lgl_order, lookup_variants, shop_currency
+from lgl_sync.sync.orders.rules import (
+    IMPORTED_TAG,
+    ORDER_OPTIONS,
+    EligibleOrder,
+    SourceOrder,
+    build_order_input,
+    map_lines,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ImportStatus(StrEnum):
+    """What happened to one source order in a run."""
+
+    IMPORTED = "imported"
+    ALREADY_IMPORTED = "already_imported"
+    HELD = "held"
+    FAILED = "failed"
+    IN_PROGRESS = "in_progress"
+    WOULD_IMPORT = "would_import"
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What happened to one source order in this run."""
+
+    source_order_id: str
+    source_order_name: str
+    status: ImportStatus
+    reason: str | None = None
+    detail: str | None = None
+    lgl_order_id: str | None = None
+    lines: int = 0
+
+
+class OrderImporter:
+    """Imports one retailer's orders; every write is recorded so none happens twice."""
+
+    def __init__(
+        self,
+        *,
+        retailer: Retailer,
+        source: ShopifyClient,
+        lgl: ShopifyClient,
+        engine: Engine,
+        run_id: str | None,
+        dry_run: bool = False,
+        reconcile_after: timedelta = timedelta(minutes=2),
+        today: date | None = None,
+    ) -> None:
+        self.retailer = retailer
+        self.source = source
+        self.lgl = lgl
+        self.engine = engine
+        self.run_id = run_id
+        self.dry_run = dry_run
+        self.reconcile_after = reconcile_after
+        self.today = today or datetime.now(UTC).date()
+        self._currency: str | None = None
+
+    def run(self, orders: list[SourceOrder]) -> list[ImportOutcome]:
+        """Imports each order; one order's failure never stops the others."""
+        skus = {line.sku for order in orders for line in order.lines if line.sku}
+        variants = lookup_variants(self.lgl, skus)
+        outcomes = []
+        for order in orders:
+            mapped, hold = map_lines(order, variants)
+            if hold:
+                outcomes.append(_outcome(order, ImportStatus.HELD, hold.reason, hold.detail))
+            elif self.dry_run:
+                outcomes.append(_outcome(order, ImportStatus.WOULD_IMPORT, lines=len(mapped)))
+            else:
+                outcomes.append(self._import_safely(EligibleOrder(order, mapped)))
+        return outcomes
+
+    def _import_safely(self, eligible: EligibleOrder) -> ImportOutcome:
+        try:
+            return self._import(eligible)
+        except ShopifyError as exc:
+            logger.warning("order %s failed: %s", eligible.order.name, exc)
+            return _outcome(eligible.order, ImportStatus.FAILED, exc.category, str(exc)[:300])
+
+    # -- the protocol --------------------------------------------------------------------------
+
+    def _import(self, eligible: EligibleOrder) -> ImportOutcome:
+        order = eligible.order
+        if ledger.claim_order(
+            self.engine,
+            retailer_id=self.retailer.id,
+            source_order_id=order.id,
+            source_order_name=order.name,
+            run_id=self.run_id,
+        ):
+            return self._create(eligible)
+        link = ledger.order_link(self.engine, self.retailer.id, order.id)
+        if link.imported:
+            self._tag(order)
+            return _outcome(order, ImportStatus.ALREADY_IMPORTED, lgl_order_id=link.lgl_order_id)
+        age = link.age(datetime.now(UTC))
+        if link.status == ledger.LinkStatus.PENDING and age < self.reconcile_after.total_seconds():
+            return _outcome(
+                order,
+                ImportStatus.IN_PROGRESS,
+                "claimed_by_another_run",
+                f"claimed {age:.0f}s ago by run {link.run_id}",
+            )
+        existing = find_lgl_order(self.lgl, self.retailer.id, order.id)
+        if existing:
+            return self._recorded(order, existing, ImportStatus.ALREADY_IMPORTED)
+        if not ledger.take_over_order(self.engine, link, to_run=self.run_id):
+            return _outcome(order, ImportStatus.IN_PROGRESS, "claimed_by_another_run")
+        return self._create(eligible)
+
+    def _create(self, eligible: EligibleOrder) -> ImportOutcome:
+        order = eligible.order
+        if self._currency is None:
+            self._currency = shop_currency(self.lgl)
+        payload = build_order_input(
+            order, eligible.lines, self.retailer, self._currency, self.today
+        )
+        try:
+            data = self.lgl.mutate(
+                "OrderCreate", {"order": payload, "options": ORDER_OPTIONS}, idempotent=False
+            )
+        except AmbiguousOutcomeError:
+            existing = find_lgl_order(self.lgl, self.retailer.id, order.id)
+            if existing:
+                return self._recorded(order, existing, ImportStatus.IMPORTED, len(eligible.lines))
+            # Left pending: a later run searches again once the index has caught up.
+            return _outcome(
+                order,
+                ImportStatus.FAILED,
+                "unconfirmed",
+                "orderCreate outcome unknown; will be reconciled",
+            )
+        except ShopifyError:
+            ledger.mark_order_failed(self.engine, self.retailer.id, order.id)
+            raise
+        result = data["orderCreate"]
+        if result["userErrors"]:
+            ledger.mark_order_failed(self.engine, self.retailer.id, order.id)
+            detail = "; ".join(e["message"] for e in result["userErrors"])
+            return _outcome(order, ImportStatus.HELD, "user_error", detail[:300])
+        lgl_order_id = result["order"]["id"]
+        return self._recorded(order, lgl_order_id, ImportStatus.IMPORTED, len(eligible.lines))
+
+    def _recorded(
+        self, order: SourceOrder, lgl_order_id: str, status: ImportStatus, lines: int = 0
+    ) -> ImportOutcome:
+        ledger.mark_order_created(
+            self.engine, self.retailer.id, order.id, lgl_order_id=lgl_order_id, run_id=self.run_id
+        )
+        self._tag(order)
+        return _outcome(order, status, lgl_order_id=lgl_order_id, lines=lines)
+
+    def _tag(self, order: SourceOrder) -> None:
+        # Adding a tag twice changes nothing, so this write is safe to retry.
+        data = self.source.mutate(
+            "TagsAdd", {"id": order.id, "tags": [IMPORTED_TAG]}, idempotent=True
+        )
+        raise_user_errors(data, "tagsAdd")
+        ledger.mark_order_tagged(self.engine, self.retailer.id, order.id)
+
+
+def _outcome(
+    order: SourceOrder,
+    status: ImportStatus,
+    reason: str | None = None,
+    detail: str | None = None,
+    lgl_order_id: str | None = None,
+    lines: int = 0,
+) -> ImportOutcome:
+    return ImportOutcome(
+        order.id, order.name, status, reason, detail, lgl_order_id, lines or len(order.lines)
+    )

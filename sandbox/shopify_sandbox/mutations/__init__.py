@@ -1,0 +1,41 @@
+"""Mutation resolvers: the registry of Shopify's write operations the sandbox implements
+(Shopify's write semantics and user errors, FACTS.md §3-§5), one module per domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopify_sandbox.bulk import bulk_operation_run_query
+from shopify_sandbox.mutations.fulfillments import (
+    fulfillment_cancel,
+    fulfillment_create,
+    fulfillment_tracking_update,
+)
+from shopify_sandbox.mutations.inventory import (
+    group_changes,
+    inventory_activate,
+    inventory_adjust_quantities,
+    inventory_set_quantities,
+)
+from shopify_sandbox.mutations.orders import order_cancel, order_create, order_update, tags_change
+
+
+def mutation_resolvers() -> dict[str, dict[str, Any]]:
+    """Resolvers by GraphQL type and field, for the engine's schema."""
+    return {
+        "Mutation": {
+            "orderCreate": order_create,
+            "orderUpdate": order_update,
+            "orderCancel": order_cancel,
+            "tagsAdd": tags_change(add=True),
+            "tagsRemove": tags_change(add=False),
+            "fulfillmentCreate": fulfillment_create,
+            "fulfillmentTrackingInfoUpdate": fulfillment_tracking_update,
+            "fulfillmentCancel": fulfillment_cancel,
+            "inventorySetQuantities": inventory_set_quantities,
+            "inventoryAdjustQuantities": inventory_adjust_quantities,
+            "inventoryActivate": inventory_activate,
+            "bulkOperationRunQuery": bulk_operation_run_query,
+        },
+        "InventoryAdjustmentGroup": {"changes": group_changes},
+    }

@@ -1,0 +1,117 @@
+"""Fulfillment mutations: create, tracking updates and cancels (FACTS.md §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from shopify_sandbox.models import TrackingInfo
+from shopify_sandbox.mutations.support import context_of, payload
+from shopify_sandbox.resolvers import lookup, parse_gid
+from shopify_sandbox.state import SandboxError
+
+CARRIER_URLS = {
+    "UPS": "https://www.ups.com/WebTracking?loc=en_US&requester=ST&trackNums={}",
+    "USPS": "https://tools.usps.com/go/TrackConfirmAction?qtc_tLabels1={}",
+    "FedEx": "https://www.fedex.com/fedextrack/?trknbr={}",
+    "DHL Express": "https://www.dhl.com/en/express/tracking.html?AWB={}",
+}
+
+
+def _tracking(tracking: dict | None) -> list[TrackingInfo]:
+    if not tracking:
+        return []
+    if tracking.get("number") and tracking.get("numbers"):
+        raise SandboxError("Use number or numbers, not both.", ["fulfillment", "trackingInfo"])
+    if tracking.get("url") and tracking.get("urls"):
+        raise SandboxError("Use url or urls, not both.", ["fulfillment", "trackingInfo"])
+    numbers = tracking.get("numbers") or ([tracking["number"]] if tracking.get("number") else [])
+    urls = tracking.get("urls") or ([tracking["url"]] if tracking.get("url") else [])
+    company = tracking.get("company")
+    infos = []
+    for i, number in enumerate(numbers):
+        url = urls[i] if i < len(urls) else None
+        if url is None and company in CARRIER_URLS:
+            url = CARRIER_URLS[company].format(number)
+        infos.append(TrackingInfo(company, number, url))
+    if not numbers and company:
+        infos.append(TrackingInfo(company, None, None))
+    return infos
+
+
+def fulfillment_create(_: Any, info: GraphQLResolveInfo, fulfillment: dict, **_a: Any) -> dict:
+    """Fulfills fulfillment order line items, all of one order and one location."""
+    store = context_of(info).store
+    build = payload(fulfillment=None)
+    try:
+        requests = []
+        for i, group in enumerate(fulfillment["lineItemsByFulfillmentOrder"]):
+            fo = lookup(store, group["fulfillmentOrderId"], "FulfillmentOrder")
+            if fo is None:
+                raise SandboxError(
+                    "Fulfillment order does not exist.",
+                    ["fulfillment", "lineItemsByFulfillmentOrder", str(i)],
+                )
+            items = group.get("fulfillmentOrderLineItems")
+            wanted = None
+            if items is not None:
+                wanted = [
+                    (
+                        (parse_gid(li["id"], "FulfillmentOrderLineItem") or ("", -1))[1],
+                        li["quantity"],
+                    )
+                    for li in items
+                ]
+            requests.append((fo, wanted))
+        created = store.create_fulfillment(
+            requests,
+            _tracking(fulfillment.get("trackingInfo")),
+            bool(fulfillment.get("notifyCustomer")),
+        )
+    except SandboxError as error:
+        return build(error)
+    return {"fulfillment": created, "userErrors": []}
+
+
+def fulfillment_tracking_update(
+    _: Any,
+    info: GraphQLResolveInfo,
+    fulfillmentId: str,
+    trackingInfoInput: dict,
+    notifyCustomer: bool | None = None,
+):
+    store = context_of(info).store
+    record = lookup(store, fulfillmentId, "Fulfillment")
+    try:
+        if record is None:
+            raise SandboxError("Fulfillment does not exist.", ["fulfillmentId"])
+        if record.status == "CANCELLED":
+            raise SandboxError(
+                "Cannot update tracking of a cancelled fulfillment.", ["fulfillmentId"]
+            )
+        record.tracking_info = _tracking(trackingInfoInput)
+        record.notify_customer = bool(notifyCustomer)
+        record.updated_at = store.now()
+        store.touch(store.orders[record.order_id])
+    except SandboxError as error:
+        return {
+            "fulfillment": None,
+            "userErrors": [{"field": error.field, "message": error.message}],
+        }
+    return {"fulfillment": record, "userErrors": []}
+
+
+def fulfillment_cancel(_: Any, info: GraphQLResolveInfo, id: str) -> dict:
+    store = context_of(info).store
+    record = lookup(store, id, "Fulfillment")
+    try:
+        if record is None:
+            raise SandboxError("Fulfillment does not exist.", ["id"])
+        store.cancel_fulfillment(record)
+    except SandboxError as error:
+        return {
+            "fulfillment": None,
+            "userErrors": [{"field": error.field, "message": error.message}],
+        }
+    return {"fulfillment": record, "userErrors": []}

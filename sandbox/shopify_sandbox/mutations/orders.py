@@ -1,0 +1,164 @@
+"""Order mutations: orderCreate (no idempotency), updates, cancels and tags (FACTS.md §4)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from graphql import GraphQLResolveInfo
+
+from shopify_sandbox.models import Metafield
+from shopify_sandbox.mutations.support import context_of, payload
+from shopify_sandbox.resolvers import lookup
+from shopify_sandbox.state import SandboxError, next_id
+
+
+def _money(value: dict | None, fallback: Decimal) -> Decimal:
+    if not value:
+        return fallback
+    try:
+        return Decimal(str(value["shopMoney"]["amount"]))
+    except (InvalidOperation, KeyError, TypeError):
+        return fallback
+
+
+def _tags(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for value in values or []:
+        for tag in value.split(","):
+            tag = tag.strip()
+            if tag and tag.lower() not in (t.lower() for t in out):
+                out.append(tag)
+    return out
+
+
+def order_create(_: Any, info: GraphQLResolveInfo, order: dict, options: dict | None = None):
+    """Creates an order with fulfillment orders per routed location. No idempotency."""
+    store = context_of(info).store
+    build = payload(order=None)
+    options = options or {}
+    behaviour = options.get("inventoryBehaviour") or "BYPASS"
+    lines = []
+    try:
+        if not order.get("lineItems"):
+            raise SandboxError(
+                "Line items must have at least one item.", ["order", "lineItems"], "INVALID"
+            )
+        for i, line in enumerate(order["lineItems"]):
+            path = ["order", "lineItems", str(i)]
+            if line["quantity"] <= 0:
+                raise SandboxError(
+                    "Quantity must be greater than 0.", [*path, "quantity"], "INVALID"
+                )
+            spec: dict[str, Any] = {
+                "quantity": line["quantity"],
+                "title": line.get("title"),
+                "vendor": line.get("vendor"),
+            }
+            if line.get("variantId"):
+                variant = lookup(store, line["variantId"], "ProductVariant")
+                if variant is None:
+                    raise SandboxError("Variant does not exist.", [*path, "variantId"], "INVALID")
+                spec.update(
+                    variant_id=variant.id, price=_money(line.get("priceSet"), variant.price)
+                )
+                if behaviour == "DECREMENT_OBEYING_POLICY":
+                    item = store.inventory_items[variant.inventory_item_id]
+                    location = variant.ships_from_location_id or store.primary_location_id
+                    level = item.levels.get(location)
+                    if level is None or level.quantities["available"] < line["quantity"]:
+                        raise SandboxError(
+                            "Unable to reserve inventory.", path, "INVENTORY_CLAIM_FAILED"
+                        )
+            else:
+                if not line.get("title"):
+                    raise SandboxError(
+                        "Title can't be blank for a custom line item.", [*path, "title"], "INVALID"
+                    )
+                spec.update(sku=line.get("sku"), price=_money(line.get("priceSet"), Decimal("0")))
+            lines.append(spec)
+    except SandboxError as error:
+        return build(error)
+    created = store.create_order(
+        lines=lines,
+        financial_status=order.get("financialStatus") or "PENDING",
+        decrement_inventory=behaviour != "BYPASS",
+        email=order.get("email"),
+        phone=order.get("phone"),
+        note=order.get("note"),
+        tags=_tags(order.get("tags")),
+        po_number=order.get("poNumber"),
+        source_identifier=order.get("sourceIdentifier"),
+        source_name=order.get("sourceName") or "api",
+        test=bool(order.get("test")),
+        custom_attributes=[(a["key"], a["value"]) for a in order.get("customAttributes") or []],
+        shipping_address=order.get("shippingAddress"),
+        billing_address=order.get("billingAddress"),
+    )
+    for mf in order.get("metafields") or []:
+        created.metafields[(mf.get("namespace") or "custom", mf["key"])] = Metafield(
+            next_id(),
+            mf.get("namespace") or "custom",
+            mf["key"],
+            mf["value"],
+            mf.get("type") or "single_line_text_field",
+        )
+    return {"order": created, "userErrors": []}
+
+
+def order_update(_: Any, info: GraphQLResolveInfo, input: dict) -> dict:
+    store = context_of(info).store
+    order = lookup(store, input["id"], "Order")
+    if order is None:
+        return {"order": None, "userErrors": [{"field": ["id"], "message": "Order does not exist"}]}
+    for key, attr in (
+        ("email", "email"),
+        ("note", "note"),
+        ("poNumber", "po_number"),
+        ("shippingAddress", "shipping_address"),
+    ):
+        if key in input:
+            setattr(order, attr, input[key])
+    if "tags" in input:
+        order.tags = _tags(input["tags"])
+    if "customAttributes" in input:
+        order.custom_attributes = [(a["key"], a["value"]) for a in input["customAttributes"]]
+    store.touch(order)
+    return {"order": order, "userErrors": []}
+
+
+def order_cancel(_: Any, info: GraphQLResolveInfo, orderId: str, restock: bool, **_a: Any):
+    store = context_of(info).store
+    order = lookup(store, orderId, "Order")
+    try:
+        if order is None:
+            raise SandboxError("Order does not exist.", ["orderId"], "NOT_FOUND")
+        store.cancel_order(order, restock=restock)
+    except SandboxError as error:
+        user_error = error.as_user_error()
+        return {
+            "orderCancelUserErrors": [user_error],
+            "userErrors": [{"field": user_error["field"], "message": error.message}],
+        }
+    return {"orderCancelUserErrors": [], "userErrors": []}
+
+
+def tags_change(add: bool):
+    def resolve(_: Any, info: GraphQLResolveInfo, id: str, tags: list[str]) -> dict:
+        store = context_of(info).store
+        record = lookup(store, id)
+        if record is None or not hasattr(record, "tags"):
+            return {
+                "node": None,
+                "userErrors": [{"field": ["id"], "message": "Resource does not exist"}],
+            }
+        wanted = _tags(tags)
+        if add:
+            record.tags = _tags([*record.tags, *wanted])
+        else:
+            lowered = {t.lower() for t in wanted}
+            record.tags = [t for t in record.tags if t.lower() not in lowered]
+        store.touch(record)
+        return {"node": record, "userErrors": []}
+
+    return resolve

@@ -1,0 +1,490 @@
+"""The sandbox's stores: records, indexes and the business operations Shopify performs.
+
+Both the GraphQL mutations and the scenario loader go through these methods, so an order seeded
+by a scenario and one created by ``orderCreate`` get the same fulfillment orders and inventory
+effects.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from shopify_sandbox.clock import SandboxClock
+from shopify_sandbox.models import (
+    BulkOperation,
+    Fulfillment,
+    FulfillmentLineItem,
+    FulfillmentOrder,
+    FulfillmentOrderLineItem,
+    InventoryItem,
+    InventoryLevel,
+    LineItem,
+    Location,
+    Metafield,
+    Order,
+    Product,
+    ProductVariant,
+    TrackingInfo,
+)
+from shopify_sandbox.throttle import LeakyBucket
+
+_ids = itertools.count(1_000_001)
+# Shopify's supported versions in November 2026 (FACTS.md §7); anything else answers 404.
+SUPPORTED_VERSIONS = ("2026-01", "2026-04", "2026-07", "2026-10")
+DEFAULT_SCOPES = (
+    "read_orders",
+    "write_orders",
+    "read_all_orders",
+    "read_products",
+    "read_inventory",
+    "write_inventory",
+    "read_locations",
+    "read_merchant_managed_fulfillment_orders",
+    "write_merchant_managed_fulfillment_orders",
+    "read_fulfillments",
+    "write_fulfillments",
+)
+
+
+def next_id() -> int:
+    """A new numeric id, unique across every store of the process (as Shopify's are)."""
+    return next(_ids)
+
+
+class SandboxError(Exception):
+    """A request the store refuses; becomes a ``userErrors`` entry."""
+
+    def __init__(self, message: str, field: list[str] | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+
+    def as_user_error(self) -> dict[str, Any]:
+        return {"field": self.field, "message": self.message, "code": self.code}
+
+
+@dataclass
+class UsageCounters:
+    requests: int = 0
+    throttled: int = 0
+    cost_requested: float = 0.0
+    cost_actual: float = 0.0
+    by_operation: dict[str, int] = field(default_factory=dict)
+    faults: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "throttled": self.throttled,
+            "cost_requested": self.cost_requested,
+            "cost_actual": self.cost_actual,
+            "faults": self.faults,
+            "by_operation": dict(self.by_operation),
+        }
+
+
+class Store:
+    """One Shopify store: its settings, its records and Shopify's operations on them."""
+
+    def __init__(
+        self,
+        handle: str,
+        token: str,
+        clock: SandboxClock,
+        *,
+        name: str = "",
+        plan: str = "standard",
+        scopes: tuple[str, ...] = DEFAULT_SCOPES,
+        currency: str = "USD",
+    ) -> None:
+        self.handle = handle
+        self.token = token
+        self.name = name or handle
+        self.clock = clock
+        self.currency = currency
+        self.scopes = list(scopes)
+        self.id = next_id()
+        self.lock = threading.RLock()
+        self.bucket = LeakyBucket(clock, plan)
+        self.usage = UsageCounters()
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=5000)
+        self.development_store = False  # 5 orderCreate per minute when True (FACTS.md §1.5)
+        self.order_create_times: deque[float] = deque()
+        self.search_lag = 0.0
+        self.index_history: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+        self.idempotency: dict[str, tuple[str, Any]] = {}
+        self.locations: dict[int, Location] = {}
+        self.products: dict[int, Product] = {}
+        self.variants: dict[int, ProductVariant] = {}
+        self.inventory_items: dict[int, InventoryItem] = {}
+        self.sku_index: dict[
+            str, list[int]
+        ] = {}  # lower-cased SKU -> variant ids (SKUs never change)
+        self.inventory_levels: dict[int, InventoryLevel] = {}
+        self.orders: dict[int, Order] = {}
+        self.line_items: dict[int, LineItem] = {}
+        self.fulfillment_orders: dict[int, FulfillmentOrder] = {}
+        self.fulfillment_order_line_items: dict[int, FulfillmentOrderLineItem] = {}
+        self.fulfillments: dict[int, Fulfillment] = {}
+        self.bulk_operations: dict[int, BulkOperation] = {}
+        self.next_order_number = 1001
+        self.primary_location_id: int | None = None
+
+    def apply_settings(self, settings: dict[str, Any]) -> None:
+        """Changes the store's plan, search lag, development-store order limit or scopes."""
+        if "plan" in settings:
+            self.bucket.set_plan(settings["plan"])
+        if "search_lag" in settings:
+            self.search_lag = float(settings["search_lag"])
+        if "development_store" in settings:
+            self.development_store = bool(settings["development_store"])
+        if "scopes" in settings:
+            self.scopes = list(settings["scopes"])
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.utcnow()
+
+    def find(self, kind: str, number: int) -> Any:
+        """The record of GraphQL type ``kind`` with this numeric id, or None."""
+        table = {
+            "Location": self.locations,
+            "Product": self.products,
+            "ProductVariant": self.variants,
+            "InventoryItem": self.inventory_items,
+            "InventoryLevel": self.inventory_levels,
+            "Order": self.orders,
+            "LineItem": self.line_items,
+            "FulfillmentOrder": self.fulfillment_orders,
+            "Fulfillment": self.fulfillments,
+            "FulfillmentOrderLineItem": self.fulfillment_order_line_items,
+            "BulkOperation": self.bulk_operations,
+        }.get(kind)
+        return None if table is None else table.get(number)
+
+    def touch(self, record: Any) -> None:
+        """Records that ``record`` changed. Search sees each state only ``search_lag`` seconds
+        after it was written, so the last few states are kept whatever the lag is now."""
+        from shopify_sandbox.search import index_document
+
+        if hasattr(record, "updated_at"):
+            record.updated_at = self.now()
+        history = self.index_history.setdefault(f"{record.gid_type}/{record.id}", [])
+        history.append((self.clock.monotonic(), index_document(self, record)))
+        del history[:-8]
+
+    # -- catalog and inventory -----------------------------------------------------------------
+
+    def add_location(self, name: str, *, primary: bool = False) -> Location:
+        location = Location(id=next_id(), name=name)
+        self.locations[location.id] = location
+        if primary or self.primary_location_id is None:
+            self.primary_location_id = location.id
+        return location
+
+    def add_product(self, title: str, variants: list[dict[str, Any]]) -> Product:
+        """Adds a product; each variant dict has sku, price, and optionally title,
+        retailer_cost, barcode and ships_from (a location id)."""
+        product = Product(id=next_id(), title=title, handle=_handle(title))
+        self.products[product.id] = product
+        now = self.now()
+        for spec in variants:
+            item_id = next_id()
+            variant = ProductVariant(
+                id=next_id(),
+                product_id=product.id,
+                title=spec.get("title", "Default Title"),
+                sku=spec.get("sku"),
+                price=Decimal(str(spec.get("price", "0.00"))),
+                inventory_item_id=item_id,
+                barcode=spec.get("barcode"),
+                ships_from_location_id=spec.get("ships_from"),
+            )
+            if spec.get("retailer_cost") is not None:
+                variant.metafields[("custom", "retailer_cost")] = Metafield(
+                    next_id(),
+                    "custom",
+                    "retailer_cost",
+                    str(spec["retailer_cost"]),
+                    "number_decimal",
+                )
+            self.variants[variant.id] = variant
+            if variant.sku:
+                self.sku_index.setdefault(variant.sku.lower(), []).append(variant.id)
+            product.variant_ids.append(variant.id)
+            self.inventory_items[item_id] = InventoryItem(
+                id=item_id, sku=variant.sku, variant_id=variant.id, created_at=now, updated_at=now
+            )
+        return product
+
+    def variants_by_sku(self, sku: str) -> list[ProductVariant]:
+        return [
+            v for i in self.sku_index.get(sku.lower(), ()) if (v := self.variants[i]).sku == sku
+        ]
+
+    def stock(self, item_id: int, location_id: int, available: int = 0) -> InventoryLevel:
+        """Stocks an item at a location (idempotent) and sets its available quantity."""
+        item = self.inventory_items[item_id]
+        level = item.levels.get(location_id)
+        if level is None:
+            level = InventoryLevel(
+                id=next_id(),
+                item_id=item_id,
+                location_id=location_id,
+                quantities={
+                    "available": 0,
+                    "on_hand": 0,
+                    "committed": 0,
+                    "reserved": 0,
+                    "incoming": 0,
+                },
+                updated_at=self.now(),
+            )
+            item.levels[location_id] = level
+            self.inventory_levels[level.id] = level
+        self.set_quantity(level, "available", available)
+        return level
+
+    def set_quantity(self, level: InventoryLevel, name: str, quantity: int) -> int:
+        """Sets ``available`` or ``on_hand``; the other moves by the same delta, as on Shopify.
+        Returns the delta."""
+        delta = quantity - level.quantities[name]
+        level.quantities["available"] += delta
+        level.quantities["on_hand"] += delta
+        level.updated_at = self.now()
+        self.inventory_items[level.item_id].updated_at = level.updated_at
+        return delta
+
+    def adjust_available(self, item_id: int, location_id: int, delta: int) -> None:
+        level = self.inventory_items[item_id].levels.get(location_id)
+        if level is None:
+            level = self.stock(item_id, location_id, 0)
+        self.set_quantity(level, "available", level.quantities["available"] + delta)
+
+    # -- orders --------------------------------------------------------------------------------
+
+    def create_order(
+        self,
+        *,
+        lines: list[dict[str, Any]],
+        financial_status: str = "PAID",
+        created_at: datetime | None = None,
+        decrement_inventory: bool = False,
+        **attributes: Any,
+    ) -> Order:
+        """Creates an order and its fulfillment orders, one per assigned location.
+
+        Each line dict has quantity and either variant_id or (sku, title, price); location_id
+        overrides routing. Routing: the variant's ``ships_from`` location, else the store's
+        primary location.
+        """
+        now = self.now()
+        created = created_at or now
+        order = Order(
+            id=next_id(),
+            number=self.next_order_number,
+            name=f"#{self.next_order_number}",
+            created_at=created,
+            updated_at=created,
+            processed_at=created,
+            financial_status=financial_status,
+            currency_code=self.currency,
+            **attributes,
+        )
+        self.next_order_number += 1
+        by_location: dict[int, list[tuple[LineItem, int]]] = {}
+        for spec in lines:
+            variant = self.variants.get(spec["variant_id"]) if spec.get("variant_id") else None
+            item = LineItem(
+                id=next_id(),
+                order_id=order.id,
+                variant_id=variant.id if variant else None,
+                product_id=variant.product_id if variant else None,
+                sku=variant.sku if variant else spec.get("sku"),
+                title=spec.get("title")
+                or (self.products[variant.product_id].title if variant else "Custom item"),
+                variant_title=variant.title if variant else spec.get("variant_title"),
+                quantity=spec["quantity"],
+                current_quantity=spec["quantity"],
+                price=Decimal(str(spec.get("price", variant.price if variant else "0"))),
+                vendor=spec.get("vendor"),
+                requires_shipping=spec.get("requires_shipping", True),
+            )
+            order.line_items.append(item)
+            self.line_items[item.id] = item
+            location_id = spec.get("location_id") or (
+                variant.ships_from_location_id if variant else None
+            )
+            location_id = location_id or self.primary_location_id
+            if item.requires_shipping:
+                by_location.setdefault(location_id, []).append((item, item.quantity))
+            if decrement_inventory and variant:
+                self.adjust_available(variant.inventory_item_id, location_id, -item.quantity)
+        for location_id, items in by_location.items():
+            fo = FulfillmentOrder(
+                id=next_id(),
+                order_id=order.id,
+                location_id=location_id,
+                status="OPEN",
+                created_at=created,
+                updated_at=created,
+            )
+            for line, quantity in items:
+                fo_line = FulfillmentOrderLineItem(next_id(), fo.id, line.id, quantity, quantity)
+                fo.line_items.append(fo_line)
+                self.fulfillment_order_line_items[fo_line.id] = fo_line
+            self.fulfillment_orders[fo.id] = fo
+            order.fulfillment_order_ids.append(fo.id)
+        self.orders[order.id] = order
+        self.touch(order)
+        order.updated_at = created
+        return order
+
+    def cancel_order(self, order: Order, *, restock: bool) -> None:
+        if order.cancelled_at is not None:
+            raise SandboxError("Order has already been cancelled.", ["orderId"], "INVALID")
+        order.cancelled_at = self.now()
+        order.closed = True
+        for fo_id in order.fulfillment_order_ids:
+            fo = self.fulfillment_orders[fo_id]
+            if fo.status in ("OPEN", "IN_PROGRESS", "ON_HOLD", "SCHEDULED"):
+                fo.status = "CLOSED" if fo.fulfillment_ids else "CANCELLED"
+                for fo_line in fo.line_items:
+                    line = self.line_items[fo_line.line_item_id]
+                    if restock and line.variant_id:
+                        variant = self.variants[line.variant_id]
+                        self.adjust_available(
+                            variant.inventory_item_id, fo.location_id, fo_line.remaining_quantity
+                        )
+                    line.current_quantity -= fo_line.remaining_quantity
+                    fo_line.remaining_quantity = 0
+                fo.updated_at = self.now()
+        self.touch(order)
+
+    def fulfillment_status(self, order: Order) -> str:
+        """Order.displayFulfillmentStatus derived from its fulfillment orders."""
+        fos = [self.fulfillment_orders[i] for i in order.fulfillment_order_ids]
+        total = sum(li.total_quantity for fo in fos for li in fo.line_items)
+        remaining = sum(li.remaining_quantity for fo in fos for li in fo.line_items)
+        live = [f for f in order.fulfillment_ids if self.fulfillments[f].status == "SUCCESS"]
+        if total and remaining == 0 and live:
+            return "FULFILLED"
+        if live:
+            return "PARTIALLY_FULFILLED"
+        if fos and all(fo.status == "ON_HOLD" for fo in fos):
+            return "ON_HOLD"
+        return "UNFULFILLED"
+
+    # -- fulfillments --------------------------------------------------------------------------
+
+    def create_fulfillment(
+        self,
+        requests: list[tuple[FulfillmentOrder, list[tuple[int, int]] | None]],
+        tracking: list[TrackingInfo],
+        notify_customer: bool,
+    ) -> Fulfillment:
+        """Fulfills FO line items. ``requests`` pairs each FO with [(fo line id, quantity)], or
+        None for everything remaining. Validates like Shopify before changing anything."""
+        orders = {fo.order_id for fo, _ in requests}
+        locations = {fo.location_id for fo, _ in requests}
+        if len(orders) > 1 or len(locations) > 1:
+            raise SandboxError(
+                "All fulfillment orders must belong to the same order and be assigned to the "
+                "same location.",
+                ["fulfillment", "lineItemsByFulfillmentOrder"],
+            )
+        plan: list[tuple[FulfillmentOrderLineItem, int]] = []
+        for index, (fo, wanted) in enumerate(requests):
+            path = ["fulfillment", "lineItemsByFulfillmentOrder", str(index)]
+            if fo.status not in ("OPEN", "IN_PROGRESS"):
+                raise SandboxError(
+                    f"Fulfillment order {fo.id} has an unfulfillable status= {fo.status.lower()}.",
+                    path,
+                )
+            by_id = {li.id: li for li in fo.line_items}
+            if wanted is None:
+                plan += [
+                    (li, li.remaining_quantity) for li in fo.line_items if li.remaining_quantity > 0
+                ]
+                continue
+            for fo_line_id, quantity in wanted:
+                fo_line = by_id.get(fo_line_id)
+                if fo_line is None:
+                    raise SandboxError("Fulfillment order line item does not exist.", path)
+                if quantity <= 0 or quantity > fo_line.remaining_quantity:
+                    raise SandboxError(
+                        "Invalid fulfillment order line item quantity requested.", path
+                    )
+                plan.append((fo_line, quantity))
+        if not plan:
+            raise SandboxError("Line items are already fulfilled.", ["fulfillment"])
+        order = self.orders[orders.pop()]
+        now = self.now()
+        fulfillment = Fulfillment(
+            id=next_id(),
+            order_id=order.id,
+            location_id=locations.pop(),
+            name=f"{order.name}-F{len(order.fulfillment_ids) + 1}",
+            status="SUCCESS",
+            created_at=now,
+            updated_at=now,
+            tracking_info=tracking,
+            fulfillment_order_ids=[fo.id for fo, _ in requests],
+            notify_customer=notify_customer,
+        )
+        for fo_line, quantity in plan:
+            fo_line.remaining_quantity -= quantity
+            fulfillment.line_items.append(
+                FulfillmentLineItem(next_id(), fo_line.line_item_id, quantity, fo_line.id)
+            )
+        for fo, _ in requests:
+            fo.fulfillment_ids.append(fulfillment.id)
+            done = all(li.remaining_quantity == 0 for li in fo.line_items)
+            fo.status = "CLOSED" if done else "IN_PROGRESS"
+            fo.updated_at = now
+        self.fulfillments[fulfillment.id] = fulfillment
+        order.fulfillment_ids.append(fulfillment.id)
+        self.touch(order)
+        return fulfillment
+
+    def cancel_fulfillment(self, fulfillment: Fulfillment) -> None:
+        if fulfillment.status == "CANCELLED":
+            raise SandboxError("Fulfillment has already been cancelled.", ["id"])
+        fulfillment.status = "CANCELLED"
+        fulfillment.updated_at = self.now()
+        for line in fulfillment.line_items:
+            fo_line = self.fulfillment_order_line_items[line.fulfillment_order_line_item_id]
+            fo_line.remaining_quantity += line.quantity
+            fo = self.fulfillment_orders[fo_line.fulfillment_order_id]
+            fo.status = (
+                "OPEN"
+                if not any(self.fulfillments[f].status == "SUCCESS" for f in fo.fulfillment_ids)
+                else "IN_PROGRESS"
+            )
+        self.touch(self.orders[fulfillment.order_id])
+
+    # -- metering ------------------------------------------------------------------------------
+
+    def record_order_create(self) -> float | None:
+        """Applies the development-store limit; returns seconds to wait when it is exceeded."""
+        if not self.development_store:
+            return None
+        now = self.clock.monotonic()
+        while self.order_create_times and now - self.order_create_times[0] >= 60:
+            self.order_create_times.popleft()
+        if len(self.order_create_times) >= 5:
+            return 60 - (now - self.order_create_times[0])
+        self.order_create_times.append(now)
+        return None
+
+
+def _handle(title: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in title.lower()).split())

@@ -1,0 +1,412 @@
+"""Writes the sandbox's SDL as a strict subset of Shopify's real Admin GraphQL schema.
+
+The sandbox must accept exactly what Shopify accepts for the operations LGL Sync uses, so its
+schema is cut out of Shopify's own introspection file rather than typed by hand: the fields
+listed in ``SUBSET`` keep their real types, arguments and defaults; enums and scalars are copied
+whole. Regenerate with ``python -m shopify_sandbox.tools.schema_subset PATH_TO_SCHEMA_JSON_GZ``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+
+import graphql
+
+SDL_PATH = Path(__file__).resolve().parents[1] / "schema.graphql"
+
+# Type name -> fields kept. Input objects list the fields the sandbox understands (required
+# fields must all be there). Enums and scalars reachable from these are copied whole.
+SUBSET: dict[str, list[str]] = {
+    "QueryRoot": [
+        "shop",
+        "currentAppInstallation",
+        "locations",
+        "location",
+        "orders",
+        "order",
+        "productVariants",
+        "products",
+        "inventoryItems",
+        "fulfillmentOrders",
+        "fulfillment",
+        "node",
+        "nodes",
+        "bulkOperation",
+        "currentBulkOperation",
+    ],
+    "Mutation": [
+        "orderCreate",
+        "orderUpdate",
+        "orderCancel",
+        "tagsAdd",
+        "tagsRemove",
+        "fulfillmentCreate",
+        "fulfillmentTrackingInfoUpdate",
+        "fulfillmentCancel",
+        "inventorySetQuantities",
+        "inventoryAdjustQuantities",
+        "inventoryActivate",
+        "bulkOperationRunQuery",
+    ],
+    "Node": ["id"],
+    "Shop": ["id", "name", "myshopifyDomain", "currencyCode", "ianaTimezone", "plan"],
+    "ShopPlan": ["displayName", "partnerDevelopment", "shopifyPlus", "publicDisplayName"],
+    "AppInstallation": ["id", "accessScopes"],
+    "AccessScope": ["handle", "description"],
+    "PageInfo": ["hasNextPage", "hasPreviousPage", "startCursor", "endCursor"],
+    "Location": [
+        "id",
+        "name",
+        "isActive",
+        "legacyResourceId",
+        "fulfillsOnlineOrders",
+        "inventoryLevels",
+    ],
+    "LocationConnection": ["edges", "nodes", "pageInfo"],
+    "LocationEdge": ["cursor", "node"],
+    "Order": [
+        "id",
+        "legacyResourceId",
+        "name",
+        "createdAt",
+        "updatedAt",
+        "processedAt",
+        "cancelledAt",
+        "closed",
+        "test",
+        "email",
+        "phone",
+        "note",
+        "tags",
+        "poNumber",
+        "sourceIdentifier",
+        "sourceName",
+        "currencyCode",
+        "displayFinancialStatus",
+        "displayFulfillmentStatus",
+        "customAttributes",
+        "shippingAddress",
+        "billingAddress",
+        "totalPriceSet",
+        "metafield",
+        "metafields",
+        "lineItems",
+        "fulfillmentOrders",
+        "fulfillments",
+    ],
+    "OrderConnection": ["edges", "nodes", "pageInfo"],
+    "OrderEdge": ["cursor", "node"],
+    "Attribute": ["key", "value"],
+    "MailingAddress": [
+        "firstName",
+        "lastName",
+        "name",
+        "company",
+        "address1",
+        "address2",
+        "city",
+        "province",
+        "provinceCode",
+        "zip",
+        "country",
+        "countryCodeV2",
+        "phone",
+    ],
+    "MoneyBag": ["shopMoney", "presentmentMoney"],
+    "MoneyV2": ["amount", "currencyCode"],
+    "Metafield": ["id", "namespace", "key", "value", "type"],
+    "MetafieldConnection": ["edges", "nodes", "pageInfo"],
+    "MetafieldEdge": ["cursor", "node"],
+    "LineItem": [
+        "id",
+        "name",
+        "title",
+        "variantTitle",
+        "sku",
+        "vendor",
+        "quantity",
+        "currentQuantity",
+        "unfulfilledQuantity",
+        "fulfillableQuantity",
+        "requiresShipping",
+        "variant",
+        "product",
+        "originalUnitPriceSet",
+        "customAttributes",
+    ],
+    "LineItemConnection": ["edges", "nodes", "pageInfo"],
+    "LineItemEdge": ["cursor", "node"],
+    "FulfillmentOrder": [
+        "id",
+        "orderId",
+        "order",
+        "status",
+        "requestStatus",
+        "createdAt",
+        "updatedAt",
+        "assignedLocation",
+        "lineItems",
+        "supportedActions",
+        "fulfillments",
+    ],
+    "FulfillmentOrderConnection": ["edges", "nodes", "pageInfo"],
+    "FulfillmentOrderEdge": ["cursor", "node"],
+    "FulfillmentOrderAssignedLocation": ["name", "location"],
+    "FulfillmentOrderSupportedAction": ["action"],
+    "FulfillmentOrderLineItem": [
+        "id",
+        "sku",
+        "totalQuantity",
+        "remainingQuantity",
+        "lineItem",
+        "variant",
+        "inventoryItemId",
+    ],
+    "FulfillmentOrderLineItemConnection": ["edges", "nodes", "pageInfo"],
+    "FulfillmentOrderLineItemEdge": ["cursor", "node"],
+    "Fulfillment": [
+        "id",
+        "name",
+        "status",
+        "displayStatus",
+        "createdAt",
+        "updatedAt",
+        "order",
+        "location",
+        "trackingInfo",
+        "fulfillmentLineItems",
+        "fulfillmentOrders",
+    ],
+    "FulfillmentConnection": ["edges", "nodes", "pageInfo"],
+    "FulfillmentEdge": ["cursor", "node"],
+    "FulfillmentTrackingInfo": ["company", "number", "url"],
+    "FulfillmentLineItem": ["id", "lineItem", "quantity"],
+    "FulfillmentLineItemConnection": ["edges", "nodes", "pageInfo"],
+    "FulfillmentLineItemEdge": ["cursor", "node"],
+    "Product": ["id", "title", "handle", "status", "variants"],
+    "ProductConnection": ["edges", "nodes", "pageInfo"],
+    "ProductEdge": ["cursor", "node"],
+    "ProductVariant": [
+        "id",
+        "title",
+        "displayName",
+        "sku",
+        "barcode",
+        "price",
+        "inventoryQuantity",
+        "inventoryItem",
+        "product",
+        "metafield",
+    ],
+    "ProductVariantConnection": ["edges", "nodes", "pageInfo"],
+    "ProductVariantEdge": ["cursor", "node"],
+    "InventoryItem": [
+        "id",
+        "sku",
+        "tracked",
+        "createdAt",
+        "updatedAt",
+        "variant",
+        "inventoryLevel",
+        "inventoryLevels",
+    ],
+    "InventoryItemConnection": ["edges", "nodes", "pageInfo"],
+    "InventoryItemEdge": ["cursor", "node"],
+    "InventoryLevel": ["id", "item", "location", "quantities"],
+    "InventoryLevelConnection": ["edges", "nodes", "pageInfo"],
+    "InventoryLevelEdge": ["cursor", "node"],
+    "InventoryQuantity": ["id", "name", "quantity", "updatedAt"],
+    "InventoryAdjustmentGroup": ["id", "createdAt", "reason", "referenceDocumentUri", "changes"],
+    "InventoryChange": ["name", "delta", "quantityAfterChange", "item", "location"],
+    "BulkOperation": [
+        "id",
+        "status",
+        "errorCode",
+        "type",
+        "query",
+        "createdAt",
+        "completedAt",
+        "objectCount",
+        "rootObjectCount",
+        "fileSize",
+        "url",
+        "partialDataUrl",
+    ],
+    # Payloads and their errors.
+    "OrderCreatePayload": ["order", "userErrors"],
+    "OrderCreateUserError": ["field", "message", "code"],
+    "OrderUpdatePayload": ["order", "userErrors"],
+    "OrderCancelPayload": ["orderCancelUserErrors", "userErrors"],
+    "OrderCancelUserError": ["field", "message", "code"],
+    "UserError": ["field", "message"],
+    "TagsAddPayload": ["node", "userErrors"],
+    "TagsRemovePayload": ["node", "userErrors"],
+    "FulfillmentCreatePayload": ["fulfillment", "userErrors"],
+    "FulfillmentTrackingInfoUpdatePayload": ["fulfillment", "userErrors"],
+    "FulfillmentCancelPayload": ["fulfillment", "userErrors"],
+    "InventorySetQuantitiesPayload": ["inventoryAdjustmentGroup", "userErrors"],
+    "InventorySetQuantitiesUserError": ["field", "message", "code"],
+    "InventoryAdjustQuantitiesPayload": ["inventoryAdjustmentGroup", "userErrors"],
+    "InventoryAdjustQuantitiesUserError": ["field", "message", "code"],
+    "InventoryActivatePayload": ["inventoryLevel", "userErrors"],
+    "BulkOperationRunQueryPayload": ["bulkOperation", "userErrors"],
+    "BulkOperationUserError": ["field", "message", "code"],
+    # Inputs.
+    "OrderCreateOrderInput": [
+        "lineItems",
+        "email",
+        "phone",
+        "shippingAddress",
+        "billingAddress",
+        "tags",
+        "note",
+        "customAttributes",
+        "financialStatus",
+        "currency",
+        "processedAt",
+        "poNumber",
+        "sourceIdentifier",
+        "sourceName",
+        "sourceUrl",
+        "test",
+        "metafields",
+    ],
+    "OrderCreateLineItemInput": [
+        "variantId",
+        "quantity",
+        "priceSet",
+        "title",
+        "sku",
+        "variantTitle",
+        "vendor",
+        "requiresShipping",
+        "taxable",
+    ],
+    "OrderCreateOptionsInput": ["inventoryBehaviour", "sendReceipt", "sendFulfillmentReceipt"],
+    "OrderCreateCustomAttributeInput": ["key", "value"],
+    "MailingAddressInput": [
+        "firstName",
+        "lastName",
+        "company",
+        "address1",
+        "address2",
+        "city",
+        "province",
+        "provinceCode",
+        "zip",
+        "country",
+        "countryCode",
+        "phone",
+    ],
+    "MoneyBagInput": ["shopMoney", "presentmentMoney"],
+    "MoneyInput": ["amount", "currencyCode"],
+    "MetafieldInput": ["namespace", "key", "value", "type"],
+    "OrderInput": [
+        "id",
+        "email",
+        "note",
+        "tags",
+        "customAttributes",
+        "shippingAddress",
+        "poNumber",
+    ],
+    "AttributeInput": ["key", "value"],
+    "FulfillmentInput": ["lineItemsByFulfillmentOrder", "notifyCustomer", "trackingInfo"],
+    "FulfillmentOrderLineItemsInput": ["fulfillmentOrderId", "fulfillmentOrderLineItems"],
+    "FulfillmentOrderLineItemInput": ["id", "quantity"],
+    "FulfillmentTrackingInput": ["company", "number", "numbers", "url", "urls"],
+    "InventorySetQuantitiesInput": ["name", "reason", "referenceDocumentUri", "quantities"],
+    "InventoryQuantityInput": ["inventoryItemId", "locationId", "quantity", "changeFromQuantity"],
+    "InventoryAdjustQuantitiesInput": ["name", "reason", "referenceDocumentUri", "changes"],
+    "InventoryChangeInput": ["inventoryItemId", "locationId", "delta", "changeFromQuantity"],
+}
+
+
+def load_real_schema(path: Path) -> graphql.GraphQLSchema:
+    """Builds a schema from Shopify's gzipped introspection result."""
+    raw = gzip.decompress(path.read_bytes())
+    return graphql.build_client_schema(json.loads(raw)["data"])
+
+
+def _named(type_: graphql.GraphQLType) -> graphql.GraphQLNamedType:
+    return graphql.get_named_type(type_)
+
+
+def _keeps(type_: graphql.GraphQLType) -> bool:
+    named = _named(type_)
+    return isinstance(named, graphql.GraphQLScalarType | graphql.GraphQLEnumType) or (
+        named.name in SUBSET
+    )
+
+
+def _default(arg: graphql.GraphQLArgument | graphql.GraphQLInputField) -> str:
+    if arg.default_value is graphql.Undefined:
+        return ""
+    return " = " + graphql.print_ast(graphql.ast_from_value(arg.default_value, arg.type))
+
+
+def subset_sdl(real: graphql.GraphQLSchema) -> str:
+    """Returns the SDL of the sandbox schema cut out of ``real``."""
+    blocks: list[str] = []
+    leaves: set[str] = set()
+    for name, wanted in SUBSET.items():
+        type_ = real.get_type(name)
+        if type_ is None:
+            raise KeyError(f"{name} is not a type of the real schema")
+        lines = []
+        for field_name in wanted:
+            field = type_.fields[field_name]
+            if not _keeps(field.type):
+                raise KeyError(f"{name}.{field_name} returns {field.type}, not in the subset")
+            leaves.add(_named(field.type).name)
+            if isinstance(type_, graphql.GraphQLInputObjectType):
+                lines.append(f"  {field_name}: {field.type}{_default(field)}")
+                continue
+            args = []
+            for arg_name, arg in field.args.items():
+                if not _keeps(arg.type):
+                    if graphql.is_required_argument(arg):
+                        raise KeyError(f"{name}.{field_name}({arg_name}) needs {arg.type}")
+                    continue
+                leaves.add(_named(arg.type).name)
+                args.append(f"{arg_name}: {arg.type}{_default(arg)}")
+            signature = f"({', '.join(args)})" if args else ""
+            lines.append(f"  {field_name}{signature}: {field.type}")
+        kind = {
+            graphql.GraphQLObjectType: "type",
+            graphql.GraphQLInterfaceType: "interface",
+            graphql.GraphQLInputObjectType: "input",
+        }[type(type_)]
+        interfaces = [
+            i.name
+            for i in getattr(type_, "interfaces", [])
+            if i.name in SUBSET and set(SUBSET[i.name]) <= set(wanted)
+        ]
+        head = f"{kind} {name}" + (f" implements {' & '.join(interfaces)}" if interfaces else "")
+        blocks.append(head + " {\n" + "\n".join(lines) + "\n}")
+    for name in sorted(leaves - set(SUBSET)):
+        type_ = real.get_type(name)
+        if isinstance(type_, graphql.GraphQLEnumType):
+            blocks.append(f"enum {name} {{\n" + "\n".join(f"  {v}" for v in type_.values) + "\n}")
+        elif name not in graphql.specified_scalar_types:
+            blocks.append(f"scalar {name}")
+    header = (
+        "# Generated by shopify_sandbox/tools/schema_subset.py from Shopify's Admin GraphQL schema "
+        "2026-10.\n# A strict subset: every type, field and argument here exists in Shopify's "
+        "schema with the same type.\n"
+        "schema {\n  query: QueryRoot\n  mutation: Mutation\n}\n\n"
+        "directive @idempotent(key: String!) on FIELD\n"
+    )
+    return header + "\n\n".join(blocks) + "\n"
+
+
+def main() -> None:
+    real = load_real_schema(Path(sys.argv[1]))
+    SDL_PATH.write_text(subset_sdl(real))
+
+
+if __name__ == "__main__":
+    main()
