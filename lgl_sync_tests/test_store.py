@@ -9,12 +9,19 @@ upserted by run id; activity rows are not duplicated on replay; partitions follo
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
+from lgl_sync.control_plane.database import create_engine
 from lgl_sync.control_plane.history import append_activity, upsert_sync_job
-from lgl_sync.control_plane.ledger import claim_fulfillment, claim_inventory_write, claim_order
+from lgl_sync.control_plane.ledger import (
+    claim_fulfillment,
+    claim_inventory_write,
+    claim_order,
+    fulfillment_links_of,
+)
 from lgl_sync.control_plane.migrate import upgrade
 from lgl_sync.control_plane.retailers import (
     DuplicateRetailerError,
@@ -26,7 +33,13 @@ from lgl_sync.control_plane.retailers import (
     remove_retailer,
     set_enabled,
 )
-from lgl_sync.control_plane.tables import LEDGER_TABLES, SUPABASE_TABLES, order_links, sync_jobs
+from lgl_sync.control_plane.tables import (
+    LEDGER_TABLES,
+    SUPABASE_TABLES,
+    fulfillment_links,
+    order_links,
+    sync_jobs,
+)
 
 DEFINITION = {
     "id": "nationwide-plants",
@@ -144,3 +157,47 @@ def test_a_finished_sync_job_never_goes_back_to_running(store_engine):
     with store_engine.connect() as connection:
         status = connection.execute(sa.select(sync_jobs.c.status)).scalar()
     assert status == "completed"
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_upgrade_moves_skip_reasons_out_of_the_tracking_fingerprint(backend, tmp_path, request):
+    """Revision 0003: rows written before it keep everything, and a skip reason that was
+    stored as the fingerprint is now the reason (pushed rows keep their fingerprint)."""
+    url = (
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    engine = create_engine(url)
+    upgrade(engine, "0002")
+    now = datetime.now(UTC)
+    rows = [
+        ("gid://shopify/Fulfillment/1", "skipped", "retailer_order_cancelled"),
+        ("gid://shopify/Fulfillment/2", "created", '["UPS", ["1Z"], [null]]'),
+        ("gid://shopify/Fulfillment/3", "pending", None),
+    ]
+    with engine.begin() as connection:
+        for fulfillment, status, fingerprint in rows:
+            connection.execute(
+                fulfillment_links.insert().values(
+                    lgl_fulfillment_id=fulfillment,
+                    retailer_id="nationwide-plants",
+                    lgl_order_id="gid://shopify/Order/9",
+                    status=status,
+                    tracking_fingerprint=fingerprint,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    upgrade(engine)
+    links = fulfillment_links_of(engine, "nationwide-plants")
+    assert [
+        (links[f].status, links[f].reason, links[f].tracking_fingerprint) for f, _, _ in rows
+    ] == [
+        ("skipped", "retailer_order_cancelled", None),
+        ("created", None, '["UPS", ["1Z"], [null]]'),
+        ("pending", None, None),
+    ], backend
+    engine.dispose()

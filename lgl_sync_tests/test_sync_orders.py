@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 
 from lgl_sync.retailer import Retailer
+from lgl_sync.shopify.models import fulfillment_order
 from lgl_sync.sync.orders.rules import (
     LglVariant,
     SourceLine,
@@ -24,6 +25,7 @@ from lgl_sync.sync.orders.rules import (
     lgl_lines,
     map_lines,
     sku_search,
+    split_eligible,
 )
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -74,14 +76,34 @@ def test_eligibility(change, reason):
     assert ineligibility(replace(ORDER, **change), NOW - timedelta(hours=6)) == reason
 
 
+def test_split_eligible_keeps_the_eligible_in_order_and_counts_the_rest_by_reason():
+    orders = [
+        replace(ORDER, id="1"),
+        replace(ORDER, id="2", financial_status="PENDING"),
+        replace(ORDER, id="3"),
+        replace(ORDER, id="4", cancelled=True),
+        replace(ORDER, id="5", financial_status="REFUNDED"),
+    ]
+    chosen, skipped = split_eligible(orders, NOW - timedelta(hours=6))
+    assert [o.id for o in chosen] == ["1", "3"]
+    assert skipped == {"not_paid": 2, "cancelled": 1}
+
+
 def _fo(location, status, lines):
-    return {
-        "assignedLocation": {"location": {"id": location}},
-        "status": status,
-        "lineItems": [
-            {"remainingQuantity": q, "lineItem": {"id": i, "sku": s}} for i, s, q in lines
-        ],
-    }
+    """A fulfillment order as Shopify answers it, mapped as the reads map it."""
+    return fulfillment_order(
+        {
+            "id": f"gid://shopify/FulfillmentOrder/{lines[0][0]}",
+            "assignedLocation": {"location": {"id": location}},
+            "status": status,
+            "lineItems": {
+                "nodes": [
+                    {"id": f"FOL-{i}", "remainingQuantity": q, "lineItem": {"id": i, "sku": s}}
+                    for i, s, q in lines
+                ]
+            },
+        }
+    )
 
 
 def test_lgl_lines_are_open_remaining_quantities_at_the_lgl_location():

@@ -24,6 +24,7 @@ from lgl_sync.control_plane.retailers import (
     remove_retailer,
     set_enabled,
 )
+from lgl_sync.flows import Flow
 from lgl_sync.ops.health import age_text, collect, problems
 from lgl_sync.ops.instance import prepare_dagster_home
 from lgl_sync.retailer import Retailer
@@ -105,7 +106,7 @@ def retailer_list() -> None:
 
     engine = _engine()
     table = Table()
-    for column in ("id", "name", "enabled", "orders", "fulfillments", "inventory", "last syncs"):
+    for column in ("id", "name", "enabled", *Flow, "last syncs"):
         table.add_column(column, no_wrap=column in ("id", "name"))
     mark = {True: "yes", False: "-"}
     for found in list_retailers(engine):
@@ -114,9 +115,7 @@ def retailer_list() -> None:
             found.id,
             found.name,
             mark[found.enabled],
-            mark[found.import_orders],
-            mark[found.push_fulfillments],
-            mark[found.sync_inventory],
+            *(mark[flow.enabled_for(found)] for flow in Flow),
             ", ".join(f"{k} {v:%Y-%m-%d %H:%M}" for k, v in syncs.items()) or "never",
         )
     console = Console()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -49,3 +50,8 @@ def create_engine(url: str | None = None) -> Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def aware(value: datetime) -> datetime:
+    """A stored timestamp as an aware UTC datetime (SQLite hands back naive ones)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -42,9 +42,11 @@ def upsert_sync_job(
     }
     changes: dict[str, Any] = {k: v for k, v in values.items() if v is not None and k != "id"}
     # Events may be mirrored out of order: a finished run never goes back to pending/running.
-    changes["status"] = sa.case(
-        (sync_jobs.c.status.in_(("completed", "failed", "canceled")), sync_jobs.c.status),
-        else_=status,
+    changes.update(
+        status=sa.case(
+            (sync_jobs.c.status.in_(("completed", "failed", "canceled")), sync_jobs.c.status),
+            else_=status,
+        )
     )
     with engine.begin() as connection:
         dialect = sqlite if connection.dialect.name == "sqlite" else postgresql

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from lgl_sync.control_plane.database import aware
 from lgl_sync.control_plane.tables import fulfillment_links, inventory_writes, order_links
 
 
@@ -42,11 +43,6 @@ class WriteStatus(StrEnum):
     PENDING = "pending"
     APPLIED = "applied"
     REJECTED = "rejected"
-
-
-def aware(value: datetime) -> datetime:
-    """A stored timestamp as an aware UTC datetime (SQLite hands back naive ones)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -94,29 +90,29 @@ class FulfillmentLink:
         return (now - aware(self.updated_at)).total_seconds()
 
 
-def _order_link(row: Any) -> OrderLink:
+def _order_link(row: sa.Row) -> OrderLink:
     return OrderLink(
-        row["retailer_id"],
-        row["source_order_id"],
-        row["source_order_name"],
-        row["lgl_order_id"],
-        LinkStatus(row["status"]),
-        row["run_id"],
-        row["updated_at"],
+        row.retailer_id,
+        row.source_order_id,
+        row.source_order_name,
+        row.lgl_order_id,
+        LinkStatus(row.status),
+        row.run_id,
+        row.updated_at,
     )
 
 
-def _fulfillment_link(row: Any) -> FulfillmentLink:
+def _fulfillment_link(row: sa.Row) -> FulfillmentLink:
     return FulfillmentLink(
-        row["lgl_fulfillment_id"],
-        row["retailer_id"],
-        row["lgl_order_id"],
-        row["retailer_fulfillment_id"],
-        row["tracking_fingerprint"],
-        LinkStatus(row["status"]),
-        row["reason"],
-        row["run_id"],
-        row["updated_at"],
+        row.lgl_fulfillment_id,
+        row.retailer_id,
+        row.lgl_order_id,
+        row.retailer_fulfillment_id,
+        row.tracking_fingerprint,
+        LinkStatus(row.status),
+        row.reason,
+        row.run_id,
+        row.updated_at,
     )
 
 
@@ -178,13 +174,9 @@ def claim_order(
 
 def order_link(engine: Engine, retailer_id: str, source_order_id: str) -> OrderLink | None:
     with engine.connect() as connection:
-        row = (
-            connection.execute(
-                sa.select(order_links).where(*_order_key(retailer_id, source_order_id))
-            )
-            .mappings()
-            .first()
-        )
+        row = connection.execute(
+            sa.select(order_links).where(*_order_key(retailer_id, source_order_id))
+        ).first()
     return _order_link(row) if row else None
 
 
@@ -292,27 +284,19 @@ def claim_fulfillment(
 
 def fulfillment_link(engine: Engine, lgl_fulfillment_id: str) -> FulfillmentLink | None:
     with engine.connect() as connection:
-        row = (
-            connection.execute(
-                sa.select(fulfillment_links).where(*_fulfillment_key(lgl_fulfillment_id))
-            )
-            .mappings()
-            .first()
-        )
+        row = connection.execute(
+            sa.select(fulfillment_links).where(*_fulfillment_key(lgl_fulfillment_id))
+        ).first()
     return _fulfillment_link(row) if row else None
 
 
 def fulfillment_links_of(engine: Engine, retailer_id: str) -> dict[str, FulfillmentLink]:
     """Every fulfillment link of a retailer, by LGL fulfillment id (one query per run)."""
     with engine.connect() as connection:
-        rows = (
-            connection.execute(
-                sa.select(fulfillment_links).where(fulfillment_links.c.retailer_id == retailer_id)
-            )
-            .mappings()
-            .all()
-        )
-    return {row["lgl_fulfillment_id"]: _fulfillment_link(row) for row in rows}
+        rows = connection.execute(
+            sa.select(fulfillment_links).where(fulfillment_links.c.retailer_id == retailer_id)
+        ).all()
+    return {row.lgl_fulfillment_id: _fulfillment_link(row) for row in rows}
 
 
 def shipments_waiting(engine: Engine, retailer_id: str) -> int:

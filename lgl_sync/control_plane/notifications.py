@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from lgl_sync.control_plane.database import aware
 from lgl_sync.control_plane.tables import email_notifications
 
 # Statuses of a notice that reached (or will reach) someone.
@@ -74,10 +75,6 @@ def finish(
         )
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def history(
     engine: Engine, *, kind: str, retailer_id: str | None, flow: str | None = None
 ) -> list[Past]:
@@ -101,7 +98,7 @@ def history(
         if since is not None:
             query = query.where(t.c.created_at > since)
         rows = connection.execute(query.order_by(t.c.created_at, t.c.id)).all()
-    return [Past(r[0], r[1], _aware(r[2]), r[3]) for r in rows]
+    return [Past(r[0], r[1], aware(r[2]), r[3]) for r in rows]
 
 
 def failing_since_recovery(engine: Engine, *, retailer_id: str, flow: str) -> bool:

@@ -23,7 +23,7 @@ def _preview(frame: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
     )
 
 
-@dg.asset(group_name="inventory", kinds={"shopify", "pandas"})
+@dg.asset(group_name=Flow.INVENTORY.value, kinds={"shopify", "pandas"})
 def lgl_inventory_snapshot(
     context: dg.AssetExecutionContext, lgl_shopify: ShopifyStoreResource
 ) -> dg.MaterializeResult:
@@ -47,7 +47,7 @@ def lgl_inventory_snapshot(
     )
 
 
-@dg.asset(group_name="inventory", kinds={"shopify", "pandas"})
+@dg.asset(group_name=Flow.INVENTORY.value, kinds={"shopify", "pandas"})
 def unimported_order_units(
     control_plane: ControlPlaneResource, retailer_stores: RetailerStoresResource
 ) -> dg.MaterializeResult:

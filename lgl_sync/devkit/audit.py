@@ -15,7 +15,6 @@ class RetailerAudit:
     lgl_orders: int = 0
     duplicated_sources: list[str] = field(default_factory=list)
     lgl_shipments: int = 0
-    pushed_once: int = 0
     missing: list[str] = field(default_factory=list)
     duplicated_shipments: list[str] = field(default_factory=list)
 
@@ -53,11 +52,9 @@ def audit(sandbox) -> dict[str, RetailerAudit]:
                 continue
             found.lgl_shipments += 1
             seen = on_retailer.get(_tracking(shipment), 0)
-            if seen == 1:
-                found.pushed_once += 1
-            elif seen == 0:
+            if seen == 0:
                 found.missing.append(shipment.name)
-            else:
+            elif seen > 1:
                 found.duplicated_shipments.append(shipment.name)
     for source, n in sources.items():
         if n > 1:

@@ -15,6 +15,7 @@ import os
 import random
 import time
 from collections import Counter
+from dataclasses import dataclass
 
 import click
 import dagster as dg
@@ -28,6 +29,7 @@ from lgl_sync.devkit.audit import audit
 from lgl_sync.devkit.warehouse import ship_some
 from lgl_sync.devkit.wiring import sandbox_environment
 from lgl_sync.devkit.world import LGL_HANDLE, RETAILER_LGL_LOCATION, load_world
+from lgl_sync.flows import Flow
 from lgl_sync.ops.instance import PROJECT_ROOT, prepare_dagster_home
 from lgl_sync.ops.runs import run_flow
 
@@ -35,11 +37,8 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # progre
 
 
 def _count(result: dg.ExecuteInProcessResult, flow: str, summary: Counter, cycle: int) -> None:
-    if flow == "orders":
-        for outcome in result.output_for_node("imported_lgl_orders"):
-            summary[f"{outcome.status}_{cycle}"] += 1
-    elif flow == "fulfillments":
-        for outcome in result.output_for_node("retailer_fulfillments"):
+    if flow in (Flow.ORDERS, Flow.FULFILLMENTS):
+        for outcome in result.output_for_node(Flow(flow).assets[-1]):
             summary[f"{outcome.status}_{cycle}"] += 1
     else:
         summary[f"skus_{cycle}"] += result.output_for_node("retailer_inventory").written
@@ -87,29 +86,13 @@ def run_demo() -> None:
             instance.add_dynamic_partitions("retailers", [k for k in keys if k not in known])
             task = progress.add_task("starting", total=steps)
             for cycle in (1, 2):
-                plan = [("orders", k) for k in keys] + [("ship", None)]
-                plan += [("fulfillments", k) for k in keys] + [("snapshot", None)]
-                plan += [("inventory", k) for k in keys]
+                plan = [(Flow.ORDERS, k) for k in keys] + [("ship", None)]
+                plan += [(Flow.FULFILLMENTS, k) for k in keys] + [("snapshot", None)]
+                plan += [(Flow.INVENTORY, k) for k in keys]
                 for flow, key in plan:
                     progress.update(task, description=f"cycle {cycle}: {flow} {key or ''}")
-                    if flow == "ship":
-                        # First cycle: half the orders, some in part; second: everything left.
-                        share, partial = (0.5, 0.4) if cycle == 1 else (1.0, 0.0)
-                        shipped[cycle] = ship_some(sandbox.stores[LGL_HANDLE], rng, share, partial)
-                    else:
-                        before = _levels(sandbox.stores[key]) if flow == "inventory" else {}
-                        result = run_flow(defs, instance, flow, key, QUIET)
-                        if not result.success:
-                            raise click.ClickException(
-                                f"cycle {cycle}: {flow} failed for {key or 'LGL'}; see the UI"
-                            )
-                        if key:
-                            _count(result, flow, summary[key], cycle)
-                        if flow == "inventory":
-                            after = _levels(sandbox.stores[key])
-                            summary[key][f"changed_{cycle}"] = sum(
-                                after[item] != before.get(item) for item in after
-                            )
+                    step = Step(cycle, flow, key)
+                    _run_step(step, sandbox, defs, instance, rng, summary, shipped)
                     progress.advance(task)
         _print_summary(console, sandbox, keys, summary, shipped)
     console.print(f"Finished in {time.monotonic() - started:.1f}s. Open the UI on the same runs:")
@@ -117,6 +100,52 @@ def run_demo() -> None:
         f"  DAGSTER_HOME={home} .venv/bin/dagster dev -w {PROJECT_ROOT / 'workspace.yaml'}",
         soft_wrap=True,
     )
+
+
+@dataclass(frozen=True)
+class Step:
+    cycle: int
+    flow: str  # a flow, "ship" (the warehouse) or "snapshot" (LGL's stock)
+    key: str | None  # the retailer
+
+
+def _run_step(step: Step, sandbox, defs, instance, rng, summary, shipped) -> None:
+    """One step of a demo cycle, counted in ``summary`` (per retailer) and ``shipped``."""
+    cycle, flow, key = step.cycle, step.flow, step.key
+    if flow == "ship":
+        # First cycle: half the orders, some in part; second: everything left.
+        share, partial = (0.5, 0.4) if cycle == 1 else (1.0, 0.0)
+        shipped[cycle] = ship_some(sandbox.stores[LGL_HANDLE], rng, share, partial)
+        return
+    before = _levels(sandbox.stores[key]) if flow == Flow.INVENTORY else {}
+    result = run_flow(defs, instance, flow, key, QUIET)
+    if not result.success:
+        raise click.ClickException(f"cycle {cycle}: {flow} failed for {key or 'LGL'}; see the UI")
+    if key:
+        _count(result, flow, summary[key], cycle)
+    if flow == Flow.INVENTORY:
+        after = _levels(sandbox.stores[key])
+        summary[key][f"changed_{cycle}"] = sum(after[item] != before.get(item) for item in after)
+
+
+def _mismatches(state, keys, summary) -> list[str]:
+    """Where the summary and the sandbox's own stores disagree."""
+    problems = []
+    for key in keys:
+        found, seen = summary[key], state[key]
+        if seen.lgl_orders != found["imported_1"] + found["imported_2"]:
+            problems.append(f"{key}: {seen.lgl_orders} LGL orders, summary says otherwise")
+        if found["pushed_1"] + found["pushed_2"] != seen.lgl_shipments:
+            problems.append(f"{key}: {seen.lgl_shipments} LGL shipments, pushed a different number")
+        for cycle in (1, 2):
+            if found[f"skus_{cycle}"] != found[f"changed_{cycle}"]:
+                problems.append(
+                    f"{key}: cycle {cycle} set {found[f'skus_{cycle}']} SKUs, "
+                    f"{found[f'changed_{cycle}']} levels changed in the store"
+                )
+        if seen.duplicated_sources or seen.duplicated_shipments or seen.missing:
+            problems.append(f"{key}: duplicated or missing orders or shipments")
+    return problems
 
 
 def _print_summary(console, sandbox, keys, summary, shipped) -> None:
@@ -143,21 +172,7 @@ def _print_summary(console, sandbox, keys, summary, shipped) -> None:
     console.print(table)
     # The summary against the stores themselves.
     state = audit(sandbox)
-    problems = []
-    for key in keys:
-        found, seen = summary[key], state[key]
-        if seen.lgl_orders != found["imported_1"] + found["imported_2"]:
-            problems.append(f"{key}: {seen.lgl_orders} LGL orders, summary says otherwise")
-        if found["pushed_1"] + found["pushed_2"] != seen.lgl_shipments:
-            problems.append(f"{key}: {seen.lgl_shipments} LGL shipments, pushed a different number")
-        for cycle in (1, 2):
-            if found[f"skus_{cycle}"] != found[f"changed_{cycle}"]:
-                problems.append(
-                    f"{key}: cycle {cycle} set {found[f'skus_{cycle}']} SKUs, "
-                    f"{found[f'changed_{cycle}']} levels changed in the store"
-                )
-        if seen.duplicated_sources or seen.duplicated_shipments or seen.missing:
-            problems.append(f"{key}: duplicated or missing orders or shipments")
+    problems = _mismatches(state, keys, summary)
     if problems:
         raise click.ClickException(
             "the stores do not match the summary:\n  " + "\n  ".join(problems)

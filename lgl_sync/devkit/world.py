@@ -112,43 +112,7 @@ def _retailer(
         }
         for s in own
     ]
-    store_orders = []
-    for n in range(orders):
-        city, province, zip_code = rng.choice(_CITIES)
-        roll = rng.random()
-        lines = [
-            {"sku": s, "quantity": rng.randint(1, 3)}
-            for s in rng.sample(carried, min(len(carried), rng.randint(1, 4)))
-        ]
-        if roll < 0.15:
-            lines.append({"sku": rng.choice(own), "quantity": 1})  # mixed LGL / non-LGL
-        elif roll < 0.2:
-            lines.append({"sku": unknown, "quantity": 1})  # held: SKU unknown at LGL
-        order = {
-            "financial_status": "PENDING" if 0.2 <= roll < 0.28 else "PAID",
-            "cancelled": 0.28 <= roll < 0.33,
-            "created_hours_ago": rng.randint(30, 200)
-            if 0.33 <= roll < 0.38
-            else round(rng.uniform(0.1, 5.0), 2),
-            "email": f"customer{n + 1}@example.com",
-            "note": "Leave at the side door" if rng.random() < 0.3 else None,
-            "tags": ["wholesale"] if rng.random() < 0.2 else [],
-            "shipping_address": {
-                "firstName": "Customer",
-                "lastName": f"No. {n + 1}",
-                "address1": f"{rng.randint(1, 999)} Garden Way",
-                "city": city,
-                "province": province,
-                "provinceCode": province,
-                "zip": zip_code,
-                "country": "United States",
-                "countryCode": "US",
-            },
-            "lines": lines,
-        }
-        if rng.random() < 0.3:
-            order["metafields"] = {"custom.ship_date": f"2026-12-{rng.randint(1, 20):02d}"}
-        store_orders.append(order)
+    store_orders = [_order(rng, n, carried, own, unknown) for n in range(orders)]
     return {
         "handle": handle,
         "name": name,
@@ -171,3 +135,44 @@ def generate(description: dict[str, Any]) -> dict[str, Any]:
 def load_world(sandbox: Sandbox, description: dict[str, Any] | None = None) -> dict[str, Store]:
     """Loads LGL's world into the sandbox (``{"skus": N, "orders": N, "seed": N, ...}``)."""
     return load_scenario(sandbox, {"name": "default", **(description or {})}, generate=generate)
+
+
+def _order(
+    rng: random.Random, n: int, carried: list[str], own: list[str], unknown: str
+) -> dict[str, Any]:
+    """One retailer order: mostly paid LGL lines; some mixed, held, pending, cancelled or old."""
+    city, province, zip_code = rng.choice(_CITIES)
+    roll = rng.random()
+    lines = [
+        {"sku": s, "quantity": rng.randint(1, 3)}
+        for s in rng.sample(carried, min(len(carried), rng.randint(1, 4)))
+    ]
+    if roll < 0.15:
+        lines.append({"sku": rng.choice(own), "quantity": 1})  # mixed LGL / non-LGL
+    elif roll < 0.2:
+        lines.append({"sku": unknown, "quantity": 1})  # held: SKU unknown at LGL
+    order = {
+        "financial_status": "PENDING" if 0.2 <= roll < 0.28 else "PAID",
+        "cancelled": 0.28 <= roll < 0.33,
+        "created_hours_ago": rng.randint(30, 200)
+        if 0.33 <= roll < 0.38
+        else round(rng.uniform(0.1, 5.0), 2),
+        "email": f"customer{n + 1}@example.com",
+        "note": "Leave at the side door" if rng.random() < 0.3 else None,
+        "tags": ["wholesale"] if rng.random() < 0.2 else [],
+        "shipping_address": {
+            "firstName": "Customer",
+            "lastName": f"No. {n + 1}",
+            "address1": f"{rng.randint(1, 999)} Garden Way",
+            "city": city,
+            "province": province,
+            "provinceCode": province,
+            "zip": zip_code,
+            "country": "United States",
+            "countryCode": "US",
+        },
+        "lines": lines,
+    }
+    if rng.random() < 0.3:
+        order["metafields"] = {"custom.ship_date": f"2026-12-{rng.randint(1, 20):02d}"}
+    return order

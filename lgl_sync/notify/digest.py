@@ -41,27 +41,7 @@ def build_digest(
     """The digest notice and the ids of the deferred notices it carries; ``statuses`` (from
     lgl_sync.ops.health.collect) add success rates, API latency and errors by category."""
     since = now - timedelta(hours=24)
-    with engine.connect() as connection:
-        runs = connection.execute(
-            sa.select(
-                sync_jobs.c.retailer_id,
-                sync_jobs.c.status,
-                sync_jobs.c.results,
-                sync_jobs.c.error_message,
-            ).where(
-                sync_jobs.c.status.in_(FINISHED),
-                sa.func.coalesce(sync_jobs.c.completed_at, sync_jobs.c.created_at) >= since,
-            )
-        ).all()
-    per: dict[str, Counter] = {}
-    errors: dict[str, list[str]] = {}
-    for retailer_id, status, results, error in runs:
-        key = retailer_id or "LGL store"
-        figures = per.setdefault(key, Counter())
-        figures += _totals(results or {})
-        figures["succeeded" if status == "completed" else "failed"] += 1
-        if status == "failed" and error:
-            errors.setdefault(key, []).append(short_error(error).splitlines()[0][:160])
+    per, errors = _runs_per_retailer(engine, since)
     rows = []
     overall = Counter()
     for key in sorted(per):
@@ -91,6 +71,34 @@ def build_digest(
         dedupe_key=f"digest:{day}",
     )
     return notice, [d["id"] for d in deferred]
+
+
+def _runs_per_retailer(
+    engine: Engine, since: datetime
+) -> tuple[dict[str, Counter], dict[str, list[str]]]:
+    """Per retailer, the totals of its finished runs since ``since`` and their errors."""
+    with engine.connect() as connection:
+        runs = connection.execute(
+            sa.select(
+                sync_jobs.c.retailer_id,
+                sync_jobs.c.status,
+                sync_jobs.c.results,
+                sync_jobs.c.error_message,
+            ).where(
+                sync_jobs.c.status.in_(FINISHED),
+                sa.func.coalesce(sync_jobs.c.completed_at, sync_jobs.c.created_at) >= since,
+            )
+        ).all()
+    per: dict[str, Counter] = {}
+    errors: dict[str, list[str]] = {}
+    for retailer_id, status, results, error in runs:
+        key = retailer_id or "LGL store"
+        figures = per.setdefault(key, Counter())
+        figures += _totals(results or {})
+        figures["succeeded" if status == "completed" else "failed"] += 1
+        if status == "failed" and error:
+            errors.setdefault(key, []).append(short_error(error).splitlines()[0][:160])
+    return per, errors
 
 
 def _health(retailer_id: str, statuses: list) -> list[str]:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from lgl_sync.control_plane import notifications
 from lgl_sync.notify.digest import build_digest
 from lgl_sync.notify.notices import Notice, render
-from lgl_sync.notify.policy import Settings, decide
+from lgl_sync.notify.policy import Decision, Settings, decide
 from lgl_sync.notify.transports import Email, LogTransport, Transport, TransportError, deliver
 from lgl_sync.ops.redaction import redact
 
@@ -71,6 +71,10 @@ class Notifier:
             notifications.finish(self.engine, notice_id, status=status, reason=decision.reason)
             log.info("email %s (%s): %s", status, decision.reason, redact(notice.subject))
             return status
+        return self._send(notice, notice_id, decision)
+
+    def _send(self, notice: Notice, notice_id: int, decision: Decision) -> str:
+        """Renders and delivers a notice the policy lets through; records how it went."""
         subject, text, html = render(notice, decision.repeats)
         email = Email(self.sender, tuple(self.recipients), subject, text, html)
         if isinstance(self.transport, LogTransport) or not self.recipients:

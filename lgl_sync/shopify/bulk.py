@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from lgl_sync.shopify.errors import ServerError, ThrottledError, UserErrorsError
-
-if TYPE_CHECKING:
-    from lgl_sync.shopify.client import ShopifyClient
+from lgl_sync.shopify.throttle import Clock
 
 logger = logging.getLogger(__name__)
 BUSY_CODES = {"LIMIT_REACHED", "OPERATION_IN_PROGRESS"}
 
 
+class BulkClient(Protocol):
+    """What a bulk query needs of the client (``ShopifyClient`` is one)."""
+
+    clock: Clock
+
+    def query(self, name: str, variables: dict[str, Any] | None = None) -> dict[str, Any]: ...
+
+    def mutate(self, name: str, variables: dict[str, Any], *, idempotent: bool) -> dict: ...
+
+    def download(self, url: str) -> bytes: ...
+
+
 def run_bulk_query(
-    client: ShopifyClient,
+    client: BulkClient,
     query: str,
     *,
     poll_start: float = 0.5,
@@ -49,11 +59,12 @@ def run_bulk_query(
     while True:
         clock.sleep(delay)
         status = client.query("BulkOperationStatus", {"id": operation_id})["bulkOperation"]
-        if status["status"] == "COMPLETED":
+        state = status.get("status")
+        if state == "COMPLETED":
             break
-        if status["status"] in ("FAILED", "CANCELED", "EXPIRED"):
+        if state in ("FAILED", "CANCELED", "EXPIRED"):
             raise ServerError(
-                f"bulk operation {status['status'].lower()} ({status.get('errorCode')})",
+                f"bulk operation {state.lower()} ({status.get('errorCode')})",
                 operation="bulk",
                 details={"partialDataUrl": bool(status.get("partialDataUrl"))},
             )

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from lgl_sync.shopify.bulk import run_bulk_query
 from lgl_sync.shopify.documents import document
 from lgl_sync.shopify.errors import (
     AmbiguousOutcomeError,
@@ -159,8 +160,6 @@ class ShopifyClient:
 
     def bulk_query(self, name: str, **kwargs: Any) -> list[dict[str, Any]]:
         """Runs the named query as a bulk operation; root objects with children re-nested."""
-        from lgl_sync.shopify.bulk import run_bulk_query
-
         return run_bulk_query(self, document(name), **kwargs)
 
     def download(self, url: str) -> bytes:
@@ -246,41 +245,9 @@ class ShopifyClient:
         served = response.headers.get("X-Shopify-API-Version")
         if served and served != self.api_version:
             logger.warning("Shopify served API version %s instead of %s", served, self.api_version)
-        if status in (401, 403):
-            self.metrics.record(latency=latency)
-            raise AuthError(
-                f"HTTP {status}: the access token was refused or lacks a scope",
-                status=status,
-                operation=name,
-            )
-        if status == 404:
-            self.metrics.record(latency=latency)
-            raise NotFoundError(
-                f"HTTP 404: no store or API version at {self.endpoint}",
-                status=status,
-                operation=name,
-            )
-        if status in (402, 423):
-            self.metrics.record(latency=latency)
-            raise ConfigError(
-                f"HTTP {status}: the shop is frozen or locked", status=status, operation=name
-            )
-        if status == 429:
-            self.metrics.record(latency=latency)
-            retry_after = float(response.headers.get("Retry-After") or 1.0)
-            return (
-                ServerError("HTTP 429", category="throttled", status=429, operation=name),
-                False,
-                retry_after,
-            )
-        if status >= 500:
-            self.metrics.record(latency=latency)
-            return ServerError(f"HTTP {status}", status=status, operation=name), True, 0.0
         if status != 200:
             self.metrics.record(latency=latency)
-            raise ValidationError(
-                f"HTTP {status}: the request was refused", status=status, operation=name
-            )
+            return self._http_failure(name, response)
         try:
             payload = response.json()
         except ValueError:
@@ -289,6 +256,35 @@ class ShopifyClient:
         # The bucket figures are computed after the query ran, just before the answer left.
         observed_at = self._clock.monotonic()
         return self._read_payload(name, payload, latency, observed_at)
+
+    def _http_failure(self, name: str, response: requests.Response) -> tuple[Any, bool, float]:
+        """A non-200 answer: raises what no retry can fix; else (error, ambiguous, wait)."""
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthError(
+                f"HTTP {status}: the access token was refused or lacks a scope",
+                status=status,
+                operation=name,
+            )
+        if status == 404:
+            raise NotFoundError(
+                f"HTTP 404: no store or API version at {self.endpoint}",
+                status=status,
+                operation=name,
+            )
+        if status in (402, 423):
+            raise ConfigError(
+                f"HTTP {status}: the shop is frozen or locked", status=status, operation=name
+            )
+        if status == 429:
+            retry_after = float(response.headers.get("Retry-After") or 1.0)
+            error = ServerError("HTTP 429", category="throttled", status=429, operation=name)
+            return error, False, retry_after
+        if status >= 500:
+            return ServerError(f"HTTP {status}", status=status, operation=name), True, 0.0
+        raise ValidationError(
+            f"HTTP {status}: the request was refused", status=status, operation=name
+        )
 
     def _read_payload(
         self, name: str, payload: dict, latency: float, observed_at: float

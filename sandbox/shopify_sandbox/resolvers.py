@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import GraphQLError, GraphQLResolveInfo
+from graphql import GraphQLResolveInfo
 
 from shopify_sandbox.connections import connection
 from shopify_sandbox.models import gid
@@ -372,9 +372,3 @@ QUERY_RESOLVERS: dict[str, dict[str, Any]] = {
 
 def resolve_node_type(record: Any, *_: Any) -> str:
     return record.gid_type
-
-
-def require(value: Any, message: str) -> Any:
-    if value is None:
-        raise GraphQLError(message)
-    return value

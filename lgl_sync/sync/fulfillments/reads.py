@@ -6,8 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from lgl_sync.shopify.client import ShopifyClient, connection_nodes
-from lgl_sync.sync.fulfillments.rules import Shipment, ShippedOrder, Tracking
+from lgl_sync.shopify.client import ShopifyClient
+from lgl_sync.shopify.models import fulfillment_order, nodes
+from lgl_sync.sync.fulfillments.rules import (
+    RetailerFulfillment,
+    RetailerOrder,
+    Shipment,
+    ShippedOrder,
+    Tracking,
+)
 
 ORDERS_PER_PAGE = 16  # LglShippedOrders costs 2 + 61 per order
 LINES_PER_LOOKUP = 9  # FulfillmentLines costs 103 per fulfillment
@@ -30,7 +37,7 @@ def shipped_order(node: dict[str, Any]) -> ShippedOrder:
             node["id"],
             node["name"],
             f["id"],
-            f["status"],
+            f.get("status"),
             tracking_of(f),
             node.get("sourceIdentifier"),
             tags,
@@ -76,17 +83,32 @@ def shipment_lines(lgl: ShopifyClient, fulfillment_ids: list[str]) -> dict[str, 
     return found
 
 
-def retailer_order_state(store: ShopifyClient, order_id: str) -> dict[str, Any] | None:
+def retailer_fulfillment(node: dict[str, Any]) -> RetailerFulfillment:
+    """A fulfillment of RetailerOrderFulfillmentState as a RetailerFulfillment."""
+    return RetailerFulfillment(
+        node["id"],
+        node.get("status"),
+        frozenset(i["number"] for i in node.get("trackingInfo") or [] if i.get("number")),
+        tuple(
+            (item["lineItem"]["sku"], item["quantity"])
+            for item in nodes(node.get("fulfillmentLineItems"))
+        ),
+    )
+
+
+def retailer_order_state(store: ShopifyClient, order_id: str) -> RetailerOrder | None:
     """The retailer order's cancellation, fulfillment orders (with their lines) and
     fulfillments, or None when the order cannot be read."""
     state = store.query("RetailerOrderFulfillmentState", {"id": order_id})["order"]
     if state is None:
         return None
-    fulfillment_orders = [
-        {**fo, "lineItems": connection_nodes(fo["lineItems"])}
-        for fo in connection_nodes(state["fulfillmentOrders"])
-    ]
-    return {**state, "fulfillmentOrders": fulfillment_orders}
+    return RetailerOrder(
+        state["id"],
+        state["name"],
+        state.get("cancelledAt") is not None,
+        tuple(fulfillment_order(fo) for fo in nodes(state["fulfillmentOrders"])),
+        tuple(retailer_fulfillment(f) for f in state.get("fulfillments") or []),
+    )
 
 
 def retailer_order_by_number(store: ShopifyClient, number: str) -> str | None:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lgl_sync.shopify.models import FulfillmentOrder
+
 PUSHED_TAG = "fulfillment-pushed"
-FULFILLABLE = {"OPEN", "IN_PROGRESS"}
 
 
 @dataclass(frozen=True)
@@ -122,32 +123,50 @@ class Allocation:
         ]
 
 
+@dataclass(frozen=True)
+class RetailerFulfillment:
+    """A fulfillment on the retailer's order: its tracking numbers and (sku, quantity) lines."""
+
+    id: str
+    status: str | None
+    numbers: frozenset[str]
+    lines: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class RetailerOrder:
+    """The retailer order a shipment goes onto, as the pushback decides on it."""
+
+    id: str
+    name: str
+    cancelled: bool
+    fulfillment_orders: tuple[FulfillmentOrder, ...]
+    fulfillments: tuple[RetailerFulfillment, ...]
+
+
+def _summed(lines) -> Counter:
+    total: Counter = Counter()
+    for sku, quantity in lines:
+        total[sku] += quantity
+    return total
+
+
 def allocate(
-    lines: list[tuple[str, int]], fulfillment_orders: list[dict[str, Any]], location_id: str
+    lines: list[tuple[str, int]], fulfillment_orders: list[FulfillmentOrder], location_id: str
 ) -> Allocation:
     """Maps shipped (sku, quantity) onto the retailer's fulfillment orders at the LGL location,
     splitting across them when needed and never beyond what remains."""
-    at_lgl = [
-        fo
-        for fo in fulfillment_orders
-        if ((fo.get("assignedLocation") or {}).get("location") or {}).get("id") == location_id
-    ]
-    known = {li["lineItem"]["sku"] for fo in at_lgl for li in fo["lineItems"]}
+    at_lgl = [fo for fo in fulfillment_orders if fo.location_id == location_id]
+    known = {li.sku for fo in at_lgl for li in fo.lines}
     missing = sorted({sku for sku, _ in lines} - known)
     if missing:
         return Allocation(problem="sku_not_on_retailer_order", detail=", ".join(missing))
-    remaining = Counter()
-    for fo in at_lgl:
-        if fo["status"] in FULFILLABLE:
-            for li in fo["lineItems"]:
-                remaining[li["lineItem"]["sku"]] += li["remainingQuantity"]
-    wanted = Counter()
-    for sku, quantity in lines:
-        wanted[sku] += quantity
+    open_lines = [(fo.id, li) for fo in at_lgl if fo.fulfillable for li in fo.lines]
+    remaining = _summed((li.sku, li.remaining) for _, li in open_lines)
+    wanted = _summed(lines)
     short = {sku: n for sku, n in wanted.items() if remaining[sku] < n}
     if short:
-        held = any(fo["status"] == "ON_HOLD" for fo in at_lgl)
-        if held:
+        if any(fo.status == "ON_HOLD" for fo in at_lgl):
             return Allocation(problem="fulfillment_order_on_hold")
         if all(remaining[sku] == 0 for sku in short):
             return Allocation(
@@ -157,36 +176,26 @@ def allocate(
             )
         return Allocation(problem="quantity_exceeds_remaining", detail=json.dumps(short))
     groups: dict[str, list[tuple[str, int]]] = {}
-    for fo in at_lgl:
-        if fo["status"] not in FULFILLABLE:
-            continue
-        for li in fo["lineItems"]:
-            sku = li["lineItem"]["sku"]
-            take = min(wanted[sku], li["remainingQuantity"])
-            if take > 0:
-                groups.setdefault(fo["id"], []).append((li["id"], take))
-                wanted[sku] -= take
+    for fo_id, li in open_lines:
+        take = min(wanted[li.sku], li.remaining)
+        if take > 0:
+            groups.setdefault(fo_id, []).append((li.id, take))
+            wanted[li.sku] -= take
     return Allocation(groups=tuple((fo, tuple(items)) for fo, items in groups.items()))
 
 
 def matching_fulfillment(
-    retailer_fulfillments: list[dict[str, Any]],
+    retailer_fulfillments: tuple[RetailerFulfillment, ...],
     tracking: Tracking,
     lines: list[tuple[str, int]],
     linked: set[str],
 ) -> str | None:
     """After an ambiguous create: the retailer fulfillment that is ours (same tracking numbers
     and lines, not linked to another LGL fulfillment), if one exists."""
-    wanted = Counter()
-    for sku, quantity in lines:
-        wanted[sku] += quantity
+    wanted = _summed(lines)
     for fulfillment in retailer_fulfillments:
-        if fulfillment["id"] in linked or fulfillment.get("status") == "CANCELLED":
+        if fulfillment.id in linked or fulfillment.status == "CANCELLED":
             continue
-        numbers = {i["number"] for i in fulfillment.get("trackingInfo") or [] if i.get("number")}
-        got = Counter()
-        for item in (fulfillment.get("fulfillmentLineItems") or {}).get("nodes") or []:
-            got[item["lineItem"]["sku"]] += item["quantity"]
-        if numbers == set(tracking.numbers) and got == wanted:
-            return fulfillment["id"]
+        if fulfillment.numbers == set(tracking.numbers) and _summed(fulfillment.lines) == wanted:
+            return fulfillment.id
     return None

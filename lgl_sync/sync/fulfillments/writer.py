@@ -216,14 +216,12 @@ class FulfillmentPusher:
         state = retailer_order_state(self.store, source_id)
         if state is None:
             return self._skip(shipment, "retailer_order_not_found", source_id)
-        adopted = matching_fulfillment(
-            state["fulfillments"], shipment.tracking, lines, self._linked
-        )
+        adopted = matching_fulfillment(state.fulfillments, shipment.tracking, lines, self._linked)
         if adopt and adopted:
             return self._created(shipment, adopted, PushStatus.ALREADY_PUSHED)
-        if state["cancelledAt"]:
-            return self._skip(shipment, "retailer_order_cancelled", state["name"])
-        allocation = allocate(lines, state["fulfillmentOrders"], self.retailer.target_location_id)
+        if state.cancelled:
+            return self._skip(shipment, "retailer_order_cancelled", state.name)
+        allocation = allocate(lines, state.fulfillment_orders, self.retailer.target_location_id)
         if allocation.problem:
             return self._skip(shipment, allocation.problem, allocation.detail)
         return self._create(shipment, source_id, allocation, lines)
@@ -241,10 +239,9 @@ class FulfillmentPusher:
                 "FulfillmentCreate", {"fulfillment": fulfillment}, idempotent=False
             )
         except AmbiguousOutcomeError:
-            state = retailer_order_state(self.store, source_id) or {"fulfillments": []}
-            adopted = matching_fulfillment(
-                state["fulfillments"], shipment.tracking, lines, self._linked
-            )
+            state = retailer_order_state(self.store, source_id)
+            found = state.fulfillments if state else ()
+            adopted = matching_fulfillment(found, shipment.tracking, lines, self._linked)
             if adopted:
                 return self._created(shipment, adopted, PushStatus.PUSHED)
             ledger.mark_fulfillment_failed(self.engine, shipment.lgl_fulfillment_id)

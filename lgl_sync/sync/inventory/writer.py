@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from lgl_sync.control_plane import ledger
 from lgl_sync.control_plane.ledger import WriteStatus
+from lgl_sync.flows import Flow
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient, idempotency_key
 from lgl_sync.shopify.errors import UserErrorsError
@@ -107,7 +108,7 @@ class InventorySyncer:
         result: InventorySyncResult,
     ) -> list[dict]:
         """One ``inventorySetQuantities`` call, recorded in the ledger; its user errors."""
-        key = idempotency_key("inventory", self.retailer.id, self.run_id, batch, attempt)
+        key = idempotency_key(Flow.INVENTORY, self.retailer.id, self.run_id, batch, attempt)
         ledger.claim_inventory_write(
             self.engine,
             idempotency_key=key,

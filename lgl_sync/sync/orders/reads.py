@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lgl_sync.shopify.client import ShopifyClient, connection_nodes
+from lgl_sync.shopify.models import FulfillmentOrder, fulfillment_order
 from lgl_sync.sync.orders.rules import (
     LglVariant,
     SourceOrder,
@@ -28,7 +29,7 @@ def parse_datetime(value: str) -> datetime:
 
 
 def source_order(
-    node: dict[str, Any], fulfillment_orders: list[dict[str, Any]], location_id: str
+    node: dict[str, Any], fulfillment_orders: list[FulfillmentOrder], location_id: str
 ) -> SourceOrder:
     """A SourceOrder from an EligibleOrders node whose fulfillment orders are complete."""
     ship_date = next((node[k]["value"] for k in SHIP_DATE_KEYS if node.get(k)), None)
@@ -71,7 +72,7 @@ def read_candidates(client: ShopifyClient, location_id: str, since: datetime) ->
     ]
 
 
-def _all_fulfillment_orders(client: ShopifyClient, node: dict[str, Any]) -> list[dict]:
+def _all_fulfillment_orders(client: ShopifyClient, node: dict[str, Any]) -> list[FulfillmentOrder]:
     connection = node["fulfillmentOrders"]
     fulfillment_orders = list(connection_nodes(connection))
     if connection["pageInfo"]["hasNextPage"]:
@@ -91,7 +92,7 @@ def _all_fulfillment_orders(client: ShopifyClient, node: dict[str, Any]) -> list
                 {"id": fo["id"], "after": lines["pageInfo"]["endCursor"]},
                 path="node.lineItems",
             )
-        complete.append({**fo, "lineItems": items})
+        complete.append(fulfillment_order({**fo, "lineItems": items}))
     return complete
 
 

@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from lgl_sync.retailer import Retailer
+from lgl_sync.shopify.models import FulfillmentOrder
 
 IMPORTED_TAG = "imported-to-LGL"
-FULFILLABLE = {"OPEN", "IN_PROGRESS"}  # FACTS.md §4.2
 MAX_LINES = 250  # Shopify caps input arrays at 250 items (FACTS.md §1.5)
 
 
@@ -86,20 +86,20 @@ def search_query(since: datetime) -> str:
     return f"financial_status:paid -status:cancelled created_at:>='{stamp}' -tag:{IMPORTED_TAG}"
 
 
-def lgl_lines(fulfillment_orders: list[dict[str, Any]], location_id: str) -> tuple[SourceLine, ...]:
+def lgl_lines(
+    fulfillment_orders: list[FulfillmentOrder], location_id: str
+) -> tuple[SourceLine, ...]:
     """Lines to ship from fulfillment orders at the LGL location that are still open."""
     lines: dict[str, SourceLine] = {}
     for fo in fulfillment_orders:
-        location = ((fo.get("assignedLocation") or {}).get("location") or {}).get("id")
-        if location != location_id or fo.get("status") not in FULFILLABLE:
+        if fo.location_id != location_id or not fo.fulfillable:
             continue
-        for item in fo["lineItems"]:
-            if item["remainingQuantity"] <= 0:
+        for item in fo.lines:
+            if item.remaining <= 0:
                 continue
-            line_id = item["lineItem"]["id"]
-            earlier = lines.get(line_id)
-            quantity = item["remainingQuantity"] + (earlier.quantity if earlier else 0)
-            lines[line_id] = SourceLine(line_id, item["lineItem"].get("sku"), quantity)
+            earlier = lines.get(item.line_item_id)
+            quantity = item.remaining + (earlier.quantity if earlier else 0)
+            lines[item.line_item_id] = SourceLine(item.line_item_id, item.sku, quantity)
     return tuple(lines.values())
 
 

@@ -1,0 +1,58 @@
+"""Shopify objects that more than one flow reads, as frozen records (mapped once, at the edge).
+
+Fulfillment orders are what both the order import (which lines LGL must ship) and the pushback
+(where a shipment goes) decide on (FACTS.md §4.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+FULFILLABLE = frozenset({"OPEN", "IN_PROGRESS"})  # FACTS.md §4.2
+
+
+def nodes(value: Any) -> list[dict[str, Any]]:
+    """The items of a connection (``{"nodes": [...]}``) or of a plain list."""
+    if isinstance(value, dict):
+        return list(value.get("nodes") or [])
+    return list(value or [])
+
+
+@dataclass(frozen=True)
+class FulfillmentOrderLine:
+    """One line of a fulfillment order: how much of which line item is still to ship."""
+
+    id: str
+    line_item_id: str | None
+    sku: str | None
+    remaining: int
+
+
+@dataclass(frozen=True)
+class FulfillmentOrder:
+    """A fulfillment order: the lines one location is to ship, and its status."""
+
+    id: str
+    status: str | None
+    location_id: str | None
+    lines: tuple[FulfillmentOrderLine, ...]
+
+    @property
+    def fulfillable(self) -> bool:
+        return self.status in FULFILLABLE
+
+
+def fulfillment_order(node: dict[str, Any]) -> FulfillmentOrder:
+    """A FulfillmentOrder from a GraphQL node (its ``lineItems`` a connection or a list)."""
+    location = ((node.get("assignedLocation") or {}).get("location") or {}).get("id")
+    lines = tuple(
+        FulfillmentOrderLine(
+            item.get("id"),
+            (item.get("lineItem") or {}).get("id"),
+            (item.get("lineItem") or {}).get("sku"),
+            item.get("remainingQuantity") or 0,
+        )
+        for item in nodes(node.get("lineItems"))
+    )
+    return FulfillmentOrder(node.get("id"), node.get("status"), location, lines)
