@@ -9,16 +9,39 @@ import re
 from datetime import datetime
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from lgl_sync.secrets import SecretError, token_kind
+from lgl_sync.shopify.domains import store_domain
+from lgl_sync.shopify.errors import ConfigError
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-MYSHOPIFY = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
-URL = re.compile(r"^https?://[\w.-]+(?::\d+)?(?:/[\w./-]*)?$")
 LOCATION = re.compile(r"^(?:gid://shopify/Location/)?(\d+)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$")
 BILLING_ADDRESS = ("billing_address1", "billing_city", "billing_zip", "billing_country")
+# Line breaks and other controls, and the bidirectional overrides that make text read other
+# than it is (CVE-2021-42574): none belongs in a name, an email header or an address.
+UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+RESERVED_IDS = {"lgl"}  # SHOPIFY_LGL_TOKEN is the LGL store's own token
+TEXT_FIELDS = {
+    "name": 200,
+    "billing_email": 254,
+    "billing_first_name": 100,
+    "billing_last_name": 100,
+    "billing_phone": 40,
+    "billing_address1": 255,
+    "billing_address2": 255,
+    "billing_city": 100,
+    "billing_province": 100,
+    "billing_zip": 20,
+    "billing_country": 64,
+}
+
+
+def token_variable(retailer_id: str) -> str:
+    """The one environment variable a retailer's token may be read from."""
+    return f"SHOPIFY_{retailer_id.upper().replace('-', '_')}_TOKEN"
 
 
 def location_gid(value: str | int | None) -> str | None:
@@ -78,35 +101,47 @@ class Retailer(BaseModel):
     def _slug(cls, value: str) -> str:
         if not SLUG.match(value) or len(value) > 64:
             raise ValueError("must be a lowercase slug such as nationwide-plants")
+        if value in RESERVED_IDS:
+            raise ValueError(f"{value!r} is reserved for the LGL store")
         return value
 
-    @field_validator("name")
+    @field_validator(*TEXT_FIELDS)
     @classmethod
-    def _name(cls, value: str) -> str:
-        if not value:
+    def _text(cls, value: str | None, info) -> str | None:
+        if value is None:
+            return None
+        limit = TEXT_FIELDS[info.field_name]
+        if len(value) > limit:
+            raise ValueError(f"is longer than {limit} characters")
+        if UNSAFE_TEXT.search(value):
+            raise ValueError("contains a line break, a control or a bidirectional character")
+        if info.field_name == "name" and not value:
             raise ValueError("must not be empty")
-        return value
+        return value or None
 
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str) -> str:
-        value = value.rstrip("/")
-        if not (MYSHOPIFY.match(value.lower()) or URL.match(value)):
-            raise ValueError(
-                "must be a shop domain such as nationwide-plants.myshopify.com "
-                "(or an http(s):// base URL for the sandbox)"
-            )
-        return value.lower() if MYSHOPIFY.match(value.lower()) else value
+        try:
+            return store_domain(value)
+        except ConfigError as exc:
+            raise ValueError(exc.args[0]) from None
 
     @field_validator("api_token")
     @classmethod
-    def _token(cls, value: str) -> str:
+    def _token(cls, value: str, info) -> str:
         if not value:
             raise ValueError("is missing")
         try:
-            token_kind(value)
+            kind = token_kind(value)
         except SecretError as exc:
             raise ValueError(str(exc)) from None
+        retailer_id = info.data.get("id")
+        if kind == "env" and retailer_id and value != token_variable(retailer_id):
+            raise ValueError(
+                f"must be the variable {token_variable(retailer_id)} (or an encrypted token): "
+                "a retailer's token is never read from another variable"
+            )
         return value
 
     @field_validator("target_location_id", "lgl_location_id")
@@ -131,8 +166,8 @@ class Retailer(BaseModel):
     @field_validator("inventory_safety_buffer")
     @classmethod
     def _buffer(cls, value: int) -> int:
-        if value < 0:
-            raise ValueError("must not be negative")
+        if not 0 <= value <= 100_000:
+            raise ValueError("must be between 0 and 100000 units")
         return value
 
     @field_validator("billing_email")
@@ -182,3 +217,50 @@ def _describe(error: dict[str, Any]) -> str:
 
 class DuplicateRetailerError(RetailerError):
     pass
+
+
+MAX_DEFINITION_BYTES = 64 * 1024
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice (YAML itself keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise RetailerError([f"{key}: is given twice"])
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def definition_from_yaml(raw: bytes) -> dict[str, Any]:
+    """A retailer definition file as a mapping of column -> value, or RetailerError saying what
+    is wrong with the file (size, encoding, YAML, duplicate keys, nesting)."""
+    if len(raw) > MAX_DEFINITION_BYTES:
+        raise RetailerError([f"the file is larger than {MAX_DEFINITION_BYTES} bytes"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RetailerError([f"the file is not UTF-8 text (byte {exc.start})"]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise RetailerError([f"the file is not valid YAML{line}: {problem}"]) from None
+    except RecursionError:
+        raise RetailerError(["the file nests too deeply"]) from None
+    if not isinstance(data, dict):
+        raise RetailerError(["the definition must be a mapping of retailers columns"])
+    problems = [
+        f"{key}: must be a single value"
+        for key, value in data.items()
+        if isinstance(value, dict | list)
+    ]
+    problems += [f"{key!r}: a column name must be text" for key in data if not isinstance(key, str)]
+    if problems:
+        raise RetailerError(problems)
+    return data

@@ -33,6 +33,9 @@ SCHEMA_CANDIDATES = [
     Path.home() / ".cache" / "lgl-sync" / SCHEMA_NAME,
 ]
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+# The sandbox is served on this machine; production refuses local store URLs (tests that check
+# the refusal turn this off for themselves).
+os.environ["LGL_ALLOW_LOCAL_STORES"] = "true"
 # Secrets that must never reach a log line; tests add the ones they invent.
 SECRETS: set[str] = {
     *(token_for(h) for h in ("lgl", *(slug for slug, _ in RETAILERS))),

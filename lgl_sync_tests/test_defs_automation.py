@@ -21,6 +21,7 @@ from lgl_sync.defs.schedules import import_orders_schedule, push_fulfillments_sc
 from lgl_sync.defs.sensors import retailer_partitions_sensor
 from lgl_sync.flows import RETAILER_FLOW_TAG as FLOW_TAG
 from lgl_sync.ops.instance import prepare_dagster_home
+from lgl_sync.retailer import token_variable
 
 TICK = datetime(2026, 11, 24, 12, 10, tzinfo=UTC)
 
@@ -48,7 +49,7 @@ def _add(control_plane, slug: str, **flags) -> None:
                 "id": slug,
                 "name": slug.title(),
                 "domain": f"{slug}.myshopify.com",
-                "api_token": "SHOPIFY_TOKEN_ENV",
+                "api_token": token_variable(slug),
                 "target_location_id": "1",
                 **flags,
             }

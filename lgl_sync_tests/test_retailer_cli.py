@@ -15,6 +15,7 @@ from shopify_sandbox.models import gid
 
 from lgl_sync.cli import main
 from lgl_sync.devkit.world import RETAILER_LGL_LOCATION, token_for
+from lgl_sync.retailer import token_variable
 
 VALID = {
     "id": "nationwide-plants",
@@ -71,6 +72,40 @@ MALFORMED = [
     ({"enabled": "sometimes"}, "enabled"),  # not a boolean
     ({"inventory_safety_buffer": -3}, "inventory_safety_buffer"),  # negative buffer
     ({"colour": "green"}, "colour"),  # not a retailers column
+    ({"api_token": "SHOPIFY_LGL_TOKEN"}, "api_token"),  # the LGL store's own token
+    ({"api_token": "SHOPIFY_EPIC_GARDENING_TOKEN"}, "api_token"),  # another retailer's token
+    ({"api_token": "LGL_SECRET_KEY"}, "api_token"),  # another secret entirely
+    ({"api_token": "DAGSTER_PG_URL"}, "api_token"),  # a database password
+    ({"id": "lgl", "api_token": "SHOPIFY_LGL_TOKEN"}, "id"),  # the LGL store's slug
+    ({"id": "n" * 65}, "id"),  # too long
+    ({"domain": "https://evil.example.com"}, "domain"),  # any other host
+    ({"domain": "nationwide-plants.myshopify.com.evil.example"}, "domain"),  # suffix trick
+    ({"domain": "https://np.myshopify.com@evil.example"}, "domain"),  # credentials trick
+    ({"domain": "http://10.0.0.5:8787/stores/np"}, "domain"),  # a host on the network
+    ({"name": "Nationwide\r\nBcc: someone@evil.example"}, "name"),  # header injection
+    ({"name": "Plants \u202egnp.exe"}, "name"),  # bidirectional override
+    ({"name": "N" * 201}, "name"),  # too long
+    ({"name": "tab\there"}, "name"),  # a control character
+    ({"billing_address1": "1 Way\nLine 2"}, "billing_address1"),  # a line break
+    ({"billing_city": "A" * 101}, "billing_city"),  # too long
+    ({"billing_phone": "555\x00"}, "billing_phone"),  # a NUL
+    ({"billing_zip": "7" * 21}, "billing_zip"),  # too long
+    ({"inventory_safety_buffer": 1_000_000}, "inventory_safety_buffer"),  # absurd buffer
+    ({"lookback_hours": -50}, "lookback_hours"),  # would silently import nothing
+    ({"fulfillment_lookback_hours": 100_000}, "fulfillment_lookback_hours"),  # out of range
+    ({"name": ["Nationwide", "Plants"]}, "name"),  # a list, not a value
+    ({"domain": {"host": "np.myshopify.com"}}, "domain"),  # a mapping, not a value
+]
+
+RAW_FILES = [
+    (b"id: nationwide-plants\nid: epic-gardening\nname: N\n", "id: is given twice"),
+    (b"id: nationwide-plants\nname: Caf\xe9\n", "not UTF-8"),  # Latin-1 bytes
+    (b"[" * 5000 + b"]" * 5000, "nests too deeply"),  # a nesting bomb
+    (b"name: " + b"N" * (5 * 1024 * 1024) + b"\n", "larger than"),  # a 5 MB name
+    (b"id: !!python/object/apply:os.system ['true']\n", "not valid YAML"),  # code tag
+    (b"name: *nowhere\n", "not valid YAML"),  # an alias to nothing
+    (b"1: one\nid: nationwide-plants\n", "column name must be text"),  # a number as key
+    (b"\xff\xfe\x00\x00", "not UTF-8"),  # binary
 ]
 
 
@@ -84,6 +119,27 @@ def test_malformed_definition_is_rejected_naming_the_field(cli, change, field):
     assert "Traceback" not in result.output
     assert "0" * 32 not in result.output
     assert cli("retailer", "list").output.count("nationwide-plants") == 0
+
+
+@pytest.mark.parametrize(("raw", "reason"), RAW_FILES)
+def test_a_hostile_file_is_refused_with_its_reason_and_nothing_written(cli, tmp_path, raw, reason):
+    path = tmp_path / "hostile.yaml"
+    path.write_bytes(raw)
+    result = cli("retailer", "add", "--file", str(path))
+    assert result.exit_code == 1, result.output
+    assert reason in result.output and "Traceback" not in result.output
+    assert len(result.output) < 2000  # the refusal does not echo a 5 MB value back
+    assert "nationwide-plants" not in cli("retailer", "list").output
+
+
+def test_there_are_at_least_forty_refused_definitions():
+    assert len(MALFORMED) + len(RAW_FILES) >= 40
+
+
+def test_a_local_store_url_is_refused_without_the_sandbox_setting(cli, monkeypatch):
+    monkeypatch.setenv("LGL_ALLOW_LOCAL_STORES", "false")
+    result = cli("retailer", "add", definition={**VALID, "domain": "http://127.0.0.1:8787/s/np"})
+    assert result.exit_code == 1 and "LGL_ALLOW_LOCAL_STORES" in result.output
 
 
 @pytest.mark.parametrize("content", ["- just\n- a list\n", "id: [unclosed\n", ""])
@@ -128,14 +184,14 @@ def _sandbox_definition(sandbox, handle: str) -> dict:
         **VALID,
         "id": handle,
         "domain": sandbox.domain(handle),
-        "api_token": "SANDBOX_RETAILER_TOKEN",
+        "api_token": token_variable(handle),
         "target_location_id": str(location.id),
     }
 
 
 def test_validate_checks_the_live_store_and_reports_sku_coverage(cli, sandbox, monkeypatch):
     handle = "nationwide-plants"
-    monkeypatch.setenv("SANDBOX_RETAILER_TOKEN", token_for(handle))
+    monkeypatch.setenv(token_variable(handle), token_for(handle))
     monkeypatch.setenv("SHOPIFY_LGL_DOMAIN", sandbox.domain("lgl"))
     monkeypatch.setenv("SHOPIFY_LGL_TOKEN", token_for("lgl"))
     result = cli("retailer", "add", "--check", definition=_sandbox_definition(sandbox, handle))
@@ -160,7 +216,7 @@ def test_validate_checks_the_live_store_and_reports_sku_coverage(cli, sandbox, m
 
 def test_validate_names_missing_scopes_and_unknown_locations(cli, sandbox, monkeypatch):
     handle = "epic-gardening"
-    monkeypatch.setenv("SANDBOX_RETAILER_TOKEN", token_for(handle))
+    monkeypatch.setenv(token_variable(handle), token_for(handle))
     monkeypatch.setenv("SHOPIFY_LGL_DOMAIN", sandbox.domain("lgl"))
     monkeypatch.setenv("SHOPIFY_LGL_TOKEN", token_for("lgl"))
     sandbox.store(handle).scopes.remove("write_inventory")

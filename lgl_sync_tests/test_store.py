@@ -69,7 +69,12 @@ def test_retailer_round_trip_normalises_location_ids(store_engine):
 
 def test_enable_disable_remove_drive_partition_changes(store_engine):
     add_retailer(store_engine, Retailer.parse(DEFINITION))
-    add_retailer(store_engine, Retailer.parse({**DEFINITION, "id": "epic-gardening"}))
+    add_retailer(
+        store_engine,
+        Retailer.parse(
+            {**DEFINITION, "id": "epic-gardening", "api_token": "SHOPIFY_EPIC_GARDENING_TOKEN"}
+        ),
+    )
     assert partition_changes(store_engine, set()) == (["epic-gardening", "nationwide-plants"], [])
     assert set_enabled(store_engine, "epic-gardening", False)
     # Disabled: keeps its partition, gets no new one.

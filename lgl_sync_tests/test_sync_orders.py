@@ -49,7 +49,7 @@ RETAILER = Retailer.parse(
         "id": "nationwide-plants",
         "name": "Nationwide Plants",
         "domain": "nationwide-plants.myshopify.com",
-        "api_token": "SHOPIFY_NP_TOKEN",
+        "api_token": "SHOPIFY_NATIONWIDE_PLANTS_TOKEN",
         "target_location_id": "2",
         "billing_email": "acct@np.example",
         "billing_address1": "1 Way",

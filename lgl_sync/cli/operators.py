@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 import dagster as dg
@@ -27,7 +28,7 @@ from lgl_sync.control_plane.retailers import (
 from lgl_sync.flows import Flow
 from lgl_sync.ops.health import age_text, collect, problems
 from lgl_sync.ops.instance import prepare_dagster_home
-from lgl_sync.retailer import Retailer
+from lgl_sync.retailer import Retailer, definition_from_yaml
 from lgl_sync.secrets import encrypt_token, new_key
 from lgl_sync.sync.clients import lgl_client, retailer_client
 from lgl_sync.sync.onboarding import check_retailer
@@ -57,9 +58,7 @@ def retailer() -> None:
 
 
 def _load_definition(path: str) -> dict:
-
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
+    return definition_from_yaml(Path(path).read_bytes())
 
 
 def _validate_live(found) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from lgl_sync.control_plane.tables import retailers, sync_jobs
-from lgl_sync.retailer import DuplicateRetailerError, Retailer, location_gid
+from lgl_sync.retailer import DuplicateRetailerError, Retailer, RetailerError
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["DuplicateRetailerError", "Retailer"]
 
@@ -37,11 +39,20 @@ def get_retailer(engine: Engine, retailer_id: str) -> Retailer | None:
 
 
 def list_retailers(engine: Engine, *, enabled_only: bool = False) -> list[Retailer]:
+    """The retailers whose rows are valid; an invalid row is logged and left out (its own
+    runs fail with the reason)."""
     query = sa.select(retailers).order_by(retailers.c.id)
     if enabled_only:
         query = query.where(retailers.c.enabled.is_(True))
     with engine.connect() as connection:
-        return [_from_row(row) for row in connection.execute(query).mappings()]
+        rows = connection.execute(query).mappings().all()
+    found = []
+    for row in rows:
+        try:
+            found.append(_from_row(row))
+        except RetailerError as exc:
+            logger.error("retailer %s is left out: %s", row["id"], exc)
+    return found
 
 
 def set_enabled(engine: Engine, retailer_id: str, enabled: bool) -> bool:
@@ -62,22 +73,10 @@ def remove_retailer(engine: Engine, retailer_id: str) -> bool:
 
 
 def _from_row(row: Any) -> Retailer:
-    """A stored row as a Retailer, without re-validating the old system's data strictly."""
+    """A stored row as a Retailer, validated like every other source: a row edited by hand
+    into something unusable raises RetailerError naming the field."""
     data = {k: v for k, v in dict(row).items() if v is not None}
-    for key in ("target_location_id", "lgl_location_id"):
-        if key in data:
-            # A malformed id is reported by `lgl-sync retailer validate`, not fatal on read.
-            with contextlib.suppress(ValueError):
-                data[key] = location_gid(data[key])
-    return Retailer.model_construct(**{**_defaults(), **data})
-
-
-def _defaults() -> dict[str, Any]:
-    return {
-        name: field.default
-        for name, field in Retailer.model_fields.items()
-        if field.default is not None or not field.is_required()
-    }
+    return Retailer.parse(data)
 
 
 def last_syncs(engine: Engine, retailer_id: str) -> dict[str, datetime]:

@@ -80,7 +80,9 @@ def retailer_fulfillments(
     failed = [o for o in outcomes if o.status == PushStatus.FAILED]
     if failed:
         raise dg.Failure(
-            f"{len(failed)} of {len(outcomes)} shipments failed to push",
+            f"{len(failed)} of {len(outcomes)} shipments failed to push; the first "
+            f"({failed[0].lgl_order_name}): "
+            f"{failed[0].detail or failed[0].reason}",
             metadata={**metadata, "error_category": failed[0].reason or "server"},
         )
     return dg.MaterializeResult(value=outcomes, metadata=metadata)

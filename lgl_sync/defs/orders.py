@@ -86,7 +86,9 @@ def imported_lgl_orders(
     failed = [o for o in outcomes if o.status == ImportStatus.FAILED]
     if failed:
         raise dg.Failure(
-            f"{len(failed)} of {len(outcomes)} orders failed to import",
+            f"{len(failed)} of {len(outcomes)} orders failed to import; the first "
+            f"({failed[0].source_order_name}): "
+            f"{failed[0].detail or failed[0].reason}",
             metadata={**metadata, "error_category": failed[0].reason or "server"},
         )
     context.log.info(

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from lgl_sync.control_plane.database import create_engine, database_url
 from lgl_sync.control_plane.migrate import upgrade
 from lgl_sync.control_plane.retailers import Retailer, get_retailer
+from lgl_sync.retailer import RetailerError
 from lgl_sync.shopify.client import DEFAULT_API_VERSION, ShopifyClient
 from lgl_sync.sync.clients import retailer_client
 
@@ -58,8 +59,15 @@ class ControlPlaneResource(dg.ConfigurableResource):
             return _engines[url]
 
     def retailer(self, retailer_id: str) -> Retailer:
-        """The retailer of a partition; a Failure a person can act on when it is missing."""
-        found = get_retailer(self.engine(), retailer_id)
+        """The retailer of a partition; a Failure a person can act on when it is missing or
+        its row is not valid (nothing is read from or written to its store then)."""
+        try:
+            found = get_retailer(self.engine(), retailer_id)
+        except RetailerError as exc:
+            raise dg.Failure(
+                f"retailer {retailer_id} has an invalid row: {'; '.join(exc.problems)}",
+                metadata={"error_category": "config"},
+            ) from None
         if found is None:
             raise dg.Failure(
                 f"no retailer {retailer_id} in the control plane",

@@ -4,15 +4,18 @@ Dagster definitions read, and the resources for in-process runs. Used by the dem
 
 from __future__ import annotations
 
+import os
+
 from shopify_sandbox.engine import Sandbox
 
 from lgl_sync.control_plane.retailers import Retailer, add_retailer
 from lgl_sync.devkit.world import LGL_HANDLE, RETAILER_LGL_LOCATION, token_for
+from lgl_sync.retailer import token_variable
 
 
 def token_env(handle: str) -> str:
     """The environment variable that holds a sandbox retailer's token."""
-    return f"SHOPIFY_{handle.upper().replace('-', '_')}_TOKEN"
+    return token_variable(handle)
 
 
 def register_retailers(engine, sandbox: Sandbox, base_url: str) -> dict[str, str]:
@@ -52,6 +55,8 @@ def sandbox_environment(sandbox: Sandbox, base_url: str, database_url: str) -> d
     from lgl_sync.control_plane.database import create_engine
     from lgl_sync.control_plane.migrate import upgrade
 
+    # The sandbox is served on this machine: its stores have local URLs.
+    os.environ["LGL_ALLOW_LOCAL_STORES"] = "true"
     engine = create_engine(database_url)
     upgrade(engine)
     env = register_retailers(engine, sandbox, base_url)
@@ -61,6 +66,7 @@ def sandbox_environment(sandbox: Sandbox, base_url: str, database_url: str) -> d
             "SHOPIFY_LGL_DOMAIN": f"{base_url}/stores/{LGL_HANDLE}",
             "SHOPIFY_LGL_TOKEN": token_for(LGL_HANDLE),
             "LGL_DATABASE_URL": database_url,
+            "LGL_ALLOW_LOCAL_STORES": "true",
         }
     )
     return env

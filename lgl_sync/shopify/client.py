@@ -17,8 +17,10 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from lgl_sync import settings
 from lgl_sync.shopify.bulk import run_bulk_query
 from lgl_sync.shopify.documents import document
+from lgl_sync.shopify.domains import store_domain
 from lgl_sync.shopify.errors import (
     AmbiguousOutcomeError,
     AuthError,
@@ -40,12 +42,10 @@ _FIRST_GUESS_COST = 50.0
 
 
 def endpoint_url(domain: str, api_version: str) -> str:
-    """The GraphQL URL for a store: a bare ``shop.myshopify.com`` gets https; a domain that
-    already starts with http:// or https:// (the sandbox) is used as the base."""
-    domain = domain.strip().rstrip("/")
-    if not domain:
-        raise ConfigError("store domain is empty")
-    base = domain if domain.startswith(("http://", "https://")) else f"https://{domain}"
+    """The GraphQL URL for a store: ``shop.myshopify.com`` over https, or a local base URL
+    (the sandbox) when allowed."""
+    value = store_domain(domain)
+    base = value if value.startswith(("http://", "https://")) else f"https://{value}"
     return f"{base}/admin/api/{api_version}/graphql.json"
 
 
@@ -90,6 +90,8 @@ class ShopifyClient:
         max_attempts: int = 6,
         max_retry_seconds: float = 120.0,
         max_throttle_seconds: float = 900.0,
+        max_sleep_seconds: float | None = None,
+        max_pages: int | None = None,
         clock: Clock | None = None,
         session: requests.Session | None = None,
         seed: int | None = None,
@@ -104,6 +106,8 @@ class ShopifyClient:
         self._max_attempts = max_attempts
         self._max_retry_seconds = max_retry_seconds
         self._max_throttle_seconds = max_throttle_seconds
+        self.max_sleep_seconds = max_sleep_seconds or settings.max_sleep_seconds()
+        self._max_pages = max_pages or settings.max_pages()
         self._clock = clock or SystemClock()
         self._random = random.Random(seed)
         self._gate = ThrottleGate(self._clock, self._random)
@@ -145,9 +149,11 @@ class ShopifyClient:
         self, name: str, variables: dict[str, Any] | None = None, *, path: str, page_size: int = 250
     ) -> Iterator[dict[str, Any]]:
         """Yields every node of the connection at ``path`` (dotted, e.g. ``order.lineItems``),
-        following ``pageInfo.endCursor`` to the last page."""
+        following ``pageInfo.endCursor`` to the last page. A cursor that does not move on, or
+        more than ``LGL_MAX_PAGES`` pages, ends the read with an error instead of looping."""
         page_variables = {"first": page_size, **(variables or {})}
-        while True:
+        seen: set[str] = set()
+        for _ in range(self._max_pages):
             data = self.query(name, page_variables)
             connection = _dig(data, path)
             if connection is None:
@@ -156,7 +162,19 @@ class ShopifyClient:
             info = connection["pageInfo"]
             if not info["hasNextPage"]:
                 return
-            page_variables["after"] = info["endCursor"]
+            cursor = info.get("endCursor")
+            if not cursor or cursor in seen:
+                raise ServerError(
+                    f"{name}: Shopify returned the cursor of an earlier page again; the read "
+                    "stops instead of looping",
+                    operation=name,
+                )
+            seen.add(cursor)
+            page_variables["after"] = cursor
+        raise ServerError(
+            f"{name}: more than {self._max_pages} pages (LGL_MAX_PAGES); the read stops",
+            operation=name,
+        )
 
     def bulk_query(self, name: str, **kwargs: Any) -> list[dict[str, Any]]:
         """Runs the named query as a bulk operation; root objects with children re-nested."""
@@ -191,7 +209,7 @@ class ShopifyClient:
             wait = self._gate.wait_needed(self._expected_cost.get(name, _FIRST_GUESS_COST))
             if wait > 0:
                 wait = self._gate.jitter(wait)
-                self._clock.sleep(wait)
+                self._sleep(wait, name, "the throttle bucket to refill")
                 self.metrics.throttle_wait_seconds += wait
             failure, ambiguous, retry_after = self._attempt(name, body)
             if isinstance(failure, dict):
@@ -205,7 +223,7 @@ class ShopifyClient:
                     raise ThrottledError(
                         f"still throttled after {throttle_spent:.0f}s", operation=name
                     )
-                self._clock.sleep(retry_after)
+                self._sleep(retry_after, name, "Shopify's throttle")
                 self.metrics.throttle_wait_seconds += retry_after
                 continue
             if ambiguous and not retry_ambiguous:
@@ -222,15 +240,31 @@ class ShopifyClient:
                 raise failure
             backoff = self._random.uniform(0, min(30.0, 0.5 * 2**attempt))
             logger.info("retrying %s after %s (attempt %d)", name, failure, attempt + 1)
-            self._clock.sleep(max(backoff, retry_after))
+            self._sleep(max(backoff, retry_after), name, f"a retry after {failure.args[0]}")
+
+    def _sleep(self, seconds: float, name: str, reason: str) -> None:
+        """Sleeps, unless the wait is longer than ``LGL_MAX_SLEEP_SECONDS``: then the call
+        fails at once with the reason, and the next run carries on."""
+        if seconds > self.max_sleep_seconds:
+            raise ThrottledError(
+                f"would have to wait {seconds:.0f}s for {reason}, more than "
+                f"LGL_MAX_SLEEP_SECONDS={self.max_sleep_seconds:.0f}; giving up for this run",
+                operation=name,
+            )
+        self._clock.sleep(seconds)
 
     def _attempt(self, name: str, body: str) -> tuple[Any, bool, float]:
         """One HTTP call. Returns (data, _, _) on success; (None, _, wait) when throttled;
         (error, ambiguous, retry_after) when it failed in a retryable way; raises otherwise."""
         start = time.perf_counter()
         try:
+            # Never followed: a redirect would carry the token to wherever it points.
             response = self._session.post(
-                self.endpoint, data=body, headers=self._headers, timeout=self._timeout
+                self.endpoint,
+                data=body,
+                headers=self._headers,
+                timeout=self._timeout,
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             self.metrics.record(latency=time.perf_counter() - start)
@@ -260,6 +294,13 @@ class ShopifyClient:
     def _http_failure(self, name: str, response: requests.Response) -> tuple[Any, bool, float]:
         """A non-200 answer: raises what no retry can fix; else (error, ambiguous, wait)."""
         status = response.status_code
+        if 300 <= status < 400:
+            raise ConfigError(
+                f"HTTP {status}: {self.endpoint} redirects elsewhere; the request is not followed "
+                "with the access token (check the store's domain)",
+                status=status,
+                operation=name,
+            )
         if status in (401, 403):
             raise AuthError(
                 f"HTTP {status}: the access token was refused or lacks a scope",

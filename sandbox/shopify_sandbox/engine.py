@@ -163,12 +163,16 @@ class Sandbox:
             store.usage.by_operation[name] = store.usage.by_operation.get(name, 0) + 1
         fault = self.faults.get(handle)
         rule = fault.pick({name, *roots}) if fault else None
-        if rule is not None and not rule.after_apply:
+        if rule is not None and not rule.after_apply and rule.kind != "stuck_cursor":
             store.usage.faults += 1
             return self._log(store, name, 0, 0, rule.kind, self._fault_response(store, rule))
         response, requested, actual = self._run(
             store, document, operation, variables, version, base_url, cost_debug, roots
         )
+        if rule is not None and rule.kind == "stuck_cursor":
+            store.usage.faults += 1
+            _stick_cursors(response.body, (variables or {}).get("after"))
+            return self._log(store, name, requested, actual, rule.kind, response)
         if rule is not None:
             store.usage.faults += 1
             return self._log(
@@ -334,3 +338,17 @@ def _format(error: GraphQLError) -> dict[str, Any]:
         logger.exception("sandbox resolver failed", exc_info=error.original_error)
         formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR"}
     return formatted
+
+
+def _stick_cursors(body: Any, after: str | None) -> None:
+    """The ``stuck_cursor`` fault: every page claims a next page, and a page asked for with a
+    cursor hands back that same cursor (the first page keeps its real one)."""
+    if isinstance(body, dict):
+        info = body.get("pageInfo")
+        if isinstance(info, dict) and "hasNextPage" in info:
+            info.update(hasNextPage=True, endCursor=after or info.get("endCursor") or "stuck")
+        for value in body.values():
+            _stick_cursors(value, after)
+    elif isinstance(body, list):
+        for value in body:
+            _stick_cursors(value, after)

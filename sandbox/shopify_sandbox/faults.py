@@ -26,6 +26,7 @@ KINDS = (
     "apply_then_fail",
     "apply_then_timeout",
     "apply_then_drop",
+    "stuck_cursor",
 )
 
 

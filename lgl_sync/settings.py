@@ -1,0 +1,109 @@
+"""Settings read from the environment, each parsed and checked in one place.
+
+A bad value is refused with a message that names the variable, never a traceback. Every
+setting is listed in ``SETTINGS`` with its default and meaning (the README's table follows it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class SettingError(ValueError):
+    """An environment variable with a value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    meaning: str
+
+
+SETTINGS = {
+    s.name: s
+    for s in (
+        Setting(
+            "LGL_MAX_SLEEP_SECONDS",
+            "60",
+            "the longest single wait (Retry-After, throttle) before a call fails instead",
+        ),
+        Setting(
+            "LGL_MAX_PAGES", "2000", "the most pages one paginated read follows before it fails"
+        ),
+        Setting(
+            "LGL_DB_CONNECT_TIMEOUT_SECONDS",
+            "10",
+            "how long a control-plane connection may take to open",
+        ),
+        Setting(
+            "LGL_DB_STATEMENT_TIMEOUT_SECONDS",
+            "60",
+            "how long one control-plane statement or lock wait may take",
+        ),
+        Setting(
+            "LGL_ALLOW_LOCAL_STORES",
+            "false",
+            "true: store domains may be http(s) URLs on this machine (the sandbox); never in "
+            "production",
+        ),
+    )
+}
+
+
+def _raw(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or SETTINGS[name].default
+
+
+def _parsed(name: str, parse: Callable[[str], T], expected: str) -> T:
+    raw = _raw(name)
+    try:
+        return parse(raw)
+    except ValueError:
+        raise SettingError(f"{name} must be {expected}, not {raw[:40]!r}") from None
+
+
+def _positive_number(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(raw)
+    return value
+
+
+def _flag(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def max_sleep_seconds() -> float:
+    return _parsed("LGL_MAX_SLEEP_SECONDS", _positive_number, "a positive number of seconds")
+
+
+def max_pages() -> int:
+    return int(_parsed("LGL_MAX_PAGES", _positive_number, "a positive number"))
+
+
+def db_connect_timeout() -> int:
+    return int(
+        _parsed("LGL_DB_CONNECT_TIMEOUT_SECONDS", _positive_number, "a positive number of seconds")
+    )
+
+
+def db_statement_timeout() -> float:
+    return _parsed(
+        "LGL_DB_STATEMENT_TIMEOUT_SECONDS", _positive_number, "a positive number of seconds"
+    )
+
+
+def allow_local_stores() -> bool:
+    return _parsed("LGL_ALLOW_LOCAL_STORES", _flag, "true or false")
