@@ -247,3 +247,21 @@ def test_a_run_ended_by_a_fault_is_followed_by_a_complete_one(world, fault):
     by_source = lgl_orders_by_source(world.sandbox)
     assert set(by_source) == set(seeded.expected)
     assert all(len(orders) == 1 for orders in by_source.values())
+
+
+def test_after_the_first_refused_call_nothing_more_is_created_for_the_retailer(world):
+    seeded = seed(world.sandbox, normal=6, big=0)
+    world.add_retailer(RETAILER)
+    # The retailer revokes the token while the run goes on: its first tag is refused.
+    revoked = FaultRule("server_error", operation="tagsAdd", status=401, rate=1)
+    world.sandbox.engine.set_faults(RETAILER, [revoked])
+    failed = _run(world)
+    assert not failed.success
+    assert len(lgl_orders_by_source(world.sandbox)) == 1  # the one created before the refusal
+    assert "Invalid API key or access token" in _failure_message(failed)
+    assert world.sandbox.store("lgl").usage.by_operation.get("OrderCreate") == 1
+    world.sandbox.engine.clear_faults()
+    assert _run(world).success
+    by_source = lgl_orders_by_source(world.sandbox)
+    assert set(by_source) == set(seeded.expected)
+    assert all(len(orders) == 1 for orders in by_source.values())

@@ -75,9 +75,10 @@ def test_runs_and_materializations_are_mirrored_once_and_caught_up(history_world
     assert jobs[failed.run_id]["status"] == "failed"
     assert "no retailer gone-retailer" in jobs[failed.run_id]["error_message"]
     assert jobs[canceled.run_id]["status"] == "canceled"
-    assert {(a["operation"], a["retailer_id"]) for a in activity} == {
-        ("retailer_paid_orders", RETAILER),
-        ("imported_lgl_orders", RETAILER),
+    assert {(a["operation"], a["retailer_id"], a["success"]) for a in activity} == {
+        ("retailer_paid_orders", RETAILER, True),
+        ("imported_lgl_orders", RETAILER, True),
+        ("orders", "gone-retailer", False),  # a failed run is a failed activity, with its cause
     }
 
     # The mirror is stopped; two more runs happen; it catches up from its cursor.
@@ -88,5 +89,5 @@ def test_runs_and_materializations_are_mirrored_once_and_caught_up(history_world
     again = _mirror(world, _mirror(world, cursor))  # and replays add nothing
     jobs, activity = _rows(world)
     assert all(jobs[r.run_id]["status"] == "completed" for r in later)
-    assert len(jobs) == 5 and len(activity) == 6
+    assert len(jobs) == 5 and len(activity) == 7
     assert json.loads(again)

@@ -21,8 +21,9 @@ import pytest
 import sqlalchemy as sa
 
 from lgl_sync.control_plane.history import upsert_sync_job
-from lgl_sync.control_plane.tables import email_notifications
+from lgl_sync.control_plane.tables import activity_logs, email_notifications, sync_jobs
 from lgl_sync.defs.alerts import NotifierResource, activity_alerts, failure_alerts
+from lgl_sync.defs.history import mirror_once
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.defs.resources import ControlPlaneResource
 from lgl_sync.devkit.world import token_for
@@ -437,6 +438,10 @@ def test_failed_run_mails_once_with_its_link_and_the_next_success_mails_recovery
         failure_alerts(context)
     assert len(smtp.messages) == 1
     assert smtp.subjects()[0].startswith("[Nationwide Plants] Orders failed: auth — ")
+    # Shopify's own words, not Dagster's "Error occurred while executing op ..." wrapper.
+    assert "Invalid API key or access token" in smtp.subjects()[0]
+    assert "Invalid API key or access token" in smtp.body(0, "plain")
+    assert "Error occurred while executing" not in smtp.body(0, "plain")
     assert f"{UI}/runs/{failed.run_id}" in smtp.body(0, "plain")
     assert "retailer_paid_orders" in smtp.body(0, "plain")
 
@@ -468,6 +473,18 @@ def test_failed_run_mails_once_with_its_link_and_the_next_success_mails_recovery
         ("recovery", "sent"),
         ("activity", "sent"),
     ]
+    # The mirrored run history names the cause too, as the old tools read it.
+    engine = ControlPlaneResource(database_url=world.database_url).engine()
+    mirror_once(world.instance, engine, {})
+    with engine.connect() as connection:
+        error = connection.execute(
+            sa.select(sync_jobs.c.error_message).where(sync_jobs.c.id == failed.run_id)
+        ).scalar_one()
+        logged = connection.execute(
+            sa.select(activity_logs.c.details).where(activity_logs.c.success.is_(False))
+        ).scalar_one()
+    assert "Invalid API key or access token" in error
+    assert "Invalid API key or access token" in logged["error"]
 
 
 def _held_suffix(outcomes) -> str:

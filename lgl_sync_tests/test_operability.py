@@ -106,6 +106,8 @@ def test_revoked_token_turns_health_red_naming_retailer_and_flow_then_green(syst
     by_id = {s["retailer_id"]: s for s in status}
     orders = by_id["nationwide-plants"]["flows"]["orders"]
     assert orders["last_run"] == "failure" and orders["last_error"].startswith("auth")
+    assert "Invalid API key or access token" in orders["last_error"]
+    assert "Invalid API key or access token" in lines[0]
     assert orders["last_success"] is not None  # the age of the last good run is still shown
     assert orders["success_rate_24h"] == 0.5 and orders["runs_24h"] == 2
     assert by_id["nationwide-plants"]["errors_24h"] == {"auth": 1}
@@ -148,6 +150,27 @@ def test_revoked_token_turns_health_red_naming_retailer_and_flow_then_green(syst
         assert any(message.splitlines()[0] in line for line in file_lines), message
     assert all("retailer=nationwide-plants flow=orders" in line for line in file_lines)
     assert not any(secret in text for secret in SECRETS)
+
+
+def test_a_check_planned_but_never_run_reads_as_not_run(system, sandbox):
+    """An inventory run that fails before its checks leaves them planned: status, health and
+    the digest still answer (they used to raise CheckError)."""
+    instance, _ = system
+    assert run_flow(defs, instance, "snapshot", None).success
+    store = sandbox.engine.stores["nationwide-plants"]
+    store.token = "revoked-at-the-store"
+    assert not run_flow(defs, instance, "inventory", "nationwide-plants").success
+    store.token = token_for("nationwide-plants")
+    status = _cli("status", "--json")
+    assert status.exit_code == 0, status.output
+    found = {s["retailer_id"]: s for s in json.loads(status.output)}["nationwide-plants"]
+    assert "inventory_drift" in found["checks_not_run"]
+    assert "checks not run: " in _cli("status").output
+    health = _cli("health")
+    assert "Traceback" not in health.output and "inventory: last run failed" in health.output
+    engine = create_engine(os.environ["LGL_DATABASE_URL"])
+    notice, _ = build_digest(engine, datetime.now(UTC), {}, collect(instance, engine))
+    assert notice.subject.startswith("LGL Sync digest")
 
 
 def test_stale_flow_and_never_run_flow_are_reported(system):

@@ -251,7 +251,8 @@ def status(as_json: bool) -> None:
         console.print(
             f"  held orders: {holds} · shipments waiting: {found.shipments_waiting} · "
             f"inventory drift: {drift} SKUs · failed checks: "
-            f"{', '.join(found.failed_checks) or 'none'}\n"
+            f"{', '.join(found.failed_checks) or 'none'} · checks not run: "
+            f"{', '.join(found.checks_not_run) or 'none'}\n"
             f"  Shopify API last hour: {found.api_requests_last_hour} requests, "
             f"{found.api_cost_last_hour:.0f} cost · p95 latency 24 h: "
             f"{found.api_p95_ms_24h or '-'} ms · errors 24 h: {errors}\n"

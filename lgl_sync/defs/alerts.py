@@ -21,7 +21,7 @@ from lgl_sync.notify.notices import activity_notice, failure_notice, recovery_no
 from lgl_sync.notify.notifier import Notifier
 from lgl_sync.notify.policy import Settings
 from lgl_sync.notify.transports import transport_from_env
-from lgl_sync.ops.runs import failure_category
+from lgl_sync.ops.runs import failure_category, root_cause
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ def failure_alerts(
     step_failures = context.get_step_failure_events()
     first = step_failures[0] if step_failures else None
     message = (
-        first.step_failure_data.error.message
-        if first and first.step_failure_data and first.step_failure_data.error
+        root_cause(first.step_failure_data)
+        if first and first.step_failure_data
         else context.failure_event.message or "the run failed"
     )
     engine = control_plane.engine()

@@ -15,6 +15,7 @@ from dagster import DagsterEventType
 from lgl_sync.control_plane.history import append_activity, upsert_sync_job
 from lgl_sync.defs.resources import ControlPlaneResource
 from lgl_sync.flows import flow_of_job
+from lgl_sync.ops.runs import root_cause
 
 RUN_EVENTS = {
     DagsterEventType.RUN_ENQUEUED: "pending",
@@ -52,10 +53,7 @@ def _error(instance: dg.DagsterInstance, run_id: str) -> str | None:
     for record in instance.get_records_for_run(
         run_id, of_type=DagsterEventType.STEP_FAILURE
     ).records:
-        data = record.event_log_entry.dagster_event.event_specific_data
-        error = getattr(data, "error", None)
-        if error is not None:
-            return error.message.strip().splitlines()[-1][:500]
+        return root_cause(record.event_log_entry.dagster_event.step_failure_data)
     return None
 
 
@@ -98,17 +96,29 @@ def _mirror_run(instance: dg.DagsterInstance, engine, record, status: str) -> No
         return
     when = _when(record)
     finished = status in ("completed", "failed", "canceled")
+    job_type = getattr(flow_of_job(run.job_name), "value", run.job_name)
+    error = _error(instance, run.run_id) if status == "failed" else None
     upsert_sync_job(
         engine,
         run_id=run.run_id,
         status=status,
-        job_type=getattr(flow_of_job(run.job_name), "value", run.job_name),
+        job_type=job_type,
         retailer_id=run.tags.get("dagster/partition"),
         started_at=when if status == "running" else None,
         completed_at=when if finished else None,
         results=_run_results(instance, run.run_id) if status == "completed" else None,
-        error_message=_error(instance, run.run_id) if status == "failed" else None,
+        error_message=error,
     )
+    if status == "failed":  # the old tools read failures from activity_logs too
+        append_activity(
+            engine,
+            operation=job_type,
+            success=False,
+            retailer_id=run.tags.get("dagster/partition"),
+            details={"run_id": run.run_id, "error": error},
+            duration_ms=None,
+            event_id=record.storage_id,
+        )
 
 
 def _mirror_materialization(instance: dg.DagsterInstance, engine, record) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from lgl_sync.control_plane import ledger
 from lgl_sync.control_plane.retailers import list_retailers
 from lgl_sync.flows import Flow, flow_of_asset, flow_of_job
-from lgl_sync.ops.runs import failure_category
+from lgl_sync.ops.runs import failure_category, root_cause
 
 FINISHED = {
     dg.DagsterRunStatus.SUCCESS: "success",
@@ -58,6 +58,7 @@ class RetailerStatus:
     enabled: bool
     flows: dict[str, FlowStatus]
     held_orders: dict[str, int] = field(default_factory=dict)
+    checks_not_run: list[str] = field(default_factory=list)
     shipments_waiting: int = 0
     inventory_drift: int | None = None
     failed_checks: list[str] = field(default_factory=list)
@@ -87,9 +88,7 @@ def _category(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str]:
         run_id, of_type=DagsterEventType.STEP_FAILURE
     ).records:
         data = record.event_log_entry.dagster_event.step_failure_data
-        category = failure_category(data)
-        message = (data.error.message if data.error else "").strip().splitlines()
-        return category, (message[0] if message else "")[:200]
+        return failure_category(data), root_cause(data)[:200]
     return "unknown", ""
 
 
@@ -177,9 +176,11 @@ def _checks(instance, retailer_id: str, status: RetailerStatus) -> None:
     )
     for key, record in latest.items():
         event = record.event.dagster_event if record.event else None
-        evaluation = event.asset_check_evaluation_data if event else None
-        if evaluation is None:
+        if event is None or event.event_type != DagsterEventType.ASSET_CHECK_EVALUATION:
+            # Planned, but its run failed (or is still going) before the check ran.
+            status.checks_not_run.append(key.name)
             continue
+        evaluation = event.asset_check_evaluation_data
         if key.name == "inventory_drift" and "drifted_skus" in evaluation.metadata:
             status.inventory_drift = int(evaluation.metadata["drifted_skus"].value)
         if not evaluation.passed:

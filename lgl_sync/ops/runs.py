@@ -4,9 +4,11 @@ files, `lgl-sync status`, the demo, the chaos run and the benchmarks."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from lgl_sync.flows import Flow
+from lgl_sync.ops.redaction import redact
 from lgl_sync.shopify import errors
 
 CATEGORY_BY_ERROR = {
@@ -30,6 +32,24 @@ def failure_category(step_failure_data: Any) -> str:
             return CATEGORY_BY_ERROR[cause.cls_name]
         cause = cause.cause
     return "code" if step_failure_data.error else "unknown"
+
+
+def root_cause(step_failure_data: Any) -> str:
+    """What went wrong, in words a person can act on: the innermost error of a failed step
+    (``EligibleOrders: HTTP 401: [API] Invalid API key or access token ...``), not Dagster's
+    wrapper ("Error occurred while executing op ..."); redacted, one line, at most 500 chars."""
+    error = getattr(step_failure_data, "error", None)
+    if error is None:
+        return "the step failed without an error"
+    while error.cause is not None:
+        error = error.cause
+    lines = [line for line in (error.message or "").strip().splitlines() if line.strip()]
+    text = re.sub(rf"^[\w.]*{re.escape(error.cls_name or '')}: ", "", lines[0] if lines else "")
+    if error.cls_name in CATEGORY_BY_ERROR:  # "auth [Shop]: ..." -> "Shop: ..."
+        text = re.sub(r"^\w+ \[(\w+)\]: ", r"\1: ", text)
+    elif error.cls_name not in ("Failure", None):  # a dg.Failure speaks for itself
+        text = f"{error.cls_name}: {text}"
+    return redact(text)[:500]
 
 
 def run_flow(defs, instance, flow: str, retailer: str | None, run_config: dict | None = None):

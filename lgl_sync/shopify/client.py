@@ -303,7 +303,7 @@ class ShopifyClient:
             )
         if status in (401, 403):
             raise AuthError(
-                f"HTTP {status}: the access token was refused or lacks a scope",
+                f"HTTP {status}: {_shopify_says(response) or 'the access token was refused'}",
                 status=status,
                 operation=name,
             )
@@ -357,6 +357,19 @@ class ShopifyClient:
         if "INTERNAL_SERVER_ERROR" in codes:
             return ServerError(messages, operation=name), True, 0.0
         raise ValidationError(messages, operation=name, details=errors)
+
+
+def _shopify_says(response: requests.Response) -> str:
+    """Shopify's own words in an error answer (``{"errors": "..."}``), one line, short."""
+    try:
+        errors = response.json().get("errors")
+    except (ValueError, AttributeError):
+        return ""
+    if isinstance(errors, list):
+        errors = "; ".join(
+            str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors
+        )
+    return " ".join(str(errors or "").split())[:200]
 
 
 def connection_nodes(connection: dict[str, Any]) -> list[dict[str, Any]]:

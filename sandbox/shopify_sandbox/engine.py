@@ -37,6 +37,7 @@ from shopify_sandbox.throttle import MAX_QUERY_COST
 
 logger = logging.getLogger(__name__)
 SDL_PATH = Path(__file__).with_name("schema.graphql")
+INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
 
 
@@ -128,10 +129,7 @@ class Sandbox:
         if token != store.token:
             return Response(
                 401,
-                {
-                    "errors": "[API] Invalid API key or access token "
-                    "(unrecognized login or wrong password)"
-                },
+                {"errors": INVALID_TOKEN},
             )
         try:
             body = json.loads(raw_body or b"{}")
@@ -302,6 +300,8 @@ class Sandbox:
             return Response(
                 429, {"errors": "Exceeded rate limit"}, {"Retry-After": str(rule.retry_after)}
             )
+        if rule.status == 401:  # a token revoked while a run goes on
+            return Response(401, {"errors": INVALID_TOKEN})
         return Response(
             rule.status,
             {"errors": "Internal Server Error"} if rule.status < 503 else "Service Unavailable",

@@ -59,6 +59,9 @@ class PushOutcome:
     retailer_fulfillment_id: str | None = None
 
 
+NOT_ATTEMPTED = "not attempted: an earlier call in this run was refused (auth)"
+
+
 def _outcome(
     shipment: Shipment,
     status: PushStatus,
@@ -98,7 +101,8 @@ class FulfillmentPusher:
         self._linked: set[str] = set()
 
     def run(self, orders: list[ShippedOrder]) -> list[PushOutcome]:
-        """Pushes every shipment of these orders; one shipment's failure never stops another."""
+        """Pushes every shipment of these orders; one shipment's failure never stops another,
+        except a refused token, after which nothing more is attempted for this retailer."""
         links = ledger.fulfillment_links_of(self.engine, self.retailer.id)
         # Retailer fulfillments already ours: read once per run, kept current as we push.
         self._linked = {
@@ -112,12 +116,14 @@ class FulfillmentPusher:
             and not (s.lgl_fulfillment_id in links and links[s.lgl_fulfillment_id].settled)
         ]
         lines = shipment_lines(self.lgl, new) if new else {}
-        outcomes = [
-            self._push_safely(
-                s, links.get(s.lgl_fulfillment_id), lines.get(s.lgl_fulfillment_id, [])
-            )
-            for s in shipments
-        ]
+        outcomes: list[PushOutcome] = []
+        for s in shipments:
+            if outcomes and outcomes[-1].reason == "auth":
+                # A refused token will refuse the next call too: stop for this retailer.
+                outcomes.append(_outcome(s, PushStatus.FAILED, "auth", NOT_ATTEMPTED))
+                continue
+            link = links.get(s.lgl_fulfillment_id)
+            outcomes.append(self._push_safely(s, link, lines.get(s.lgl_fulfillment_id, [])))
         statuses = {o.lgl_fulfillment_id: o.status for o in outcomes}
         for order_id in orders_fully_pushed(orders, statuses):
             data = self.lgl.mutate(

@@ -83,11 +83,17 @@ class OrderImporter:
         self._currency: str | None = None
 
     def run(self, orders: list[SourceOrder]) -> list[ImportOutcome]:
-        """Imports each order; one order's failure never stops the others."""
+        """Imports each order; one order's failure never stops the others, except a refused
+        token, after which nothing more is created for this retailer in this run."""
         skus = {line.sku for order in orders for line in order.lines if line.sku}
         variants = lookup_variants(self.lgl, skus)
         outcomes = []
         for order in orders:
+            if _auth_failed(outcomes):
+                # A refused token will refuse the next call too: nothing more is created for
+                # this retailer in this run (an LGL order it could not tag would be left behind).
+                outcomes.append(_outcome(order, ImportStatus.FAILED, "auth", NOT_ATTEMPTED))
+                continue
             mapped, hold = map_lines(order, variants)
             if hold:
                 outcomes.append(_outcome(order, ImportStatus.HELD, hold.reason, hold.detail))
@@ -184,6 +190,17 @@ class OrderImporter:
         )
         raise_user_errors(data, "tagsAdd")
         ledger.mark_order_tagged(self.engine, self.retailer.id, order.id)
+
+
+NOT_ATTEMPTED = "not attempted: an earlier call in this run was refused (auth)"
+
+
+def _auth_failed(outcomes: list[ImportOutcome]) -> bool:
+    return (
+        bool(outcomes)
+        and outcomes[-1].status == ImportStatus.FAILED
+        and (outcomes[-1].reason == "auth")
+    )
 
 
 def _outcome(
