@@ -11,20 +11,27 @@ failed on such a fault is followed by one that imports everything exactly once.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import sqlite3
 import threading
+import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
+import psycopg2
 import pytest
 from shopify_sandbox.faults import FaultRule
 
 from lgl_sync.control_plane.tables import retailers
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
+from lgl_sync.defs.resources import ControlPlaneResource
 from lgl_sync.devkit.world import token_for
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.shopify.errors import ConfigError, ServerError, ThrottledError
+from lgl_sync_tests.conftest import World
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
 
 ASSETS = [retailer_paid_orders, imported_lgl_orders, one_lgl_order_per_source_order]
@@ -265,3 +272,98 @@ def test_after_the_first_refused_call_nothing_more_is_created_for_the_retailer(w
     by_source = lgl_orders_by_source(world.sandbox)
     assert set(by_source) == set(seeded.expected)
     assert all(len(orders) == 1 for orders in by_source.values())
+
+
+# -- the control-plane database ----------------------------------------------------------------
+
+
+class SilentServer:
+    """Accepts TCP connections and never says a word (a stalled database or pooler)."""
+
+    def __init__(self) -> None:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(16)
+        self.port = self.socket.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.accepted.append(self.socket.accept()[0])
+
+    def close(self) -> None:
+        for connection in self.accepted:
+            connection.close()
+        self.socket.close()
+
+
+@pytest.mark.timeout(120)
+def test_a_database_that_never_answers_ends_the_run_by_its_connect_timeout(world, monkeypatch):
+    seeded = seed(world.sandbox, normal=4, big=0)
+    world.add_retailer(RETAILER)
+    monkeypatch.setenv("LGL_DB_CONNECT_TIMEOUT_SECONDS", "2")
+    silent = SilentServer()
+    try:
+        stalled = {
+            **world.resources(),
+            "control_plane": ControlPlaneResource(
+                database_url=f"postgresql://lgl:pw@127.0.0.1:{silent.port}/control"
+            ),
+        }
+        started = time.monotonic()
+        failed = dg.materialize(
+            ASSETS, partition_key=RETAILER, instance=world.instance, resources=stalled,
+            raise_on_error=False,
+        )  # fmt: skip
+        print(f"stalled database: the run ended after {time.monotonic() - started:.1f}s")
+    finally:
+        silent.close()
+    assert not failed.success
+    message = _failure_message(failed)
+    assert "timeout expired" in message and "pw@" not in message
+    assert lgl_orders_by_source(world.sandbox) == {}
+    assert _run(world).success  # the database is back: everything, once
+    by_source = lgl_orders_by_source(world.sandbox)
+    assert set(by_source) == set(seeded.expected)
+    assert all(len(orders) == 1 for orders in by_source.values())
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_lock_held_elsewhere_ends_the_run_by_its_statement_timeout(
+    backend, sandbox, tmp_path, request, monkeypatch
+):
+    monkeypatch.setenv("LGL_DB_STATEMENT_TIMEOUT_SECONDS", "2")
+    path = tmp_path / "control.db"
+    url = f"sqlite:///{path}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        world = World(sandbox, url, instance)
+        seeded = seed(sandbox, normal=4, big=0)
+        world.add_retailer(RETAILER)
+        # Another session holds the import ledger locked and does not let go.
+        if backend == "sqlite":
+            holder = sqlite3.connect(path, isolation_level=None)
+            holder.execute("BEGIN EXCLUSIVE")
+        else:
+            holder = psycopg2.connect(url)
+            holder.cursor().execute("LOCK TABLE order_links IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        failed = _run(world)
+        print(f"{backend} lock: the run ended after {time.monotonic() - started:.1f}s")
+        holder.rollback() if backend == "postgres" else holder.execute("ROLLBACK")
+        holder.close()
+        assert not failed.success
+        message = _failure_message(failed)
+        assert any(
+            words in message
+            for words in ("database is locked", "lock timeout", "statement timeout")
+        ), message
+        assert _run(world).success
+        by_source = lgl_orders_by_source(sandbox)
+        assert set(by_source) == set(seeded.expected)
+        assert all(len(orders) == 1 for orders in by_source.values())

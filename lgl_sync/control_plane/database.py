@@ -9,6 +9,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from lgl_sync import settings
+
 
 def database_url() -> str:
     """``LGL_DATABASE_URL``, else a SQLite file under DAGSTER_HOME."""
@@ -36,20 +38,54 @@ def redacted(url: str) -> str:
 
 
 def create_engine(url: str | None = None) -> Engine:
-    """An engine for the control-plane database; SQLite waits on locks instead of failing."""
+    """An engine for the control-plane database, with every wait bounded: opening a
+    connection (``LGL_DB_CONNECT_TIMEOUT_SECONDS``), and each statement or lock wait
+    (``LGL_DB_STATEMENT_TIMEOUT_SECONDS``). A stalled database ends the run with an error
+    instead of hanging it."""
     url = normalise_url(url or database_url())
+    statement_seconds = settings.db_statement_timeout()
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = sa.create_engine(
+            url, connect_args={"timeout": statement_seconds, "check_same_thread": False}
+        )
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(connection, _record) -> None:  # pragma: no cover - trivial
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(statement_seconds * 1000)}")
             cursor.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    connect_seconds = settings.db_connect_timeout()
+    engine = sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=connect_seconds,
+        connect_args={
+            "connect_timeout": connect_seconds,
+            # A peer that vanished (a dropped NAT entry, a failed-over pooler) is noticed.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        },
+    )
+
+    @sa.event.listens_for(engine, "begin")
+    def _timeouts(connection) -> None:
+        # Per transaction (SET LOCAL), so they hold through Supabase's transaction pooler too,
+        # where session settings and startup options do not survive.
+        milliseconds = int(statement_seconds * 1000)
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+        connection.exec_driver_sql(
+            f"SET LOCAL idle_in_transaction_session_timeout = {milliseconds * 2}"
+        )
+
+    return engine
 
 
 def aware(value: datetime) -> datetime:
