@@ -71,7 +71,8 @@ def smtp_server():
         auth_required=True,
     )
     controller.start()
-    return controller, f"smtp://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{port}", inbox
+    # No TLS on this local test relay, so the plaintext opt-in is part of its URL.
+    return controller, f"smtp://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{port}?tls=none", inbox
 
 
 @dataclass

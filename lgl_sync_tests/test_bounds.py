@@ -29,6 +29,7 @@ from lgl_sync.defs.checks import one_lgl_order_per_source_order
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.defs.resources import ControlPlaneResource
 from lgl_sync.devkit.world import token_for
+from lgl_sync.ops.instance import prepare_dagster_home
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.shopify.errors import ConfigError, ServerError, ThrottledError
 from lgl_sync_tests.conftest import World
@@ -367,3 +368,13 @@ def test_a_lock_held_elsewhere_ends_the_run_by_its_statement_timeout(
         by_source = lgl_orders_by_source(sandbox)
         assert set(by_source) == set(seeded.expected)
         assert all(len(orders) == 1 for orders in by_source.values())
+
+
+def test_every_run_has_a_maximum_runtime_in_the_shipped_instance(tmp_path):
+    """Run monitoring is instance-wide, so it covers UI, backfill and automation runs too (a job
+    tag would reach only the jobs that set it)."""
+    home = prepare_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.run_monitoring_enabled
+        assert 0 < instance.run_monitoring_max_runtime_seconds <= 3 * 3600
+        assert instance.run_monitoring_start_timeout_seconds > 0

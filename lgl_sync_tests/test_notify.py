@@ -155,6 +155,68 @@ def test_mailgun_gets_exactly_its_documented_request(mailgun, store_engine):
     assert form["html"][0].lstrip().startswith("<!doctype html>")
 
 
+EVIL_NAME = "Nationwide Plants\r\nBcc: someone@evil.example"
+
+
+def test_a_line_break_in_a_retailer_name_never_reaches_a_header_over_smtp(smtp, store_engine):
+    notifier = _notifier(store_engine, SmtpTransport(smtp.url))
+    assert notifier.notify(_failure(retailer_name=EVIL_NAME)) == "sent"
+    (subject,) = smtp.subjects()
+    assert "\r" not in subject and "\n" not in subject
+    assert subject.startswith("[Nationwide Plants Bcc: someone@evil.example] Orders failed")
+    assert smtp.messages[0]["Bcc"] is None
+    assert [r["status"] for r in _rows(store_engine)] == ["sent"]
+
+
+def test_a_line_break_in_a_retailer_name_never_reaches_mailgun_raw(mailgun, store_engine):
+    transport = MailgunTransport(MAILGUN_KEY, MAILGUN_DOMAIN, api_base=mailgun.url)
+    assert _notifier(store_engine, transport).notify(_failure(retailer_name=EVIL_NAME)) == "sent"
+    (form,) = mailgun.received
+    assert "\r" not in form["subject"][0] and "\n" not in form["subject"][0]
+
+
+def test_smtp_refuses_to_log_in_without_starttls(smtp, store_engine):
+    insecure = smtp.url.removesuffix("?tls=none")  # the test relay offers no STARTTLS
+    notifier = _notifier(store_engine, SmtpTransport(insecure))
+    assert notifier.notify(_failure()) == "failed"
+    assert smtp.logins == [] and smtp.messages == []
+    (row,) = _rows(store_engine)
+    assert row["status"] == "failed" and "does not offer STARTTLS" in row["error_message"]
+
+
+def test_plaintext_smtp_is_only_for_a_relay_on_this_machine():
+    with pytest.raises(ValueError, match="only for a relay on this machine"):
+        SmtpTransport("smtp://u:p@mail.example:25?tls=none")
+
+
+@pytest.mark.parametrize(
+    ("url", "user", "password"),
+    [
+        ("smtp://alerts:p%2Fa%23ss%40w@mail.example:587", "alerts", "p/a#ss@w"),  # encoded
+        ("smtp://alerts:p/a#ss@w@mail.example:587", "alerts", "p/a#ss@w"),  # raw / # @
+        ("smtps://a%40lgl:s3cret@mail.example", "a@lgl", "s3cret"),  # an @ in the user
+    ],
+)
+def test_smtp_credentials_with_special_characters_parse(url, user, password):
+    transport = SmtpTransport(url)
+    assert (transport.host, transport._user, transport._password) == (
+        "mail.example",
+        user,
+        password,
+    )
+    assert password not in repr(transport)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["smtp://u:se#cret@mail.example:notaport", "smtp://u:se/cret@", "ftp://u:se#cret@h"],
+)
+def test_a_malformed_smtp_url_is_refused_without_its_password(url):
+    with pytest.raises(ValueError) as raised:
+        SmtpTransport(url)
+    assert "cret" not in str(raised.value)
+
+
 def test_mailgun_server_errors_are_retried_and_a_bad_key_is_not(mailgun, store_engine):
     mailgun.script = [503, 500]
     good = MailgunTransport(MAILGUN_KEY, MAILGUN_DOMAIN, api_base=mailgun.url)

@@ -22,6 +22,7 @@ from lgl_sync.notify.notifier import Notifier
 from lgl_sync.notify.policy import Settings
 from lgl_sync.notify.transports import transport_from_env
 from lgl_sync.ops.runs import failure_category, root_cause
+from lgl_sync.retailer import RetailerError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,11 @@ class NotifierResource(dg.ConfigurableResource):
 
 
 def _name(engine, retailer_id: str | None) -> str | None:
-    retailer = get_retailer(engine, retailer_id) if retailer_id else None
+    """The retailer's name for an email, its id when the row is gone or invalid."""
+    try:
+        retailer = get_retailer(engine, retailer_id) if retailer_id else None
+    except RetailerError:
+        return retailer_id
     return retailer.name if retailer else retailer_id
 
 

@@ -16,7 +16,14 @@ from lgl_sync.control_plane import notifications
 from lgl_sync.notify.digest import build_digest
 from lgl_sync.notify.notices import Notice, render
 from lgl_sync.notify.policy import Decision, Settings, decide
-from lgl_sync.notify.transports import Email, LogTransport, Transport, TransportError, deliver
+from lgl_sync.notify.transports import (
+    Email,
+    LogTransport,
+    Transport,
+    TransportError,
+    deliver,
+    header_text,
+)
 from lgl_sync.ops.redaction import redact
 
 log = logging.getLogger(__name__)
@@ -58,7 +65,7 @@ class Notifier:
             retailer_id=notice.retailer_id,
             flow=notice.flow,
             recipients=self.recipients,
-            subject=redact(notice.subject),
+            subject=header_text(redact(notice.subject)),
             fingerprint=notice.fingerprint,
             dedupe_key=notice.dedupe_key,
             created_at=now,

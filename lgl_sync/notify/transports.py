@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import smtplib
 import ssl
 import time
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import requests
 
@@ -79,9 +80,9 @@ class MailgunTransport:
 
     def send(self, email: Email) -> None:
         data = {
-            "from": email.sender,
-            "to": list(email.recipients),
-            "subject": email.subject,
+            "from": header_text(email.sender),
+            "to": [header_text(r) for r in email.recipients],
+            "subject": header_text(email.subject),
             "text": email.text,
             "html": email.html,
         }
@@ -101,20 +102,53 @@ class MailgunTransport:
             )
 
 
+SMTP_URL_HINT = (
+    "SMTP_URL must look like smtp://user:password@host:587 (smtps:// for TLS from the start; "
+    "percent-encode special characters in the user and password)"
+)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _parse_smtp_url(url: str) -> tuple[str, str, int | None, str | None, str | None, str]:
+    """(scheme, host, port, user, password, tls) from an SMTP_URL, never echoing the URL: a
+    password holding ``/``, ``#`` or ``@`` unencoded still parses (the last ``@`` ends it)."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or scheme not in ("smtp", "smtps"):
+        raise ValueError(SMTP_URL_HINT)
+    rest, _, query = rest.partition("?")
+    userinfo, at, hostport = rest.rpartition("@")
+    hostport = hostport.rstrip("/")
+    match = re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]+)(?::(\d{1,5}))?", hostport)
+    if not match:
+        raise ValueError(SMTP_URL_HINT)
+    user, _, password = userinfo.partition(":") if at else ("", "", "")
+    tls = dict(part.partition("=")[::2] for part in query.split("&") if part).get("tls", "")
+    if tls not in ("", "none"):
+        raise ValueError("SMTP_URL: the only tls option is tls=none (a local relay)")
+    host = match.group(1).strip("[]")
+    port = int(match.group(2)) if match.group(2) else None
+    return scheme, host, port, unquote(user) or None, unquote(password) or None, tls
+
+
+def header_text(value: str) -> str:
+    """A header value on one line: line breaks and other controls become spaces, so nothing
+    read from a store (a retailer's name) can add a header."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
+
+
 class SmtpTransport:
-    """SMTP from a URL: smtp://user:pass@host:587 (STARTTLS when offered), smtps://… (TLS)."""
+    """SMTP from a URL: smtp://user:pass@host:587 (STARTTLS required), smtps://… (TLS). Only a
+    relay on this machine may be used in plaintext, and only when asked: ``?tls=none``."""
 
     name = "smtp"
 
     def __init__(self, url: str, timeout: float = 20) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError("SMTP_URL must look like smtp://user:password@host:587")
-        self.host = parts.hostname
-        self.port = parts.port or (465 if parts.scheme == "smtps" else 587)
-        self.tls = parts.scheme == "smtps"
-        self._user = unquote(parts.username) if parts.username else None
-        self._password = unquote(parts.password) if parts.password else None
+        scheme, self.host, port, self._user, self._password, tls = _parse_smtp_url(url)
+        self.port = port or (465 if scheme == "smtps" else 587)
+        self.tls = scheme == "smtps"
+        self.plaintext_allowed = tls == "none"
+        if self.plaintext_allowed and self.host not in LOOPBACK:
+            raise ValueError("SMTP_URL: tls=none is allowed only for a relay on this machine")
         self.timeout = timeout
 
     def __repr__(self) -> str:  # never the password
@@ -122,19 +156,16 @@ class SmtpTransport:
 
     def send(self, email: Email) -> None:
         message = EmailMessage()
-        message["From"] = email.sender
-        message["To"] = ", ".join(email.recipients)
-        message["Subject"] = email.subject
+        message["From"] = header_text(email.sender)
+        message["To"] = ", ".join(header_text(r) for r in email.recipients)
+        message["Subject"] = header_text(email.subject)
         message.set_content(email.text)
         message.add_alternative(email.html, subtype="html")
         server_class = smtplib.SMTP_SSL if self.tls else smtplib.SMTP
         try:
             with server_class(self.host, self.port, timeout=self.timeout) as server:
                 if not self.tls:
-                    server.ehlo()
-                    if server.has_extn("starttls"):
-                        server.starttls(context=ssl.create_default_context())
-                        server.ehlo()
+                    self._starttls(server)
                 if self._user:
                     server.login(self._user, self._password or "")
                 server.send_message(message)
@@ -144,6 +175,20 @@ class SmtpTransport:
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise TransportError(f"SMTP failed: {type(exc).__name__}", temporary=True) from None
+
+    def _starttls(self, server: smtplib.SMTP) -> None:
+        server.ehlo()
+        if server.has_extn("starttls"):
+            server.starttls(context=ssl.create_default_context())
+            server.ehlo()
+        elif not self.plaintext_allowed:
+            # Never log in or send in cleartext because a server (or a man in the middle)
+            # did not offer STARTTLS.
+            raise TransportError(
+                f"SMTP server {self.host}:{self.port} does not offer STARTTLS; use smtps:// "
+                "or, for a relay on this machine only, ?tls=none",
+                temporary=False,
+            )
 
 
 def transport_from_env(environ: dict | None = None) -> Transport:
