@@ -5,12 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test lint format dev sandbox bench chaos screenshots email-screenshots clean
+.PHONY: demo test lint format dev sandbox bench chaos screenshots email-screenshots clean lock audit
 
-$(STAMP): pyproject.toml sandbox/pyproject.toml
+$(STAMP): pyproject.toml sandbox/pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ./sandbox -e '.[test]'
+	$(BIN)/pip install --quiet -c requirements.lock -e ./sandbox -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -45,6 +45,17 @@ chaos: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -c "import matplotlib" 2> /dev/null || $(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m lgl_sync_tests.bench.run
+
+# The exact versions of everything installed (regenerate after changing a dependency).
+lock: $(STAMP)
+	@{ echo "# Exact versions \`make\` installs (pip install -c requirements.lock ...): what CI and this README's"; \
+	   echo "# numbers ran on. Regenerate after changing pyproject.toml: make lock"; \
+	   $(BIN)/pip freeze --all --exclude-editable | grep -v '^pip=='; } > requirements.lock
+
+# Known vulnerabilities in the locked versions (asks PyPI's advisory database).
+audit: $(STAMP)
+	$(BIN)/python -c "import pip_audit" 2> /dev/null || $(BIN)/pip install --quiet 'pip-audit>=2.7,<3'
+	$(BIN)/pip-audit -r requirements.lock
 
 clean:
 	rm -rf $(VENV) .dagster_home .pytest_cache .ruff_cache
