@@ -192,6 +192,7 @@ def test_a_bad_row_written_straight_into_the_table_fails_its_run_before_any_requ
 # -- reads and waits end -----------------------------------------------------------------------
 
 
+@pytest.mark.timeout(60)
 def test_a_cursor_that_does_not_move_on_stops_the_read(sandbox):
     sandbox.engine.set_faults(
         "lgl", [FaultRule("stuck_cursor", operation="inventoryItems", rate=1)]
@@ -202,6 +203,7 @@ def test_a_cursor_that_does_not_move_on_stops_the_read(sandbox):
     assert sandbox.store("lgl").usage.requests == 2  # the first page, then its repeat
 
 
+@pytest.mark.timeout(60)
 def test_a_read_stops_at_the_page_cap(sandbox):
     client = sandbox.client("lgl", clock=RecordingClock(), max_pages=3)
     with pytest.raises(ServerError, match="more than 3 pages"):
@@ -209,6 +211,7 @@ def test_a_read_stops_at_the_page_cap(sandbox):
     assert sandbox.store("lgl").usage.requests <= 3 + 1
 
 
+@pytest.mark.timeout(60)
 @pytest.mark.parametrize("retry_after", [86400, 3600])
 def test_a_retry_after_beyond_the_cap_is_not_slept(sandbox, monkeypatch, retry_after):
     monkeypatch.setenv("LGL_MAX_SLEEP_SECONDS", "60")
@@ -231,6 +234,7 @@ def test_a_bad_sleep_setting_is_refused_by_name(monkeypatch):
         ShopifyClient(domain="x.myshopify.com", token="t")
 
 
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize(
     "fault",
     [

@@ -49,6 +49,7 @@ def sandbox(host: str, port: int, skus: int, orders: int, seed: int, speed: floa
     for handle, info in describe(engine, server.url).items():
         click.echo(f"  {handle:22} {info['domain']}  token={info['token']}")
     click.echo(f"Controls: {server.url}/_sandbox/stores  (Ctrl-C to stop)")
+    click.echo("Point LGL Sync at these local stores with LGL_ALLOW_LOCAL_STORES=true.")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
