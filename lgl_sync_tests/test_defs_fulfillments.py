@@ -262,8 +262,9 @@ def test_each_situation_is_reported_not_raised(world, situation):
     outcome = next(o for o in _outcomes(result) if o.lgl_fulfillment_id.endswith(ours))
     assert (outcome.status, outcome.reason) == ("skipped", situation)
     again = _outcomes(_push(world))
-    # Reported once, not retried.
-    assert next(o for o in again if o.lgl_fulfillment_id.endswith(ours)).status == "skipped"
+    # Reported once, not retried, and not reported again.
+    later = next(o for o in again if o.lgl_fulfillment_id.endswith(ours))
+    assert (later.status, later.reason) == ("reported_before", situation)
     pushed = [f for f in _retailer_fulfillments(world, source_gid) if f.notify_customer]
     assert len(pushed) == (1 if situation == "lgl_fulfillment_cancelled" else 0)
 

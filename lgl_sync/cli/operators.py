@@ -66,6 +66,8 @@ def _validate_live(found) -> bool:
     report = check_retailer(found, retailer_client(found), lgl_client())
     for note in report.notes:
         click.echo(f"  ok: {note}")
+    for warning in report.warnings:
+        click.echo(f"  WARNING: {warning}")
     for problem in report.problems:
         click.echo(f"  PROBLEM: {problem}")
     if report.retailer_skus:

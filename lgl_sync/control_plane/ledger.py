@@ -27,7 +27,8 @@ class LinkStatus(StrEnum):
 
     pending: claimed, the write may or may not have happened; created: the write happened;
     tagged: (orders) the source order carries the import tag too; skipped: (shipments) will
-    never be written, ``reason`` says why; failed: refused, retried by a later run.
+    never be written, ``reason`` says why; failed: refused, retried by a later run; voided:
+    (shipments) LGL voided it after the push and the retailer's fulfillment was cancelled.
     """
 
     PENDING = "pending"
@@ -35,6 +36,7 @@ class LinkStatus(StrEnum):
     TAGGED = "tagged"
     SKIPPED = "skipped"
     FAILED = "failed"
+    VOIDED = "voided"
 
 
 class WriteStatus(StrEnum):
@@ -84,7 +86,7 @@ class FulfillmentLink:
     @property
     def settled(self) -> bool:
         """Pushed or reported for good: no later run writes it again."""
-        return self.status in (LinkStatus.CREATED, LinkStatus.SKIPPED)
+        return self.status in (LinkStatus.CREATED, LinkStatus.SKIPPED, LinkStatus.VOIDED)
 
     def age(self, now: datetime) -> float:
         return (now - aware(self.updated_at)).total_seconds()
@@ -339,6 +341,33 @@ def mark_fulfillment_skipped(engine: Engine, lgl_fulfillment_id: str, *, reason:
         status=LinkStatus.SKIPPED,
         reason=reason,
     )
+
+
+def mark_fulfillment_voided(engine: Engine, lgl_fulfillment_id: str) -> None:
+    """created -> voided: LGL voided the shipment and its retailer fulfillment is cancelled."""
+    _update(
+        engine,
+        fulfillment_links,
+        _fulfillment_key(lgl_fulfillment_id),
+        status=LinkStatus.VOIDED,
+        reason="lgl_fulfillment_voided",
+    )
+
+
+def pushed_lgl_orders(engine: Engine, retailer_id: str, since: datetime) -> tuple[str, ...]:
+    """LGL orders with a shipment pushed (and not voided) since ``since``: the pushback reads
+    them by id, so a void of their last shipment is seen."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(fulfillment_links.c.lgl_order_id)
+            .where(
+                fulfillment_links.c.retailer_id == retailer_id,
+                fulfillment_links.c.status == LinkStatus.CREATED.value,
+                fulfillment_links.c.updated_at >= since,
+            )
+            .distinct()
+        ).scalars()
+        return tuple(sorted(rows))
 
 
 def mark_fulfillment_failed(engine: Engine, lgl_fulfillment_id: str) -> None:

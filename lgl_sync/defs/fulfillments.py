@@ -39,7 +39,9 @@ def lgl_shipments(
     retailer = control_plane.retailer(context.partition_key)
     lgl = lgl_shopify.get_client()
     hours = config.lookback_hours or retailer.fulfillment_lookback_hours
-    orders = read_shipped_orders(lgl, retailer.id, datetime.now(UTC) - timedelta(hours=hours))
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    pushed = ledger.pushed_lgl_orders(control_plane.engine(), retailer.id, since)
+    orders = read_shipped_orders(lgl, retailer.id, since, pushed)
     shipments = sum(len(o.shipments) for o in orders)
     return dg.MaterializeResult(
         value=orders,

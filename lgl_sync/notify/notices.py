@@ -97,6 +97,7 @@ def activity_summary(flow: str, numbers: dict[str, int]) -> str:
         Flow.FULFILLMENTS: [
             ("pushed", "shipments pushed"),
             ("tracking_updated", "tracking updated"),
+            ("voided", "voided"),
             ("skipped", "skipped"),
         ],
         Flow.INVENTORY: [("skus_written", "SKUs updated"), ("conflicts_retried", "conflicts")],

@@ -176,6 +176,27 @@ class ShopifyClient:
             operation=name,
         )
 
+    def complete(
+        self,
+        connection: dict[str, Any],
+        name: str,
+        variables: dict[str, Any],
+        *,
+        path: str,
+        page_size: int = 250,
+    ) -> list[dict[str, Any]]:
+        """Every node of a connection whose first page came nested in another answer: that
+        page's nodes, then the rest read with the query ``name`` from its end cursor. The one
+        way to read a nested connection, so that none silently stops at its first page."""
+        if "pageInfo" not in connection:
+            raise ValueError(f"{name}: the nested connection must select pageInfo")
+        found = connection_nodes(connection)
+        info = connection["pageInfo"]
+        if info.get("hasNextPage"):
+            rest = {**variables, "after": info.get("endCursor")}
+            found += self.paginate(name, rest, path=path, page_size=page_size)
+        return found
+
     def bulk_query(self, name: str, **kwargs: Any) -> list[dict[str, Any]]:
         """Runs the named query as a bulk operation; root objects with children re-nested."""
         return run_bulk_query(self, document(name), **kwargs)

@@ -20,11 +20,19 @@ FLOW_SCOPES = {
 }
 
 
+# FACTS.md §9: without read_all_orders a token reads only the last 60 days of orders.
+OLD_ORDERS = (
+    "{store} token lacks read_all_orders: an order placed more than 60 days before it ships "
+    "(a backorder, a pre-order) cannot be read, so its tracking cannot be pushed"
+)
+
+
 @dataclass
 class OnboardingReport:
     """What ``lgl-sync retailer validate`` found: problems block, notes inform."""
 
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     retailer_skus: int = 0
     covered_skus: int = 0
@@ -67,6 +75,8 @@ def check_retailer(
         missing = [s for s in needed if getattr(retailer, flow) and s not in scopes]
         if missing:
             report.problems.append(f"{flow} is enabled but the token lacks {', '.join(missing)}")
+    if retailer.push_fulfillments and "read_all_orders" not in scopes:
+        report.warnings.append(OLD_ORDERS.format(store="the retailer's"))
     if retailer.target_location_id:
         location = store.query("Location", {"id": retailer.target_location_id})["location"]
         if location is None:
@@ -78,6 +88,11 @@ def check_retailer(
             report.notes.append(f"target location: {location['name']}")
     try:
         lgl.query("Shop")
+        lgl_scopes = {
+            s["handle"] for s in lgl.query("AccessScopes")["currentAppInstallation"]["accessScopes"]
+        }
+        if retailer.push_fulfillments and "read_all_orders" not in lgl_scopes:
+            report.warnings.append(OLD_ORDERS.format(store="the LGL store's"))
         if (
             retailer.lgl_location_id
             and lgl.query("Location", {"id": retailer.lgl_location_id})["location"] is None

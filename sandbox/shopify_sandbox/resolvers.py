@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -39,7 +40,20 @@ def parse_gid(value: str | None, kind: str | None = None) -> tuple[str, int] | N
 
 def lookup(store: Store, value: str | None, kind: str | None = None) -> Any:
     parsed = parse_gid(value, kind)
-    return store.find(*parsed) if parsed else None
+    record = store.find(*parsed) if parsed else None
+    return record if visible(store, record) else None
+
+
+ALL_ORDERS_DAYS = 60
+
+
+def visible(store: Store, record: Any) -> bool:
+    """Whether the token may see a record: without ``read_all_orders`` only the last 60 days
+    of orders can be read (https://shopify.dev/docs/api/usage/access-scopes#orders-permissions);
+    older ones read as null and are absent from ``orders``."""
+    if getattr(record, "gid_type", None) != "Order" or "read_all_orders" in store.scopes:
+        return True
+    return record.created_at >= store.now() - timedelta(days=ALL_ORDERS_DAYS)
 
 
 def default_resolver(source: Any, info: GraphQLResolveInfo, **_: Any) -> Any:
@@ -85,7 +99,8 @@ def _metafield(record: Any, namespace: str | None, key: str) -> Any:
 
 def _query_root(store_attr: str, sort: dict | None = None, default_sort: str | None = None):
     def resolve(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict:
-        records = getattr(_ctx(info).store, store_attr).values()
+        store = _ctx(info).store
+        records = [r for r in getattr(store, store_attr).values() if visible(store, r)]
         key = (sort or {}).get(args.get("sortKey") or default_sort)
         return _page(info, records, args, key)
 

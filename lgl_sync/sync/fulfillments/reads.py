@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from lgl_sync.shopify.client import ShopifyClient
-from lgl_sync.shopify.models import fulfillment_order, nodes
+from lgl_sync.shopify.fulfillment_orders import read_fulfillment_orders
 from lgl_sync.sync.fulfillments.rules import (
     RetailerFulfillment,
     RetailerOrder,
@@ -16,7 +16,7 @@ from lgl_sync.sync.fulfillments.rules import (
     Tracking,
 )
 
-ORDERS_PER_PAGE = 16  # LglShippedOrders costs 2 + 61 per order
+ORDERS_PER_PAGE = 50  # LglShippedOrders requests 2 + 3 per order (its lists are counted once)
 LINES_PER_LOOKUP = 9  # FulfillmentLines costs 103 per fulfillment
 
 
@@ -53,52 +53,68 @@ def shipped_order(node: dict[str, Any]) -> ShippedOrder:
 
 
 def read_shipped_orders(
-    lgl: ShopifyClient, retailer_id: str, since: datetime
+    lgl: ShopifyClient, retailer_id: str, since: datetime, pushed: tuple[str, ...] = ()
 ) -> list[ShippedOrder]:
-    """LGL orders imported from the retailer that changed since ``since`` and have shipments."""
+    """LGL orders imported from the retailer that changed since ``since`` and have shipments,
+    plus the ``pushed`` orders (LGL order ids) the search no longer finds: once every shipment
+    of an order is voided it is unshipped again, and its void must still reach the retailer."""
     stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
     query = (
         f"tag:'imported-from-{retailer_id}' updated_at:>='{stamp}' "
         "(fulfillment_status:shipped OR fulfillment_status:partial)"
     )
-    return [
+    found = [
         shipped_order(node)
         for node in lgl.paginate(
             "LglShippedOrders", {"query": query}, path="orders", page_size=ORDERS_PER_PAGE
         )
     ]
+    seen = {order.id for order in found}
+    missing = sorted(set(pushed) - seen)
+    for start in range(0, len(missing), ORDERS_PER_PAGE):
+        nodes = lgl.query("LglOrdersByIds", {"ids": missing[start : start + ORDERS_PER_PAGE]})
+        found += [shipped_order(n) for n in nodes["nodes"] if n and n.get("fulfillments")]
+    return found
+
+
+def _lines(nodes: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    return [(i["lineItem"]["sku"], i["quantity"]) for i in nodes]
 
 
 def shipment_lines(lgl: ShopifyClient, fulfillment_ids: list[str]) -> dict[str, list]:
-    """(sku, quantity) per LGL fulfillment, several fulfillments per request."""
+    """(sku, quantity) per LGL fulfillment, every line: several fulfillments per request, and
+    the rest of a long one paged."""
     found: dict[str, list[tuple[str, int]]] = {}
     for start in range(0, len(fulfillment_ids), LINES_PER_LOOKUP):
         batch = fulfillment_ids[start : start + LINES_PER_LOOKUP]
         for node in lgl.query("FulfillmentLines", {"ids": batch})["nodes"]:
             if node:
-                found[node["id"]] = [
-                    (i["lineItem"]["sku"], i["quantity"])
-                    for i in node["fulfillmentLineItems"]["nodes"]
-                ]
+                found[node["id"]] = _lines(_fulfillment_lines(lgl, node))
     return found
 
 
-def retailer_fulfillment(node: dict[str, Any]) -> RetailerFulfillment:
-    """A fulfillment of RetailerOrderFulfillmentState as a RetailerFulfillment."""
+def _fulfillment_lines(client: ShopifyClient, node: dict[str, Any]) -> list[dict[str, Any]]:
+    return client.complete(
+        node["fulfillmentLineItems"],
+        "FulfillmentLineItems",
+        {"id": node["id"]},
+        path="node.fulfillmentLineItems",
+    )
+
+
+def retailer_fulfillment(client: ShopifyClient, node: dict[str, Any]) -> RetailerFulfillment:
+    """A fulfillment of RetailerOrderFulfillmentState as a RetailerFulfillment, all its lines."""
     return RetailerFulfillment(
         node["id"],
         node.get("status"),
         frozenset(i["number"] for i in node.get("trackingInfo") or [] if i.get("number")),
-        tuple(
-            (item["lineItem"]["sku"], item["quantity"])
-            for item in nodes(node.get("fulfillmentLineItems"))
-        ),
+        tuple(_lines(_fulfillment_lines(client, node))),
     )
 
 
 def retailer_order_state(store: ShopifyClient, order_id: str) -> RetailerOrder | None:
-    """The retailer order's cancellation, fulfillment orders (with their lines) and
-    fulfillments, or None when the order cannot be read."""
+    """The retailer order's cancellation, fulfillment orders and fulfillments, each read whole,
+    or None when the order cannot be read (deleted, or older than the token may see)."""
     state = store.query("RetailerOrderFulfillmentState", {"id": order_id})["order"]
     if state is None:
         return None
@@ -106,8 +122,8 @@ def retailer_order_state(store: ShopifyClient, order_id: str) -> RetailerOrder |
         state["id"],
         state["name"],
         state.get("cancelledAt") is not None,
-        tuple(fulfillment_order(fo) for fo in nodes(state["fulfillmentOrders"])),
-        tuple(retailer_fulfillment(f) for f in state.get("fulfillments") or []),
+        tuple(read_fulfillment_orders(store, state["id"], state["fulfillmentOrders"])),
+        tuple(retailer_fulfillment(store, f) for f in state.get("fulfillments") or []),
     )
 
 

@@ -47,6 +47,8 @@ class PushStatus(StrEnum):
     SKIPPED = "skipped"
     FAILED = "failed"
     IN_PROGRESS = "in_progress"
+    VOIDED = "voided"  # LGL voided a pushed shipment: the retailer fulfillment is cancelled too
+    REPORTED_BEFORE = "reported_before"  # skipped or voided in an earlier run, and reported then
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,10 @@ class FulfillmentPusher:
         self._linked = {
             r.retailer_fulfillment_id for r in links.values() if r.retailer_fulfillment_id
         }
-        shipments = [s for order in orders for s in order.shipments]
+        # Voids first: a reship in the same run then finds the quantities the void gave back.
+        shipments = sorted(
+            (s for order in orders for s in order.shipments), key=lambda s: not s.cancelled
+        )
         new = [
             s.lgl_fulfillment_id
             for s in shipments
@@ -145,20 +150,11 @@ class FulfillmentPusher:
         """The outcome of a shipment the ledger has settled (pushed or reported), else None."""
         if link is None or not link.settled:
             return None
-        if link.status == LinkStatus.SKIPPED:
-            return _outcome(
-                shipment,
-                PushStatus.SKIPPED,
-                link.run_id and "reported_before",
-                "reported in an earlier run",
-            )
+        if link.status in (LinkStatus.SKIPPED, LinkStatus.VOIDED):
+            # Told once, in the run that decided it; not again every run.
+            return _outcome(shipment, PushStatus.REPORTED_BEFORE, link.reason)
         if shipment.cancelled:
-            return _outcome(
-                shipment,
-                PushStatus.SKIPPED,
-                "lgl_fulfillment_cancelled_after_push",
-                "the retailer fulfillment stays; a person must cancel it",
-            )
+            return self._void(shipment, link)
         if link.tracking_fingerprint != shipment.tracking.fingerprint():
             self._update_tracking(shipment, link.retailer_fulfillment_id)
             return _outcome(
@@ -173,8 +169,16 @@ class FulfillmentPusher:
         )
 
     def _push(self, shipment: Shipment, link: FulfillmentLink | None, lines: list) -> PushOutcome:
-        if shipment.cancelled:
-            return _outcome(shipment, PushStatus.SKIPPED, "lgl_fulfillment_cancelled")
+        if shipment.cancelled:  # voided before it was ever pushed: nothing to do, said once
+            if link is None:
+                ledger.claim_fulfillment(
+                    self.engine,
+                    lgl_fulfillment_id=shipment.lgl_fulfillment_id,
+                    retailer_id=self.retailer.id,
+                    lgl_order_id=shipment.lgl_order_id,
+                    run_id=self.run_id,
+                )
+            return self._skip(shipment, "lgl_fulfillment_cancelled", None)
         source_id = self._source_order(shipment)
         if source_id is None:
             return _outcome(
@@ -221,7 +225,16 @@ class FulfillmentPusher:
         """Reads the retailer order, then adopts our earlier fulfillment, skips, or creates."""
         state = retailer_order_state(self.store, source_id)
         if state is None:
-            return self._skip(shipment, "retailer_order_not_found", source_id)
+            # Not terminal: a token without read_all_orders cannot see orders older than 60
+            # days (FACTS.md §9), and a person must hear of it; retried every run until then.
+            ledger.mark_fulfillment_failed(self.engine, shipment.lgl_fulfillment_id)
+            return _outcome(
+                shipment,
+                PushStatus.FAILED,
+                "retailer_order_not_found",
+                f"{source_id} cannot be read: deleted, or older than 60 days and the token "
+                "lacks read_all_orders",
+            )
         adopted = matching_fulfillment(state.fulfillments, shipment.tracking, lines, self._linked)
         if adopt and adopted:
             return self._created(shipment, adopted, PushStatus.ALREADY_PUSHED)
@@ -279,6 +292,35 @@ class FulfillmentPusher:
         # Terminal: reported once, not retried every run.
         ledger.mark_fulfillment_skipped(self.engine, shipment.lgl_fulfillment_id, reason=reason)
         return _outcome(shipment, PushStatus.SKIPPED, reason, detail)
+
+    def _void(self, shipment: Shipment, link: FulfillmentLink) -> PushOutcome:
+        """LGL voided a shipment that was pushed: cancel the retailer's fulfillment once, so the
+        reship that follows is pushed as a new fulfillment with the new tracking."""
+        data = self.store.mutate(
+            "FulfillmentCancel", {"id": link.retailer_fulfillment_id}, idempotent=True
+        )
+        errors = data["fulfillmentCancel"]["userErrors"]
+        already = errors and "already" in errors[0]["message"].lower()
+        if errors and not already:
+            # Told once; a person must sort it out at the retailer.
+            detail = f"{link.retailer_fulfillment_id}: {errors[0]['message']}"
+            ledger.mark_fulfillment_skipped(
+                self.engine,
+                shipment.lgl_fulfillment_id,
+                reason="retailer_fulfillment_not_cancelled",
+            )
+            return _outcome(
+                shipment, PushStatus.SKIPPED, "retailer_fulfillment_not_cancelled", detail
+            )
+        ledger.mark_fulfillment_voided(self.engine, shipment.lgl_fulfillment_id)
+        self._linked.discard(link.retailer_fulfillment_id)
+        return _outcome(
+            shipment,
+            PushStatus.VOIDED,
+            "lgl_fulfillment_voided",
+            f"cancelled {link.retailer_fulfillment_id} at the retailer",
+            link.retailer_fulfillment_id,
+        )
 
     def _update_tracking(self, shipment: Shipment, retailer_fulfillment_id: str) -> None:
         # Setting the same tracking twice changes nothing, so this write may be retried.

@@ -7,8 +7,9 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from lgl_sync.shopify.client import ShopifyClient, connection_nodes
-from lgl_sync.shopify.models import FulfillmentOrder, fulfillment_order
+from lgl_sync.shopify.client import ShopifyClient
+from lgl_sync.shopify.fulfillment_orders import read_fulfillment_orders
+from lgl_sync.shopify.models import FulfillmentOrder
 from lgl_sync.sync.orders.rules import (
     LglVariant,
     SourceOrder,
@@ -62,7 +63,11 @@ def lgl_variant(node: dict[str, Any]) -> LglVariant:
 def read_candidates(client: ShopifyClient, location_id: str, since: datetime) -> list[SourceOrder]:
     """Every paid, uncancelled order since ``since``, with fulfillment orders read to the end."""
     return [
-        source_order(node, _all_fulfillment_orders(client, node), location_id)
+        source_order(
+            node,
+            read_fulfillment_orders(client, node["id"], node["fulfillmentOrders"]),
+            location_id,
+        )
         for node in client.paginate(
             "EligibleOrders",
             {"query": search_query(since)},
@@ -70,30 +75,6 @@ def read_candidates(client: ShopifyClient, location_id: str, since: datetime) ->
             page_size=ORDERS_PER_PAGE,
         )
     ]
-
-
-def _all_fulfillment_orders(client: ShopifyClient, node: dict[str, Any]) -> list[FulfillmentOrder]:
-    connection = node["fulfillmentOrders"]
-    fulfillment_orders = list(connection_nodes(connection))
-    if connection["pageInfo"]["hasNextPage"]:
-        fulfillment_orders += client.paginate(
-            "OrderFulfillmentOrders",
-            {"id": node["id"], "after": connection["pageInfo"]["endCursor"]},
-            path="order.fulfillmentOrders",
-            page_size=10,
-        )
-    complete = []
-    for fo in fulfillment_orders:
-        lines = fo["lineItems"]
-        items = list(connection_nodes(lines))
-        if lines["pageInfo"]["hasNextPage"]:
-            items += client.paginate(
-                "FulfillmentOrderLineItems",
-                {"id": fo["id"], "after": lines["pageInfo"]["endCursor"]},
-                path="node.lineItems",
-            )
-        complete.append(fulfillment_order({**fo, "lineItems": items}))
-    return complete
 
 
 def lookup_variants(client: ShopifyClient, skus: set[str]) -> dict[str, list[LglVariant]]:
