@@ -203,6 +203,30 @@ class World:
 
         return ControlPlaneResource(database_url=self.database_url).engine()
 
+    def materialize(
+        self,
+        assets: list,
+        *,
+        partition: str = "nationwide-plants",
+        config: dict | None = None,
+        resources: dict | None = None,
+    ) -> Any:
+        """One Dagster run of ``assets`` for a retailer partition; ``config`` goes to every
+        asset of the selection that takes it. Failures are returned, not raised."""
+        import dagster as dg
+
+        keys = [
+            k.to_user_string() for a in assets if isinstance(a, dg.AssetsDefinition) for k in a.keys
+        ]
+        return dg.materialize(
+            assets,
+            partition_key=partition,
+            instance=self.instance,
+            resources=resources or self.resources(),
+            run_config={"ops": {k: {"config": config} for k in keys}} if config else None,
+            raise_on_error=False,
+        )
+
     def resources(self) -> dict[str, Any]:
         from lgl_sync.defs.resources import (
             ControlPlaneResource,

@@ -96,13 +96,7 @@ def recorder():
 
 
 def _run(world):
-    return dg.materialize(
-        ASSETS,
-        partition_key=RETAILER,
-        instance=world.instance,
-        resources=world.resources(),
-        raise_on_error=False,
-    )
+    return world.materialize(ASSETS, partition=RETAILER)
 
 
 def _failure_message(result) -> str:
@@ -318,10 +312,7 @@ def test_a_database_that_never_answers_ends_the_run_by_its_connect_timeout(world
             ),
         }
         started = time.monotonic()
-        failed = dg.materialize(
-            ASSETS, partition_key=RETAILER, instance=world.instance, resources=stalled,
-            raise_on_error=False,
-        )  # fmt: skip
+        failed = world.materialize(ASSETS, partition=RETAILER, resources=stalled)
         print(f"stalled database: the run ended after {time.monotonic() - started:.1f}s")
     finally:
         silent.close()

@@ -38,17 +38,7 @@ def _import(world) -> None:
 
 
 def _push(world, **config):
-    run_config = {
-        "ops": {n: {"config": config} for n in ("lgl_shipments", "retailer_fulfillments")}
-    }
-    return dg.materialize(
-        PUSH,
-        partition_key=RETAILER,
-        instance=world.instance,
-        resources=world.resources(),
-        raise_on_error=False,
-        run_config=run_config if config else None,
-    )
+    return world.materialize(PUSH, partition=RETAILER, config=config)
 
 
 def _outcomes(result) -> list:

@@ -28,23 +28,7 @@ ASSETS = [retailer_paid_orders, imported_lgl_orders, one_lgl_order_per_source_or
 
 
 def _run(world, **config):
-    run_config = (
-        {
-            "ops": {
-                name: {"config": config} for name in ("retailer_paid_orders", "imported_lgl_orders")
-            }
-        }
-        if config
-        else None
-    )
-    return dg.materialize(
-        ASSETS,
-        partition_key=RETAILER,
-        instance=world.instance,
-        resources=world.resources(),
-        run_config=run_config,
-        raise_on_error=False,
-    )
+    return world.materialize(ASSETS, partition=RETAILER, config=config)
 
 
 def _outcomes(result) -> list:

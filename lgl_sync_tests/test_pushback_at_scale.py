@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import dagster as dg
 import pytest
 from shopify_sandbox.faults import FaultRule
 from shopify_sandbox.models import TrackingInfo
@@ -30,13 +29,7 @@ PUSH = [lgl_shipments, retailer_fulfillments, fulfillment_lag]
 
 
 def _materialize(world, assets):
-    return dg.materialize(
-        assets,
-        partition_key=RETAILER,
-        instance=world.instance,
-        resources=world.resources(),
-        raise_on_error=False,
-    )
+    return world.materialize(assets, partition=RETAILER)
 
 
 def _outcomes(result) -> list:
