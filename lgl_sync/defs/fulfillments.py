@@ -13,6 +13,7 @@ from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
     ShopifyStoreResource,
+    idle,
 )
 from lgl_sync.flows import Flow
 from lgl_sync.sync.fulfillments.reads import read_shipped_orders
@@ -36,7 +37,9 @@ def lgl_shipments(
 
     One row per LGL order, with its fulfillments and tracking.
     """
-    retailer = control_plane.retailer(context.partition_key)
+    retailer = control_plane.active_retailer(context.partition_key, Flow.FULFILLMENTS)
+    if retailer is None:
+        return idle(context.partition_key, Flow.FULFILLMENTS, [])
     lgl = lgl_shopify.get_client()
     hours = config.lookback_hours or retailer.fulfillment_lookback_hours
     since = datetime.now(UTC) - timedelta(hours=hours)
@@ -67,7 +70,9 @@ def retailer_fulfillments(
     One row per LGL fulfillment with its outcome: pushed, already pushed, tracking updated,
     skipped (with the reason, e.g. retailer_order_cancelled) or failed.
     """
-    retailer = control_plane.retailer(context.partition_key)
+    retailer = control_plane.active_retailer(context.partition_key, Flow.FULFILLMENTS)
+    if retailer is None:
+        return idle(context.partition_key, Flow.FULFILLMENTS, [])
     store, lgl = retailer_stores.client(retailer), lgl_shopify.get_client()
     pusher = FulfillmentPusher(
         retailer=retailer,

@@ -10,6 +10,7 @@ from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
     ShopifyStoreResource,
+    idle,
 )
 from lgl_sync.flows import Flow
 from lgl_sync.sync.inventory.reads import read_location_inventory, unimported_units
@@ -108,11 +109,12 @@ def retailer_inventory(
     One row per SKU written. Compare-and-set batches of 250 with idempotency keys; SKUs on one
     side only are reported, not written.
     """
-    retailer = control_plane.retailer(context.partition_key)
-    if not Flow.INVENTORY.enabled_for(retailer) or not retailer.enabled:
+    retailer = control_plane.active_retailer(context.partition_key, Flow.INVENTORY)
+    if retailer is None:
+        skipped = idle(context.partition_key, Flow.INVENTORY, InventorySyncResult())
         return dg.MaterializeResult(
-            value=InventorySyncResult(),
-            metadata={"skipped": True},
+            value=skipped.value,
+            metadata=skipped.metadata,
             check_results=[_coverage(InventorySyncResult())],
         )
     client = retailer_stores.client(retailer)
@@ -161,7 +163,11 @@ def inventory_drift(
     retailer_stores: RetailerStoresResource,
 ) -> dg.AssetCheckResult:
     """Re-reads the retailer and counts stocked SKUs whose quantity is not the target."""
-    retailer = control_plane.retailer(context.partition_key)
+    retailer = control_plane.active_retailer(context.partition_key, Flow.INVENTORY)
+    if retailer is None:  # a disabled retailer's store is not read, not even to check it
+        return dg.AssetCheckResult(
+            passed=True, metadata={"skipped": "retailer disabled or its inventory flow off"}
+        )
     current = read_location_inventory(
         retailer_stores.client(retailer), location_id=retailer.target_location_id
     )

@@ -12,6 +12,7 @@ from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
     ShopifyStoreResource,
+    idle,
 )
 from lgl_sync.flows import Flow
 from lgl_sync.sync.orders.reads import read_candidates
@@ -39,7 +40,9 @@ def retailer_paid_orders(
     One row per order: those with fulfillment orders at the retailer's LGL location still to
     ship. Every page is read (the old scripts stopped at 50).
     """
-    retailer = control_plane.retailer(context.partition_key)
+    retailer = control_plane.active_retailer(context.partition_key, Flow.ORDERS)
+    if retailer is None:
+        return idle(context.partition_key, Flow.ORDERS, [])
     client = retailer_stores.client(retailer)
     since = datetime.now(UTC) - timedelta(hours=config.lookback_hours or retailer.lookback_hours)
     candidates = read_candidates(client, retailer.target_location_id, since)
@@ -68,7 +71,9 @@ def imported_lgl_orders(
     reason, e.g. unknown_sku) or failed. The run fails after all orders are processed if any
     failed for a reason other than a hold.
     """
-    retailer = control_plane.retailer(context.partition_key)
+    retailer = control_plane.active_retailer(context.partition_key, Flow.ORDERS)
+    if retailer is None:
+        return idle(context.partition_key, Flow.ORDERS, [])
     source, lgl = retailer_stores.client(retailer), lgl_shopify.get_client()
     importer = OrderImporter(
         retailer=retailer,

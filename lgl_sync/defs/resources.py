@@ -6,6 +6,7 @@ an environment variable.
 """
 
 import threading
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Engine
 from lgl_sync.control_plane.database import create_engine, database_url
 from lgl_sync.control_plane.migrate import upgrade
 from lgl_sync.control_plane.retailers import Retailer, get_retailer
+from lgl_sync.flows import Flow
 from lgl_sync.retailer import RetailerError
 from lgl_sync.shopify.client import DEFAULT_API_VERSION, ShopifyClient
 from lgl_sync.sync.clients import retailer_client
@@ -74,6 +76,25 @@ class ControlPlaneResource(dg.ConfigurableResource):
                 metadata={"error_category": "config"},
             )
         return found
+
+    def active_retailer(self, retailer_id: str, flow: Flow) -> Retailer | None:
+        """The retailer of a partition when it is enabled and ``flow`` is on for it; None
+        otherwise, and then nothing may be read from or written to its store (a backfill over
+        every partition reaches disabled retailers too)."""
+        retailer = self.retailer(retailer_id)
+        return retailer if retailer.enabled and flow.enabled_for(retailer) else None
+
+
+def idle(retailer_id: str, flow: Flow, value: Any) -> dg.MaterializeResult:
+    """The result of a per-retailer asset that had nothing to do, saying why."""
+    return dg.MaterializeResult(
+        value=value,
+        metadata={
+            "dagster/row_count": 0,
+            "skipped": f"{retailer_id} is disabled or its {flow} flow is off: its store was "
+            "neither read nor written",
+        },
+    )
 
 
 class RetailerStoresResource(dg.ConfigurableResource):
