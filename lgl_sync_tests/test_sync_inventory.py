@@ -76,13 +76,25 @@ def test_write_plan(activate, plan, not_stocked):
         tuple(r)
         for r in rows[["inventory_item_id", "sku", "current", "target"]].itertuples(index=False)
     ] == plan
-    assert report == {"only_lgl": ["L"], "only_retailer": ["R"], "not_stocked": not_stocked}
+    assert report == {
+        "only_lgl": ["L"],
+        "only_retailer": ["R"],
+        "not_stocked": not_stocked,
+        "unreadable": [],
+    }
 
 
 def test_write_plan_of_equal_stock_writes_nothing():
     retailer = retailer_levels([("A", "ra", 5, True)])
     rows, report = write_plan(retailer, TARGET[TARGET["sku"] == "A"], activate=False)
-    assert rows.empty and report == {"only_lgl": [], "only_retailer": [], "not_stocked": []}
+    assert rows.empty
+    assert report == {"only_lgl": [], "only_retailer": [], "not_stocked": [], "unreadable": []}
+
+
+def test_a_level_whose_quantity_could_not_be_read_is_never_written():
+    retailer = retailer_levels([("A", "ra", None, True), ("B", "rb", 9, True)])
+    rows, report = write_plan(retailer, TARGET[TARGET["sku"].isin(["A", "B"])], activate=False)
+    assert list(rows["sku"]) == ["B"] and report["unreadable"] == ["A"]
 
 
 @pytest.mark.parametrize(

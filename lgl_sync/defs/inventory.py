@@ -35,13 +35,22 @@ def lgl_inventory_snapshot(
     """
     client = lgl_shopify.get_client()
     snapshot = read_location_inventory(client, location_id=lgl_shopify.location_id)
-    snapshot = snapshot[snapshot["stocked"]].drop(columns=["stocked"]).reset_index(drop=True)
+    snapshot = snapshot[snapshot["stocked"]].drop(columns=["stocked"])
+    # A quantity Shopify did not give is unknown, not 0: that SKU is left out (and so left
+    # alone at every retailer) and reported.
+    unreadable = sorted(snapshot.loc[snapshot["available"].isna(), "sku"])
+    snapshot = snapshot[snapshot["available"].notna()].astype({"available": int})
+    snapshot = snapshot.reset_index(drop=True)
+    if unreadable:
+        context.log.warning("LGL snapshot: no quantity for %d SKUs; left alone", len(unreadable))
     context.log.info("LGL snapshot: %d SKUs", len(snapshot))
     return dg.MaterializeResult(
         value=snapshot,
         metadata={
             "dagster/row_count": len(snapshot),
             "units_available": int(snapshot["available"].sum()) if len(snapshot) else 0,
+            "unreadable_quantities": len(unreadable),
+            "unreadable_examples": dg.MetadataValue.json(unreadable[:20]),
             "preview": _preview(snapshot),
             **client.metrics.as_metadata(),
         },

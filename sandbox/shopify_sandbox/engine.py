@@ -37,6 +37,7 @@ from shopify_sandbox.throttle import MAX_QUERY_COST
 
 logger = logging.getLogger(__name__)
 SDL_PATH = Path(__file__).with_name("schema.graphql")
+ANSWER_FAULTS = ("stuck_cursor", "null_field")  # a real answer, altered
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
 
@@ -161,15 +162,18 @@ class Sandbox:
             store.usage.by_operation[name] = store.usage.by_operation.get(name, 0) + 1
         fault = self.faults.get(handle)
         rule = fault.pick({name, *roots}) if fault else None
-        if rule is not None and not rule.after_apply and rule.kind != "stuck_cursor":
+        if rule is not None and not rule.after_apply and rule.kind not in ANSWER_FAULTS:
             store.usage.faults += 1
             return self._log(store, name, 0, 0, rule.kind, self._fault_response(store, rule))
         response, requested, actual = self._run(
             store, document, operation, variables, version, base_url, cost_debug, roots
         )
-        if rule is not None and rule.kind == "stuck_cursor":
+        if rule is not None and rule.kind in ANSWER_FAULTS:
             store.usage.faults += 1
-            _stick_cursors(response.body, (variables or {}).get("after"))
+            if rule.kind == "stuck_cursor":
+                _stick_cursors(response.body, (variables or {}).get("after"))
+            else:
+                _null_field(response.body, rule.field)
             return self._log(store, name, requested, actual, rule.kind, response)
         if rule is not None:
             store.usage.faults += 1
@@ -352,3 +356,16 @@ def _stick_cursors(body: Any, after: str | None) -> None:
     elif isinstance(body, list):
         for value in body:
             _stick_cursors(value, after)
+
+
+def _null_field(body: Any, name: str | None) -> None:
+    """The ``null_field`` fault: every ``name`` in the answer comes back null."""
+    if isinstance(body, dict):
+        for key in body:
+            if key == name:
+                body[key] = None
+            else:
+                _null_field(body[key], name)
+    elif isinstance(body, list):
+        for value in body:
+            _null_field(value, name)

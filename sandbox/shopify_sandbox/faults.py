@@ -27,6 +27,7 @@ KINDS = (
     "apply_then_timeout",
     "apply_then_drop",
     "stuck_cursor",
+    "null_field",
 )
 
 
@@ -42,6 +43,7 @@ class FaultRule:
     status: int = 502
     hang_seconds: float = 3.0
     retry_after: float = 1.0
+    field: str | None = None  # null_field: the response field answered as null everywhere
     fired: int = 0
 
     def __post_init__(self) -> None:

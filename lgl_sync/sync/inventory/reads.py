@@ -22,11 +22,15 @@ def primary_location_id(client: ShopifyClient) -> str:
 
 
 def _row(item: dict, level: dict | None) -> tuple:
+    """(sku, item id, available, stocked). ``available`` is None when a stocked level came back
+    without it (null quantities): unknown, never taken for 0."""
+    if level is None:
+        return (item["sku"], item["id"], 0, False)
     available = next(
-        (q["quantity"] for q in (level or {}).get("quantities") or [] if q["name"] == "available"),
-        0,
+        (q.get("quantity") for q in level.get("quantities") or [] if q.get("name") == "available"),
+        None,
     )
-    return (item["sku"], item["id"], available, level is not None)
+    return (item["sku"], item["id"], available, True)
 
 
 def read_location_inventory(client: ShopifyClient, *, location_id: str | None) -> pd.DataFrame:

@@ -34,13 +34,17 @@ def write_plan(
 ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Rows to write (inventory_item_id, sku, current, target) and the SKUs reported only.
 
-    SKUs on one side only are reported, never written; an item not stocked at the location
-    is written only when the retailer's settings allow activating it.
+    SKUs on one side only are reported, never written; so are levels whose quantity could not
+    be read; an item not stocked at the location is written only when the retailer's settings
+    allow activating it.
     """
     merged = retailer.merge(target, on="sku", how="outer", indicator=True)
     only_lgl = sorted(merged.loc[merged["_merge"] == "right_only", "sku"])
     only_retailer = sorted(merged.loc[merged["_merge"] == "left_only", "sku"])
     both = merged[merged["_merge"] == "both"].copy()
+    # A level whose quantity could not be read is never compared, so never written over.
+    unreadable = sorted(both.loc[both["available"].isna(), "sku"])
+    both = both[both["available"].notna()]
     unstocked = sorted(both.loc[~both["stocked"].astype(bool), "sku"])
     if not activate:
         both = both[both["stocked"].astype(bool)]
@@ -54,6 +58,7 @@ def write_plan(
         "only_lgl": only_lgl,
         "only_retailer": only_retailer,
         "not_stocked": [] if activate else unstocked,
+        "unreadable": unreadable,
     }
     return plan, report
 

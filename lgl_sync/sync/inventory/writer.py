@@ -152,6 +152,6 @@ class InventorySyncer:
         retargeted = {
             item: (now[item], retarget(target, current, now[item]))
             for item, (current, target) in pending.items()
-            if item in now
+            if now.get(item) is not None
         }
         return {k: v for k, v in retargeted.items() if v[0] != v[1]}
