@@ -47,6 +47,12 @@ SETTINGS = {
             "how long one control-plane statement or lock wait may take",
         ),
         Setting(
+            "LGL_MAX_ZERO_SHARE",
+            "0.2",
+            "the largest share of a retailer's SKUs one inventory run may set to 0 without a "
+            "person's `lgl-sync inventory allow-zero`",
+        ),
+        Setting(
             "LGL_ALLOW_LOCAL_STORES",
             "false",
             "true: store domains may be http(s) URLs on this machine (the sandbox); never in "
@@ -107,3 +113,13 @@ def db_statement_timeout() -> float:
 
 def allow_local_stores() -> bool:
     return _parsed("LGL_ALLOW_LOCAL_STORES", _flag, "true or false")
+
+
+def max_zero_share() -> float:
+    def share(raw: str) -> float:
+        value = float(raw)
+        if not 0 <= value <= 1:
+            raise ValueError(raw)
+        return value
+
+    return _parsed("LGL_MAX_ZERO_SHARE", share, "a share between 0 and 1")

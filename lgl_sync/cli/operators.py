@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lgl_sync.cli.errors import fail_cleanly
+from lgl_sync.control_plane.allowances import allow_zero
 from lgl_sync.control_plane.database import create_engine, database_url, redacted
 from lgl_sync.control_plane.migrate import upgrade
 from lgl_sync.control_plane.retailers import (
@@ -275,4 +276,23 @@ def health() -> None:
     click.echo("ok")
 
 
-COMMANDS = [db, retailer, status, health]
+@click.group()
+def inventory() -> None:
+    """Inventory guards a person may lift."""
+
+
+@inventory.command("allow-zero")
+@click.argument("retailer_id")
+@fail_cleanly
+def inventory_allow_zero(retailer_id: str) -> None:
+    """Let the next inventory run set many of a retailer's SKUs to 0 (once)."""
+    engine = _engine()
+    if get_retailer(engine, retailer_id) is None:
+        raise click.ClickException(f"no retailer {retailer_id}")
+    allow_zero(engine, retailer_id)
+    click.echo(
+        f"The next inventory run of {retailer_id} may set any number of its SKUs to 0 (once)."
+    )
+
+
+COMMANDS = [db, retailer, inventory, status, health]

@@ -153,5 +153,15 @@ inventory_writes = sa.Table(
     *_timestamps(),
 )
 
+# Added by migration 0004: a person's one-shot permission for a run that zeroes many SKUs.
+inventory_allowances = sa.Table(
+    "inventory_allowances",
+    metadata,
+    sa.Column("retailer_id", sa.Text, primary_key=True),
+    sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+    sa.Column("used_by_run", sa.Text),
+)
+
 SUPABASE_TABLES = (retailers, sync_jobs, activity_logs, email_notifications)
 LEDGER_TABLES = (order_links, fulfillment_links, inventory_writes)

@@ -15,7 +15,7 @@ from lgl_sync.defs.resources import (
 from lgl_sync.flows import Flow
 from lgl_sync.sync.inventory.reads import read_location_inventory, unimported_units
 from lgl_sync.sync.inventory.rules import pending_units, targets
-from lgl_sync.sync.inventory.writer import InventorySyncer, InventorySyncResult
+from lgl_sync.sync.inventory.writer import InventorySyncer, InventorySyncResult, ZeroGuardError
 
 
 def _preview(frame: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
@@ -134,7 +134,10 @@ def retailer_inventory(
         run_id=context.run_id,
         dry_run=config.dry_run,
     )
-    result = syncer.sync(lgl_inventory_snapshot, unimported_order_units)
+    try:
+        result = syncer.sync(lgl_inventory_snapshot, unimported_order_units)
+    except ZeroGuardError as exc:
+        raise dg.Failure(str(exc), metadata={"error_category": "guard"}) from None
     return dg.MaterializeResult(
         value=result,
         check_results=[_coverage(result)],
@@ -147,6 +150,9 @@ def retailer_inventory(
             "only_in_lgl": len(result.report["only_lgl"]),
             "only_in_retailer": len(result.report["only_retailer"]),
             "not_stocked_at_location": len(result.report["not_stocked"]),
+            "unreadable_at_retailer": len(result.report["unreadable"]),
+            "skus_set_to_zero": result.zeroed,
+            "zero_allowed_once": result.zero_allowed,
             "dry_run": config.dry_run,
             "plan": _preview(result.plan, 20),
             **client.metrics.as_metadata("retailer_api"),

@@ -67,3 +67,10 @@ def retarget(target: int, read: int, now: int) -> int:
     """A compare-and-set conflict: the retailer changed from ``read`` to ``now`` meanwhile.
     Units it sold meanwhile are not in LGL's numbers yet, so they come off the target too."""
     return max(0, target - max(0, read - now))
+
+
+def zeroed_skus(plan: pd.DataFrame) -> list[str]:
+    """SKUs a write plan takes from above 0 to 0 (what the mass-zero guard counts)."""
+    if plan.empty:
+        return []
+    return sorted(plan.loc[(plan["target"] == 0) & (plan["current"] > 0), "sku"])

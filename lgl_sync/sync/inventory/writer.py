@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from lgl_sync import settings
 from lgl_sync.control_plane import ledger
+from lgl_sync.control_plane.allowances import use_zero_allowance
 from lgl_sync.control_plane.ledger import WriteStatus
 from lgl_sync.flows import Flow
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient, idempotency_key
 from lgl_sync.shopify.errors import UserErrorsError
 from lgl_sync.sync.inventory.reads import current_quantities, read_location_inventory
-from lgl_sync.sync.inventory.rules import retarget, targets, write_plan
+from lgl_sync.sync.inventory.rules import retarget, targets, write_plan, zeroed_skus
 
 logger = logging.getLogger(__name__)
 BATCH = 250  # Shopify's input-array cap (FACTS.md §1.5)
@@ -36,6 +38,12 @@ class InventorySyncResult:
     batches: int = 0
     report: dict[str, list[str]] = field(default_factory=dict)
     plan: pd.DataFrame = field(default_factory=pd.DataFrame)
+    zeroed: int = 0  # SKUs this run sets from above 0 to 0
+    zero_allowed: bool = False  # a person's allow-zero was used
+
+
+class ZeroGuardError(Exception):
+    """A plan the mass-zero guard refused; nothing was written."""
 
 
 class InventorySyncer:
@@ -68,12 +76,33 @@ class InventorySyncer:
         return InventorySyncResult(compared=compared, changed=len(plan), report=report, plan=plan)
 
     def sync(self, lgl: pd.DataFrame, pending: pd.DataFrame) -> InventorySyncResult:
+        """Plans, checks the plan against the mass-zero guard, then writes it in batches."""
         result = self.plan(lgl, pending)
         if self.dry_run:
             return result
+        self._guard(result)
         for batch, start in enumerate(range(0, len(result.plan), BATCH)):
             self._write(batch, result.plan.iloc[start : start + BATCH], result)
         return result
+
+    def _guard(self, result: InventorySyncResult) -> None:
+        """Refuses a plan that would set more than ``LGL_MAX_ZERO_SHARE`` of the retailer's SKUs
+        to 0, whatever LGL's snapshot says (a wrong location "really shows 0" too), unless a
+        person allowed it once (``lgl-sync inventory allow-zero``)."""
+        zeroing = zeroed_skus(result.plan)
+        result.zeroed = len(zeroing)
+        share = settings.max_zero_share()
+        if not result.compared or len(zeroing) <= share * result.compared:
+            return
+        if use_zero_allowance(self.engine, self.retailer.id, self.run_id):
+            result.zero_allowed = True
+            return
+        raise ZeroGuardError(
+            f"{self.retailer.id}: this run would set {len(zeroing)} of {result.compared} SKUs to "
+            f"0, more than LGL_MAX_ZERO_SHARE={share:.0%}; nothing was written. If LGL's stock "
+            "really is gone, allow it once: lgl-sync inventory allow-zero "
+            f"{self.retailer.id} (examples: {', '.join(zeroing[:5])})"
+        )
 
     def _write(self, batch: int, rows: pd.DataFrame, result: InventorySyncResult) -> None:
         """Sends one batch; after a conflict, re-reads the changed items and sends the rest
