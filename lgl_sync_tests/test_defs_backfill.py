@@ -39,6 +39,12 @@ mutation Launch($params: LaunchBackfillParams!) {
 """
 
 RETAILERS = ["nationwide-plants", "epic-gardening"]
+_TARGET = ModuleTarget(
+    module_name="lgl_sync.definitions",
+    attribute="defs",
+    working_directory=None,
+    location_name="lgl_sync",
+)
 
 
 def _partitioned_assets() -> list[dg.AssetKey]:
@@ -82,13 +88,7 @@ def test_ui_backfill_materializes_every_partitioned_asset_for_every_retailer(env
             instance=instance, asset_selection=upstream, raise_on_error=False
         )
         assert result.success
-        target = ModuleTarget(
-            module_name="lgl_sync.definitions",
-            attribute="defs",
-            working_directory=None,
-            location_name="lgl_sync",
-        )
-        with create_test_daemon_workspace_context(target, instance) as workspace:
+        with create_test_daemon_workspace_context(_TARGET, instance) as workspace:
             launched = execute_dagster_graphql(
                 workspace.create_request_context(),
                 LAUNCH,
@@ -127,3 +127,82 @@ def test_ui_backfill_materializes_every_partitioned_asset_for_every_retailer(env
         ]
         assert failures == []
         assert [r.dagster_run.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * len(runs)
+
+
+LAUNCH_RUN = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+def test_a_ui_launch_and_a_backfill_of_one_retailer_queue_behind_each_other(env, tmp_path):
+    """Both run as __ASSET_JOB, untouched by any job tag: the shipped dagster.yaml's limit on
+    dagster/partition keeps the second QUEUED until the first has ended."""
+    home = prepare_dagster_home(tmp_path / "home", pg_url="")
+    retailer = RETAILERS[0]
+    orders = [["retailer_paid_orders"], ["imported_lgl_orders"]]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("retailers", RETAILERS)
+        with create_test_daemon_workspace_context(_TARGET, instance) as workspace:
+            context = workspace.create_request_context()
+            ui = execute_dagster_graphql(
+                context,
+                LAUNCH_RUN,
+                variables={
+                    "params": {
+                        "selector": {
+                            "repositoryLocationName": "lgl_sync",
+                            "repositoryName": "__repository__",
+                            "jobName": "__ASSET_JOB",
+                            "assetSelection": [{"path": p} for p in orders],
+                        },
+                        "executionMetadata": {
+                            "tags": [{"key": "dagster/partition", "value": retailer}]
+                        },
+                    }
+                },
+            ).data["launchRun"]
+            assert ui["__typename"] == "LaunchRunSuccess", ui
+            first = ui["run"]["runId"]
+            backfill = execute_dagster_graphql(
+                context,
+                LAUNCH,
+                variables={
+                    "params": {
+                        "partitionNames": [retailer],
+                        "assetSelection": [{"path": p} for p in orders],
+                    }
+                },
+            ).data["launchPartitionBackfill"]
+            assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
+            logger = logging.getLogger("queue-test")
+            list(execute_backfill_iteration(workspace, logger))
+            (second,) = [
+                r.dagster_run.run_id
+                for r in instance.get_run_records(
+                    dg.RunsFilter(tags={"dagster/backfill": backfill["backfillId"]})
+                )
+            ]
+            assert instance.get_run_by_id(second).job_name == "__ASSET_JOB"
+            seen_queued_while_first_ran = False
+            with QueuedRunCoordinatorDaemon(interval_seconds=1) as queue:
+                for _ in range(240):
+                    list(queue.run_iteration(workspace))
+                    a, b = instance.get_run_by_id(first), instance.get_run_by_id(second)
+                    if not a.is_finished:
+                        # While the UI launch is going, the backfill run waits in the queue.
+                        assert b.status == dg.DagsterRunStatus.QUEUED, b.status
+                        seen_queued_while_first_ran = True
+                    if a.is_finished and b.is_finished:
+                        break
+                    time.sleep(0.5)
+        a_record = instance.get_run_record_by_id(first)
+        b_record = instance.get_run_record_by_id(second)
+    assert seen_queued_while_first_ran
+    assert a_record.dagster_run.status == b_record.dagster_run.status == dg.DagsterRunStatus.SUCCESS
+    assert b_record.start_time >= a_record.end_time
