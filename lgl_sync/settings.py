@@ -33,6 +33,14 @@ SETTINGS = {
             "60",
             "the longest single wait (Retry-After, throttle) before a call fails instead",
         ),
+        Setting("SHOPIFY_CONNECT_TIMEOUT_SECONDS", "5", "how long a Shopify connection may take"),
+        Setting("SHOPIFY_READ_TIMEOUT_SECONDS", "30", "how long Shopify may take to answer"),
+        Setting(
+            "LGL_TAKEOVER_SECONDS",
+            "120",
+            "how old a claim on a write must be before another run may take it over; longer "
+            "than a connection, an answer and the longest single wait together",
+        ),
         Setting(
             "LGL_MAX_PAGES", "2000", "the most pages one paginated read follows before it fails"
         ),
@@ -123,3 +131,27 @@ def max_zero_share() -> float:
         return value
 
     return _parsed("LGL_MAX_ZERO_SHARE", share, "a share between 0 and 1")
+
+
+def connect_timeout() -> float:
+    return _parsed(
+        "SHOPIFY_CONNECT_TIMEOUT_SECONDS", _positive_number, "a positive number of seconds"
+    )
+
+
+def read_timeout() -> float:
+    return _parsed("SHOPIFY_READ_TIMEOUT_SECONDS", _positive_number, "a positive number of seconds")
+
+
+def takeover_seconds() -> float:
+    """How stale a claim must be before another run may take it over. A holder renews its claim
+    right before every attempt, and one attempt plus one wait take at most connect + read +
+    the longest sleep, so a claim this old is provably abandoned."""
+    value = _parsed("LGL_TAKEOVER_SECONDS", _positive_number, "a positive number of seconds")
+    floor = connect_timeout() + read_timeout() + max_sleep_seconds()
+    if value <= floor:
+        raise SettingError(
+            f"LGL_TAKEOVER_SECONDS must be more than SHOPIFY_CONNECT_TIMEOUT_SECONDS + "
+            f"SHOPIFY_READ_TIMEOUT_SECONDS + LGL_MAX_SLEEP_SECONDS = {floor:.0f}, not {value:.0f}"
+        )
+    return value

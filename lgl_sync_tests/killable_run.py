@@ -31,7 +31,9 @@ FLOWS = {
 }
 
 
-def arguments(world, flow: str, kill: dict | None = None, start_at: float = 0.0) -> str:
+def arguments(
+    world, flow: str, kill: dict | None = None, start_at: float = 0.0, config: dict | None = None
+) -> str:
     """The JSON argument for a run against a test ``World``."""
     handle = next(iter(world.instance.get_dynamic_partitions("retailers")))
     env_name = f"SHOPIFY_{handle.upper().replace('-', '_')}_TOKEN"
@@ -40,6 +42,7 @@ def arguments(world, flow: str, kill: dict | None = None, start_at: float = 0.0)
             "flow": flow,
             "kill": kill,
             "start_at": start_at,
+            "config": config,
             "key": handle,
             "home": world.instance.root_directory,
             "lgl": world.sandbox.domain("lgl"),
@@ -73,11 +76,15 @@ def main() -> None:
         _install_kill(args["kill"])
     assets, output = FLOWS[args["flow"]]
     time.sleep(max(0.0, args.get("start_at", 0) - time.time()))
+    config = args.get("config")
     with dg.DagsterInstance.from_config(args["home"]) as instance:
         result = dg.materialize(
             assets,
             partition_key=args["key"],
             instance=instance,
+            run_config={"ops": {a.key.path[-1]: {"config": config} for a in assets}}
+            if config
+            else None,
             resources={
                 "lgl_shopify": ShopifyStoreResource(domain=args["lgl"], token=args["token"]),
                 "control_plane": ControlPlaneResource(database_url=args["db"]),

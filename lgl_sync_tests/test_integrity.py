@@ -10,11 +10,18 @@ allowed share of a retailer's SKUs is refused unless allowed once.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
+
 import dagster as dg
+import pytest
 from click.testing import CliRunner
 from shopify_sandbox.faults import FaultRule
-from shopify_sandbox.models import gid
+from shopify_sandbox.models import TrackingInfo, gid
 
+from lgl_sync import settings
 from lgl_sync.cli import main
 from lgl_sync.control_plane.retailers import set_enabled
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
@@ -28,6 +35,7 @@ from lgl_sync.defs.inventory import (
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.defs.resources import ShopifyStoreResource
 from lgl_sync.devkit.world import token_for
+from lgl_sync_tests.killable_run import arguments
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
 from lgl_sync_tests.test_defs_inventory import _available
 from lgl_sync_tests.test_defs_inventory import _seed as _seed_inventory
@@ -136,3 +144,77 @@ def test_zeroing_most_skus_is_refused_until_a_person_allows_it_once(world, monke
         if location in item.levels:
             item.levels[location].quantities["available"] = 5
     assert not sync().success  # ...and the permission is not there any more
+
+
+def _run_in_process(world, flow: str, start_at: float, config: dict | None = None):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lgl_sync_tests.killable_run",
+            arguments(world, flow, None, start_at, config),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("flow", ["orders", "fulfillments"])
+def test_a_run_stalled_past_the_take_over_window_never_writes_what_was_taken_over(world, flow):
+    """Run A claims a write, then waits out a Retry-After longer than run B's take-over window;
+    B takes the claim over and writes. A's fence, checked before its retry, stops it: one LGL
+    order per source order, one retailer fulfillment per shipment."""
+    seeded = seed(world.sandbox, normal=8, lgl_skus=40)
+    world.add_retailer(RETAILER)
+    if flow == "fulfillments":
+        assert world.materialize(ORDERS).success
+        for source, orders in lgl_orders_by_source(world.sandbox).items():
+            ship_whole(world, orders[0], seeded.expected[source], f"1Z{source[-5:]}")
+    stall = FaultRule(
+        "too_many_requests",
+        operation="orderCreate" if flow == "orders" else "fulfillmentCreate",
+        count=1,
+        retry_after=6,
+    )
+    world.sandbox.engine.set_faults("lgl" if flow == "orders" else RETAILER, [stall])
+    start = time.time() + 6  # both processes are up and waiting by then
+    first = _run_in_process(world, flow, start)
+    second = _run_in_process(world, flow, start + 2.5, {"reconcile_after_seconds": 1})
+    statuses = []
+    for run in (first, second):
+        out, err = run.communicate(timeout=240)
+        assert run.returncode == 0, err[-3000:]
+        statuses.append(json.loads(out.strip().splitlines()[-1]))
+    print(f"\n{flow}: first run {sorted(set(statuses[0]))}, second {sorted(set(statuses[1]))}")
+    assert "in_progress" in statuses[0]  # the first run stood down on the order it lost
+    by_source = lgl_orders_by_source(world.sandbox)
+    assert set(by_source) == set(seeded.expected)
+    assert all(len(orders) == 1 for orders in by_source.values())
+    if flow == "fulfillments":
+        store = world.sandbox.store(RETAILER)
+        live = [
+            f for f in store.fulfillments.values() if f.status == "SUCCESS" and f.notify_customer
+        ]
+        assert len(live) == len(seeded.expected)  # one per LGL shipment, none twice
+
+
+def ship_whole(world, lgl_order, lines: dict[str, int], number: str) -> None:
+    """LGL's warehouse ships every line of an LGL order in one box."""
+    lgl = world.sandbox.store("lgl")
+    fo = lgl.fulfillment_orders[lgl_order.fulfillment_order_ids[0]]
+    wanted = [(fl.id, lines[lgl.line_items[fl.line_item_id].sku]) for fl in fo.line_items]
+    lgl.create_fulfillment([(fo, wanted)], [TrackingInfo("UPS", number, None)], True)
+
+
+def test_the_take_over_window_outlasts_one_attempt_and_one_wait(monkeypatch):
+    """A holder renews its claim right before each attempt, so a claim older than one
+    connection + one answer + the longest single wait is provably abandoned."""
+    one_attempt_and_wait = (
+        settings.connect_timeout() + settings.read_timeout() + settings.max_sleep_seconds()
+    )
+    assert settings.takeover_seconds() > one_attempt_and_wait
+    monkeypatch.setenv("LGL_MAX_SLEEP_SECONDS", "300")  # waits longer than the window: refused
+    with pytest.raises(settings.SettingError, match="LGL_TAKEOVER_SECONDS must be more than"):
+        settings.takeover_seconds()

@@ -39,6 +39,10 @@ class LinkStatus(StrEnum):
     VOIDED = "voided"
 
 
+class ClaimLostError(Exception):
+    """Another run took this claim over: the write must not be made by this run."""
+
+
 class WriteStatus(StrEnum):
     """An inventory batch: sent and not yet answered, applied, or rejected by Shopify."""
 
@@ -240,6 +244,25 @@ def take_over_order(engine: Engine, link: OrderLink, *, to_run: str | None) -> b
     )
 
 
+def renew_order_claim(
+    engine: Engine, retailer_id: str, source_order_id: str, run_id: str | None
+) -> None:
+    """The fence before every ``orderCreate`` attempt: still ours and still pending? Then the
+    claim is renewed (a fresh ``updated_at`` keeps others from taking it over); otherwise
+    ClaimLostError, and this run must not create the order."""
+    renewed = _update(
+        engine,
+        order_links,
+        [
+            *_order_key(retailer_id, source_order_id),
+            _same_run(order_links, run_id),
+            order_links.c.status == LinkStatus.PENDING.value,
+        ],
+    )
+    if renewed != 1:
+        raise ClaimLostError(source_order_id)
+
+
 def _same_run(table: sa.Table, run_id: str | None):
     return table.c.run_id.is_(None) if run_id is None else table.c.run_id == run_id
 
@@ -385,6 +408,21 @@ def record_tracking(engine: Engine, lgl_fulfillment_id: str, tracking_fingerprin
         _fulfillment_key(lgl_fulfillment_id),
         tracking_fingerprint=tracking_fingerprint,
     )
+
+
+def renew_fulfillment_claim(engine: Engine, lgl_fulfillment_id: str, run_id: str | None) -> None:
+    """The fence before every ``fulfillmentCreate`` attempt (see renew_order_claim)."""
+    renewed = _update(
+        engine,
+        fulfillment_links,
+        [
+            *_fulfillment_key(lgl_fulfillment_id),
+            _same_run(fulfillment_links, run_id),
+            fulfillment_links.c.status == LinkStatus.PENDING.value,
+        ],
+    )
+    if renewed != 1:
+        raise ClaimLostError(lgl_fulfillment_id)
 
 
 def take_over_fulfillment(engine: Engine, link: FulfillmentLink, *, to_run: str | None) -> bool:

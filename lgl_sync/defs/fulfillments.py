@@ -14,6 +14,7 @@ from lgl_sync.defs.resources import (
     RetailerStoresResource,
     ShopifyStoreResource,
     idle,
+    takeover,
 )
 from lgl_sync.flows import Flow
 from lgl_sync.sync.fulfillments.reads import read_shipped_orders
@@ -23,7 +24,8 @@ from lgl_sync.sync.fulfillments.writer import FulfillmentPusher, PushOutcome, Pu
 
 class PushbackConfig(dg.Config):
     lookback_hours: int | None = None
-    reconcile_after_seconds: int = 120
+    # How stale another run's claim must be to take it over (default LGL_TAKEOVER_SECONDS).
+    reconcile_after_seconds: int | None = None
 
 
 @retailer_asset(Flow.FULFILLMENTS)
@@ -80,7 +82,7 @@ def retailer_fulfillments(
         lgl=lgl,
         engine=control_plane.engine(),
         run_id=context.run_id,
-        reconcile_after=timedelta(seconds=config.reconcile_after_seconds),
+        reconcile_after=timedelta(seconds=takeover(config.reconcile_after_seconds)),
     )
     outcomes = pusher.run(lgl_shipments)
     metadata = _metadata(outcomes, store, lgl)

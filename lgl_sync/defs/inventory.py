@@ -142,22 +142,28 @@ def retailer_inventory(
         value=result,
         check_results=[_coverage(result)],
         metadata={
-            "dagster/row_count": result.written,
-            "skus_compared": result.compared,
-            "skus_changed": result.changed,
-            "skus_written": result.written,
-            "conflicts_retried": result.conflicts_retried,
-            "only_in_lgl": len(result.report["only_lgl"]),
-            "only_in_retailer": len(result.report["only_retailer"]),
-            "not_stocked_at_location": len(result.report["not_stocked"]),
-            "unreadable_at_retailer": len(result.report["unreadable"]),
-            "skus_set_to_zero": result.zeroed,
-            "zero_allowed_once": result.zero_allowed,
-            "dry_run": config.dry_run,
-            "plan": _preview(result.plan, 20),
+            **_sync_metadata(result, dry_run=config.dry_run),
             **client.metrics.as_metadata("retailer_api"),
         },
     )
+
+
+def _sync_metadata(result: InventorySyncResult, *, dry_run: bool) -> dict:
+    return {
+        "dagster/row_count": result.written,
+        "skus_compared": result.compared,
+        "skus_changed": result.changed,
+        "skus_written": result.written,
+        "conflicts_retried": result.conflicts_retried,
+        "only_in_lgl": len(result.report["only_lgl"]),
+        "only_in_retailer": len(result.report["only_retailer"]),
+        "not_stocked_at_location": len(result.report["not_stocked"]),
+        "unreadable_at_retailer": len(result.report["unreadable"]),
+        "skus_set_to_zero": result.zeroed,
+        "zero_allowed_once": result.zero_allowed,
+        "dry_run": dry_run,
+        "plan": _preview(result.plan, 20),
+    }
 
 
 @dg.asset_check(

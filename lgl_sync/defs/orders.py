@@ -13,6 +13,7 @@ from lgl_sync.defs.resources import (
     RetailerStoresResource,
     ShopifyStoreResource,
     idle,
+    takeover,
 )
 from lgl_sync.flows import Flow
 from lgl_sync.sync.orders.reads import read_candidates
@@ -25,7 +26,8 @@ class OrderImportConfig(dg.Config):
 
     lookback_hours: int | None = None
     dry_run: bool = False
-    reconcile_after_seconds: int = 120
+    # How stale another run's claim must be to take it over (default LGL_TAKEOVER_SECONDS).
+    reconcile_after_seconds: int | None = None
 
 
 @retailer_asset(Flow.ORDERS)
@@ -82,7 +84,7 @@ def imported_lgl_orders(
         engine=control_plane.engine(),
         run_id=context.run_id,
         dry_run=config.dry_run,
-        reconcile_after=timedelta(seconds=config.reconcile_after_seconds),
+        reconcile_after=timedelta(seconds=takeover(config.reconcile_after_seconds)),
     )
     since = datetime.now(UTC) - timedelta(hours=config.lookback_hours or retailer.lookback_hours)
     eligible, skipped = split_eligible(retailer_paid_orders, since)

@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
+from lgl_sync import settings
 from lgl_sync.control_plane.database import create_engine, database_url
 from lgl_sync.control_plane.migrate import upgrade
 from lgl_sync.control_plane.retailers import Retailer, get_retailer
@@ -30,7 +31,7 @@ class ShopifyStoreResource(dg.ConfigurableResource):
     domain: str = Field(description="shop.myshopify.com, or a base URL such as the sandbox's")
     token: str = Field(description="Admin API access token; wire it with dg.EnvVar")
     api_version: str = DEFAULT_API_VERSION
-    read_timeout: float = 30.0
+    read_timeout: float | None = None  # SHOPIFY_READ_TIMEOUT_SECONDS
     location_id: str | None = Field(
         default=None, description="Warehouse location GID; the store's primary location if unset"
     )
@@ -85,6 +86,11 @@ class ControlPlaneResource(dg.ConfigurableResource):
         return retailer if retailer.enabled and flow.enabled_for(retailer) else None
 
 
+def takeover(seconds: int | None) -> float:
+    """A run's take-over window: its launchpad setting, else LGL_TAKEOVER_SECONDS."""
+    return float(seconds) if seconds is not None else settings.takeover_seconds()
+
+
 def idle(retailer_id: str, flow: Flow, value: Any) -> dg.MaterializeResult:
     """The result of a per-retailer asset that had nothing to do, saying why."""
     return dg.MaterializeResult(
@@ -100,7 +106,7 @@ def idle(retailer_id: str, flow: Flow, value: Any) -> dg.MaterializeResult:
 class RetailerStoresResource(dg.ConfigurableResource):
     """Clients for retailers' stores, built from their control-plane rows."""
 
-    read_timeout: float = 30.0
+    read_timeout: float | None = None  # SHOPIFY_READ_TIMEOUT_SECONDS
 
     def client(self, retailer: Retailer) -> ShopifyClient:
         return retailer_client(retailer, read_timeout=self.read_timeout)

@@ -11,7 +11,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
@@ -85,8 +85,8 @@ class ShopifyClient:
         domain: str,
         token: str,
         api_version: str = DEFAULT_API_VERSION,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 30.0,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
         max_attempts: int = 6,
         max_retry_seconds: float = 120.0,
         max_throttle_seconds: float = 900.0,
@@ -102,7 +102,10 @@ class ShopifyClient:
         self.api_version = api_version
         self.metrics = ClientMetrics()
         self._headers = {"X-Shopify-Access-Token": token, "Content-Type": "application/json"}
-        self._timeout = (connect_timeout, read_timeout)
+        self._timeout = (
+            connect_timeout or settings.connect_timeout(),
+            read_timeout or settings.read_timeout(),
+        )
         self._max_attempts = max_attempts
         self._max_retry_seconds = max_retry_seconds
         self._max_throttle_seconds = max_throttle_seconds
@@ -129,7 +132,12 @@ class ShopifyClient:
         return self._execute(name, variables or {}, retry_ambiguous=True)
 
     def mutate(
-        self, name: str, variables: dict[str, Any] | None = None, *, idempotent: bool
+        self,
+        name: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        idempotent: bool,
+        before_attempt: Callable[[], None] | None = None,
     ) -> dict[str, Any]:
         """Runs the named mutation.
 
@@ -139,11 +147,16 @@ class ShopifyClient:
             idempotent: True only when Shopify deduplicates the write (``@idempotent``); then
                 every failure is retried. Otherwise a failure after sending raises
                 AmbiguousOutcomeError so the caller reconciles first.
+            before_attempt: called right before each HTTP attempt, retries included (after
+                every wait); raising there stops the call with nothing sent. A claim on a
+                write checks and renews itself here (a fence).
 
         Returns:
             The response's ``data``; ``userErrors`` stay in it (see ``raise_user_errors``).
         """
-        return self._execute(name, variables or {}, retry_ambiguous=idempotent)
+        return self._execute(
+            name, variables or {}, retry_ambiguous=idempotent, before_attempt=before_attempt
+        )
 
     def paginate(
         self, name: str, variables: dict[str, Any] | None = None, *, path: str, page_size: int = 250
@@ -219,7 +232,14 @@ class ShopifyClient:
 
     # -- the loop ------------------------------------------------------------------------------
 
-    def _execute(self, name: str, variables: dict[str, Any], *, retry_ambiguous: bool) -> dict:
+    def _execute(
+        self,
+        name: str,
+        variables: dict[str, Any],
+        *,
+        retry_ambiguous: bool,
+        before_attempt: Callable[[], None] | None = None,
+    ) -> dict:
         text = document(name)
         body = json.dumps({"query": text, "variables": variables, "operationName": name})
         started = self._clock.monotonic()
@@ -227,11 +247,9 @@ class ShopifyClient:
         throttled_in_a_row = 0
         attempt = 0
         while True:
-            wait = self._gate.wait_needed(self._expected_cost.get(name, _FIRST_GUESS_COST))
-            if wait > 0:
-                wait = self._gate.jitter(wait)
-                self._sleep(wait, name, "the throttle bucket to refill")
-                self.metrics.throttle_wait_seconds += wait
+            self._wait_for_bucket(name)
+            if before_attempt is not None:
+                before_attempt()
             failure, ambiguous, retry_after = self._attempt(name, body)
             if isinstance(failure, dict):
                 return failure
@@ -262,6 +280,14 @@ class ShopifyClient:
             backoff = self._random.uniform(0, min(30.0, 0.5 * 2**attempt))
             logger.info("retrying %s after %s (attempt %d)", name, failure, attempt + 1)
             self._sleep(max(backoff, retry_after), name, f"a retry after {failure.args[0]}")
+
+    def _wait_for_bucket(self, name: str) -> None:
+        """Waits until the store's bucket can pay for this query (Shopify's throttleStatus)."""
+        wait = self._gate.wait_needed(self._expected_cost.get(name, _FIRST_GUESS_COST))
+        if wait > 0:
+            wait = self._gate.jitter(wait)
+            self._sleep(wait, name, "the throttle bucket to refill")
+            self.metrics.throttle_wait_seconds += wait
 
     def _sleep(self, seconds: float, name: str, reason: str) -> None:
         """Sleeps, unless the wait is longer than ``LGL_MAX_SLEEP_SECONDS``: then the call

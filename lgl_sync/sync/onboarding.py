@@ -58,19 +58,14 @@ def store_skus(client: ShopifyClient) -> set[str]:
     }
 
 
-def check_retailer(
-    retailer: Retailer, store: ShopifyClient, lgl: ShopifyClient
-) -> OnboardingReport:
-    """Token and scopes, locations, LGL reachability and SKU coverage."""
-    report = OnboardingReport()
-    try:
-        scopes = {
-            s["handle"]
-            for s in store.query("AccessScopes")["currentAppInstallation"]["accessScopes"]
-        }
-    except ShopifyError as exc:
-        report.problems.append(f"retailer store: {exc}")
-        return report
+def _scopes(client: ShopifyClient) -> set[str]:
+    return {
+        s["handle"] for s in client.query("AccessScopes")["currentAppInstallation"]["accessScopes"]
+    }
+
+
+def _check_retailer_store(retailer: Retailer, store: ShopifyClient, report: OnboardingReport):
+    scopes = _scopes(store)
     for flow, needed in FLOW_SCOPES.items():
         missing = [s for s in needed if getattr(retailer, flow) and s not in scopes]
         if missing:
@@ -86,23 +81,35 @@ def check_retailer(
             )
         else:
             report.notes.append(f"target location: {location['name']}")
-    try:
-        lgl.query("Shop")
-        lgl_scopes = {
-            s["handle"] for s in lgl.query("AccessScopes")["currentAppInstallation"]["accessScopes"]
-        }
-        if retailer.push_fulfillments and "read_all_orders" not in lgl_scopes:
-            report.warnings.append(OLD_ORDERS.format(store="the LGL store's"))
-        if (
-            retailer.lgl_location_id
-            and lgl.query("Location", {"id": retailer.lgl_location_id})["location"] is None
-        ):
-            report.problems.append(
-                f"lgl_location_id {retailer.lgl_location_id} is not a location of the LGL store"
-            )
-    except ShopifyError as exc:
-        report.problems.append(f"LGL store: {exc}")
-        return report
+
+
+def _check_lgl_store(retailer: Retailer, lgl: ShopifyClient, report: OnboardingReport):
+    lgl.query("Shop")
+    if retailer.push_fulfillments and "read_all_orders" not in _scopes(lgl):
+        report.warnings.append(OLD_ORDERS.format(store="the LGL store's"))
+    if (
+        retailer.lgl_location_id
+        and lgl.query("Location", {"id": retailer.lgl_location_id})["location"] is None
+    ):
+        report.problems.append(
+            f"lgl_location_id {retailer.lgl_location_id} is not a location of the LGL store"
+        )
+
+
+def check_retailer(
+    retailer: Retailer, store: ShopifyClient, lgl: ShopifyClient
+) -> OnboardingReport:
+    """Token and scopes, locations, LGL reachability and SKU coverage."""
+    report = OnboardingReport()
+    for where, check, client in (
+        ("retailer store", _check_retailer_store, store),
+        ("LGL store", _check_lgl_store, lgl),
+    ):
+        try:
+            check(retailer, client, report)
+        except ShopifyError as exc:
+            report.problems.append(f"{where}: {exc}")
+            return report
     if retailer.target_location_id and not report.problems:
         theirs = skus_at_location(store, retailer.target_location_id)
         ours = store_skus(lgl)

@@ -61,6 +61,7 @@ class PushOutcome:
     retailer_fulfillment_id: str | None = None
 
 
+TAKEN_OVER = "another run took the claim over while this one waited; that run writes it"
 NOT_ATTEMPTED = "not attempted: an earlier call in this run was refused (auth)"
 
 
@@ -255,8 +256,15 @@ class FulfillmentPusher:
         }
         try:
             data = self.store.mutate(
-                "FulfillmentCreate", {"fulfillment": fulfillment}, idempotent=False
+                "FulfillmentCreate",
+                {"fulfillment": fulfillment},
+                idempotent=False,
+                before_attempt=lambda: ledger.renew_fulfillment_claim(
+                    self.engine, shipment.lgl_fulfillment_id, self.run_id
+                ),
             )
+        except ledger.ClaimLostError:
+            return _outcome(shipment, PushStatus.IN_PROGRESS, "claim_taken_over", TAKEN_OVER)
         except AmbiguousOutcomeError:
             state = retailer_order_state(self.store, source_id)
             found = state.fulfillments if state else ()

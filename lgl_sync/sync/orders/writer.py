@@ -150,8 +150,17 @@ class OrderImporter:
         )
         try:
             data = self.lgl.mutate(
-                "OrderCreate", {"order": payload, "options": ORDER_OPTIONS}, idempotent=False
+                "OrderCreate",
+                {"order": payload, "options": ORDER_OPTIONS},
+                idempotent=False,
+                before_attempt=lambda: ledger.renew_order_claim(
+                    self.engine, self.retailer.id, order.id, self.run_id
+                ),
             )
+        except ledger.ClaimLostError:
+            # This run waited (a throttle, a Retry-After) long enough for another run to take
+            # the order over; that run creates it, this one must not.
+            return _outcome(order, ImportStatus.IN_PROGRESS, "claim_taken_over", TAKEN_OVER)
         except AmbiguousOutcomeError:
             existing = find_lgl_order(self.lgl, self.retailer.id, order.id)
             if existing:
@@ -192,6 +201,7 @@ class OrderImporter:
         ledger.mark_order_tagged(self.engine, self.retailer.id, order.id)
 
 
+TAKEN_OVER = "another run took the claim over while this one waited; that run writes it"
 NOT_ATTEMPTED = "not attempted: an earlier call in this run was refused (auth)"
 
 
