@@ -52,7 +52,7 @@ def _seed(world, skus: int, handles: list[str], changed: float = 0.05, seed_valu
     return stock, differing
 
 
-def _sync(world, handle: str, upstream: bool = True):
+def _sync(world, handle: str, upstream: bool = True, raise_on_error: bool = True):
     if upstream:
         assert dg.materialize(
             UPSTREAM, instance=world.instance, resources=world.resources()
@@ -63,6 +63,7 @@ def _sync(world, handle: str, upstream: bool = True):
         partition_key=handle,
         instance=world.instance,
         resources=world.resources(),
+        raise_on_error=raise_on_error,
     )
 
 

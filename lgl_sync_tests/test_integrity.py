@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import dagster as dg
 import pytest
@@ -218,3 +219,47 @@ def test_the_take_over_window_outlasts_one_attempt_and_one_wait(monkeypatch):
     monkeypatch.setenv("LGL_MAX_SLEEP_SECONDS", "300")  # waits longer than the window: refused
     with pytest.raises(settings.SettingError, match="LGL_TAKEOVER_SECONDS must be more than"):
         settings.takeover_seconds()
+
+
+def _paid_order(world, handle: str, lines: dict[str, int]) -> None:
+    """A paid order at a retailer's LGL location that LGL has not imported yet."""
+    store = world.sandbox.store(handle)
+    store.create_order(
+        lines=[
+            {"variant_id": store.variants_by_sku(sku)[0].id, "quantity": n}
+            for sku, n in lines.items()
+        ],
+        created_at=store.now() - timedelta(minutes=30),
+        email="buyer@example.com",
+    )
+
+
+def test_one_retailer_that_cannot_be_read_leaves_the_others_targets_exact(world):
+    other = "epic-gardening"
+    stock, _ = _seed_inventory(world, skus=20, handles=[RETAILER, other], changed=0.3)
+    _paid_order(world, other, {"SKU-000001": 3, "SKU-000002": 1})
+    assert _sync_inventory(world, RETAILER).success  # a first cycle, every token valid
+    assert _sync_inventory(world, other, upstream=False).success
+    # Before the next cycle: a sale at this retailer, and the other retailer's token revoked.
+    _paid_order(world, RETAILER, {"SKU-000001": 2, "SKU-000003": 4})
+    revoked = world.sandbox.store(other)
+    revoked.token = "revoked-by-the-retailer"
+    levels_there = _available(world, other)
+    upstream = dg.materialize(UPSTREAM, instance=world.instance, resources=world.resources())
+    assert upstream.success  # one retailer's failure does not fail everyone's units
+    (units_event,) = [
+        e
+        for e in upstream.get_asset_materialization_events()
+        if e.asset_key == unimported_order_units.key
+    ]
+    assert set(units_event.materialization.metadata["stale_retailers"].value) == {other}
+    assert _sync_inventory(world, RETAILER, upstream=False).success
+    # Exactly the targets every valid token would give: its own new sale read fresh, the
+    # other retailer's units as last known (unchanged since).
+    sold = {"SKU-000001": 3 + 2, "SKU-000002": 1, "SKU-000003": 4}
+    expected = {sku: max(0, n - sold.get(sku, 0)) for sku, n in stock.items()}
+    mine = _available(world, RETAILER)
+    assert {sku: mine[sku] for sku in expected} == expected
+    refused = _sync_inventory(world, other, upstream=False, raise_on_error=False)
+    assert not refused.success  # not synced from numbers that miss its own sales
+    assert _available(world, other) == levels_there

@@ -163,5 +163,17 @@ inventory_allowances = sa.Table(
     sa.Column("used_by_run", sa.Text),
 )
 
+# Added by migration 0005: each retailer's units in paid orders not yet in the LGL store, as
+# last read, so one retailer that cannot be read leaves the others' targets right.
+unimported_units = sa.Table(
+    "unimported_units",
+    metadata,
+    sa.Column("retailer_id", sa.Text, primary_key=True),
+    sa.Column("units", JSON, nullable=False),  # {sku: units}
+    sa.Column("read_at", sa.DateTime(timezone=True)),
+    sa.Column("failed_at", sa.DateTime(timezone=True)),
+    sa.Column("error", sa.Text),
+)
+
 SUPABASE_TABLES = (retailers, sync_jobs, activity_logs, email_notifications)
 LEDGER_TABLES = (order_links, fulfillment_links, inventory_writes)

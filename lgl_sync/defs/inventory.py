@@ -1,9 +1,12 @@
 """Inventory assets: what LGL can ship per SKU, what retailers sold that LGL has not seen yet,
 and each retailer's stock set from them."""
 
+from datetime import UTC, datetime
+
 import dagster as dg
 import pandas as pd
 
+from lgl_sync.control_plane import unimported
 from lgl_sync.control_plane.retailers import list_retailers
 from lgl_sync.defs.partitions import retailer_asset, retailers
 from lgl_sync.defs.resources import (
@@ -13,6 +16,8 @@ from lgl_sync.defs.resources import (
     idle,
 )
 from lgl_sync.flows import Flow
+from lgl_sync.ops.redaction import redact
+from lgl_sync.shopify.errors import ShopifyError
 from lgl_sync.sync.inventory.reads import read_location_inventory, unimported_units
 from lgl_sync.sync.inventory.rules import pending_units, targets
 from lgl_sync.sync.inventory.writer import InventorySyncer, InventorySyncResult, ZeroGuardError
@@ -59,22 +64,36 @@ def lgl_inventory_snapshot(
 
 @dg.asset(group_name=Flow.INVENTORY.value, kinds={"shopify", "pandas"})
 def unimported_order_units(
-    control_plane: ControlPlaneResource, retailer_stores: RetailerStoresResource
+    context: dg.AssetExecutionContext,
+    control_plane: ControlPlaneResource,
+    retailer_stores: RetailerStoresResource,
 ) -> dg.MaterializeResult:
     """Units per SKU in paid orders of every retailer that have not reached the LGL store.
 
     One row per SKU. LGL stock is one pool: these units are taken already, at whichever
-    retailer sold them, but LGL's available does not show it yet.
+    retailer sold them, but LGL's available does not show it yet. A retailer whose orders
+    cannot be read counts with its last known units (their age in ``stale_retailers``) and is
+    not synced itself until it can be read again.
     """
     engine = control_plane.engine()
     lines: list[tuple[str, int]] = []
-    requests = 0
+    requests, stale = 0, {}
     for retailer in list_retailers(engine, enabled_only=True):
         if not Flow.ORDERS.enabled_for(retailer):
             continue
-        client = retailer_stores.client(retailer)
-        lines += unimported_units(retailer, client, engine)
-        requests += client.metrics.requests
+        try:
+            client = retailer_stores.client(retailer)
+            units = pending_units(unimported_units(retailer, client, engine))
+            requests += client.metrics.requests
+            found = dict(zip(units["sku"], (int(u) for u in units["units"]), strict=True))
+            unimported.record_read(engine, retailer.id, found)
+        except ShopifyError as exc:
+            last = unimported.record_failure(engine, retailer.id, redact(str(exc)))
+            found = last.units
+            age = (datetime.now(UTC) - last.read_at).total_seconds() if last.read_at else None
+            stale[retailer.id] = f"{age / 60:.0f} min old" if age is not None else "never read"
+            context.log.warning("%s: units not read (%s); last known used", retailer.id, exc)
+        lines += list(found.items())
     pending = pending_units(lines)
     return dg.MaterializeResult(
         value=pending,
@@ -82,6 +101,7 @@ def unimported_order_units(
             "dagster/row_count": len(pending),
             "units": int(pending["units"].sum()),
             "api_requests": requests,
+            "stale_retailers": dg.MetadataValue.json(stale),
             "preview": _preview(pending),
         },
     )
@@ -119,6 +139,14 @@ def retailer_inventory(
     side only are reported, not written.
     """
     retailer = control_plane.active_retailer(context.partition_key, Flow.INVENTORY)
+    last = unimported.known(control_plane.engine(), context.partition_key)
+    if retailer is not None and last is not None and last.stale:
+        # Its own sales could not be read: setting its stock now could undo them.
+        raise dg.Failure(
+            f"{retailer.id}: its unimported orders could not be read ({last.error}); not "
+            "synced from stale numbers. The other retailers still count its last known units.",
+            metadata={"error_category": "stale_units"},
+        )
     if retailer is None:
         skipped = idle(context.partition_key, Flow.INVENTORY, InventorySyncResult())
         return dg.MaterializeResult(
