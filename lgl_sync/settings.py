@@ -42,6 +42,12 @@ SETTINGS = {
             "than a connection, an answer and the longest single wait together",
         ),
         Setting(
+            "LGL_UNCONFIRMED_MINUTES",
+            "30",
+            "how long an order whose create answer was lost may stay unfound before a person "
+            "is told (it is never created a second time)",
+        ),
+        Setting(
             "LGL_MAX_PAGES", "2000", "the most pages one paginated read follows before it fails"
         ),
         Setting(
@@ -155,3 +161,13 @@ def takeover_seconds() -> float:
             f"SHOPIFY_READ_TIMEOUT_SECONDS + LGL_MAX_SLEEP_SECONDS = {floor:.0f}, not {value:.0f}"
         )
     return value
+
+
+def unconfirmed_minutes() -> float:
+    def minutes(raw: str) -> float:
+        value = float(raw)
+        if value < 0:
+            raise ValueError(raw)
+        return value
+
+    return _parsed("LGL_UNCONFIRMED_MINUTES", minutes, "a number of minutes, 0 or more")

@@ -57,10 +57,10 @@ def _install_kill(kill: dict) -> None:
     real = ShopifyClient.mutate
     made: list[str] = []
 
-    def mutate(self, name, variables=None, *, idempotent):
+    def mutate(self, name, variables=None, **kwargs):
         if name == kill.get("before") and made.count(kill["after"]) >= kill["count"]:
             os._exit(9)
-        data = real(self, name, variables, idempotent=idempotent)
+        data = real(self, name, variables, **kwargs)
         made.append(name)
         if not kill.get("before") and made.count(kill["after"]) == kill["count"]:
             os._exit(9)

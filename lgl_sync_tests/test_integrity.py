@@ -263,3 +263,67 @@ def test_one_retailer_that_cannot_be_read_leaves_the_others_targets_exact(world)
     refused = _sync_inventory(world, other, upstream=False, raise_on_error=False)
     assert not refused.success  # not synced from numbers that miss its own sales
     assert _available(world, other) == levels_there
+
+
+CREATE = """
+mutation($order: OrderCreateOrderInput!) {
+  orderCreate(order: $order) { order { id } userErrors { field message code } }
+}
+"""
+DEFINE = """
+mutation($definition: MetafieldDefinitionInput!) {
+  metafieldDefinitionCreate(definition: $definition) {
+    createdDefinition { id } userErrors { field message code }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "second"),
+    [("consistent", "INVALID"), ("lagging_unique", "INVALID"), ("lagging_duplicates", None)],
+)
+def test_an_id_metafield_needs_its_definition_and_is_unique_per_store(sandbox, mode, second):
+    lgl = sandbox.store("lgl")
+    lgl.apply_settings({"custom_id": mode})
+    variant = next(iter(lgl.variants.values()))
+    order = {
+        "lineItems": [{"variantId": f"gid://shopify/ProductVariant/{variant.id}", "quantity": 1}],
+        "metafields": [
+            {"namespace": "lgl_sync", "key": "source_order", "type": "id", "value": "r:1"}
+        ],
+    }
+
+    def create():
+        answer = sandbox.raw("lgl", CREATE, {"order": order}).json()["data"]["orderCreate"]
+        return [e["code"] for e in answer["userErrors"]]
+
+    assert create() == ["INVALID"]  # no definition yet: refused
+    definition = {
+        "name": "Source", "namespace": "lgl_sync", "key": "source_order", "type": "id",
+        "ownerType": "ORDER",
+    }  # fmt: skip
+    made = sandbox.raw("lgl", DEFINE, {"definition": definition}).json()["data"]
+    assert made["metafieldDefinitionCreate"]["userErrors"] == []
+    assert create() == []
+    assert create() == ([second] if second else [])
+
+
+@pytest.mark.parametrize("mode", ["consistent", "lagging_unique"])
+def test_a_lost_create_answer_with_a_ten_minute_search_lag_makes_one_lgl_order(world, mode):
+    seeded = seed(world.sandbox, normal=6, big=0)
+    world.add_retailer(RETAILER)
+    lgl = world.sandbox.store("lgl")
+    lgl.search_lag = 600  # Shopify's search index ten minutes behind
+    lgl.apply_settings({"custom_id": mode})
+    lost = FaultRule("apply_then_fail", operation="orderCreate", count=1)
+    world.sandbox.engine.set_faults("lgl", [lost])
+    for _ in range(3):  # runs right after each other, eager to take stale claims over
+        world.materialize(ORDERS, config={"reconcile_after_seconds": 0})
+        assert all(len(o) == 1 for o in lgl_orders_by_source(world.sandbox).values())
+    world.sandbox.clock.advance(601)  # the index catches up
+    assert world.materialize(ORDERS, config={"reconcile_after_seconds": 0}).success
+    by_source = lgl_orders_by_source(world.sandbox)
+    assert set(by_source) == set(seeded.expected)
+    assert all(len(orders) == 1 for orders in by_source.values())
+    assert ("ORDER", "lgl_sync", "source_order") in lgl.metafield_definitions

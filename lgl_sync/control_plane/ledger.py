@@ -28,7 +28,9 @@ class LinkStatus(StrEnum):
     pending: claimed, the write may or may not have happened; created: the write happened;
     tagged: (orders) the source order carries the import tag too; skipped: (shipments) will
     never be written, ``reason`` says why; failed: refused, retried by a later run; voided:
-    (shipments) LGL voided it after the push and the retailer's fulfillment was cancelled.
+    (shipments) LGL voided it after the push and the retailer's fulfillment was cancelled;
+    unconfirmed: (orders) Shopify refused a create because the custom ID is taken, yet no
+    lookup shows the order: it exists, so it is looked up, never created again.
     """
 
     PENDING = "pending"
@@ -37,6 +39,7 @@ class LinkStatus(StrEnum):
     SKIPPED = "skipped"
     FAILED = "failed"
     VOIDED = "voided"
+    UNCONFIRMED = "unconfirmed"
 
 
 class ClaimLostError(Exception):
@@ -218,6 +221,16 @@ def mark_order_created(
 def mark_order_tagged(engine: Engine, retailer_id: str, source_order_id: str) -> None:
     """created -> tagged: the source order carries the import tag."""
     _update(engine, order_links, _order_key(retailer_id, source_order_id), status=LinkStatus.TAGGED)
+
+
+def mark_order_unconfirmed(engine: Engine, retailer_id: str, source_order_id: str) -> None:
+    """pending -> unconfirmed: the LGL order exists; only a lookup may settle it now."""
+    _update(
+        engine,
+        order_links,
+        _order_key(retailer_id, source_order_id),
+        status=LinkStatus.UNCONFIRMED,
+    )
 
 
 def mark_order_failed(engine: Engine, retailer_id: str, source_order_id: str) -> None:

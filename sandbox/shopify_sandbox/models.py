@@ -203,3 +203,14 @@ class BulkOperation:
     partial_data_url: str | None = None
     ready_at: float = 0.0
     body: bytes | None = None
+
+
+@dataclass
+class MetafieldDefinition:
+    id: int
+    name: str
+    namespace: str
+    key: str
+    owner_type: str
+    type: dict[str, str]  # {"name": "id"}
+    gid_type: str = "MetafieldDefinition"

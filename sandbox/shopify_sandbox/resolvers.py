@@ -152,6 +152,34 @@ def _nodes(_: Any, info: GraphQLResolveInfo, ids: list[str]) -> list[Any]:
     return [lookup(_ctx(info).store, i) for i in ids]
 
 
+def _order_by_identifier(_: Any, info: GraphQLResolveInfo, identifier: dict) -> Any:
+    """An order by id or by custom ID (an ``id``-type metafield). In the lagging variants the
+    lookup sees an order only ``search_lag`` seconds after it was created, like search."""
+    store = _ctx(info).store
+    if identifier.get("id"):
+        return lookup(store, identifier["id"], "Order")
+    custom = identifier.get("customId") or {}
+    found = store.orders_by_custom_id(
+        custom.get("namespace") or "app", custom["key"], custom["value"]
+    )
+    if store.custom_id_mode != "consistent":
+        cutoff = store.now() - timedelta(seconds=store.search_lag)
+        found = [o for o in found if o.created_at <= cutoff]
+    found = [o for o in found if visible(store, o)]
+    return found[0] if found else None
+
+
+def _metafield_definitions(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict:
+    definitions = [
+        d
+        for (owner, namespace, key), d in _ctx(info).store.metafield_definitions.items()
+        if owner == args["ownerType"]
+        and args.get("namespace") in (None, namespace)
+        and args.get("key") in (None, key)
+    ]
+    return connection(definitions, args, bulk=_ctx(info).bulk)
+
+
 def _current_bulk(_: Any, info: GraphQLResolveInfo, type: str = "QUERY") -> Any:
     ops = [op for op in _ctx(info).store.bulk_operations.values() if op.type == type]
     return max(ops, key=lambda op: op.id, default=None)
@@ -271,6 +299,8 @@ QUERY_RESOLVERS: dict[str, dict[str, Any]] = {
         "fulfillment": _by_kind("Fulfillment"),
         "node": _node,
         "nodes": _nodes,
+        "orderByIdentifier": _order_by_identifier,
+        "metafieldDefinitions": _metafield_definitions,
         "bulkOperation": _by_kind("BulkOperation"),
         "currentBulkOperation": _current_bulk,
     },

@@ -90,6 +90,9 @@ class UsageCounters:
         }
 
 
+CUSTOM_ID_MODES = ("consistent", "lagging_unique", "lagging_duplicates")
+
+
 class Store:
     """One Shopify store: its settings, its records and Shopify's operations on them."""
 
@@ -118,6 +121,11 @@ class Store:
         self.development_store = False  # 5 orderCreate per minute when True (FACTS.md §1.5)
         self.order_create_times: deque[float] = deque()
         self.search_lag = 0.0
+        # How orderByIdentifier behaves (Shopify does not document it; FACTS.md §9):
+        # consistent | lagging_unique (lags like search, a duplicate custom ID is refused) |
+        # lagging_duplicates (lags, and a second order with the same custom ID is accepted).
+        self.custom_id_mode = "consistent"
+        self.metafield_definitions: dict[tuple[str, str, str], Any] = {}
         self.index_history: dict[str, list[tuple[float, dict[str, Any]]]] = {}
         self.idempotency: dict[str, tuple[str, Any]] = {}
         self.locations: dict[int, Location] = {}
@@ -147,6 +155,10 @@ class Store:
             self.development_store = bool(settings["development_store"])
         if "scopes" in settings:
             self.scopes = list(settings["scopes"])
+        if "custom_id" in settings:
+            if settings["custom_id"] not in CUSTOM_ID_MODES:
+                raise ValueError(f"custom_id must be one of {CUSTOM_ID_MODES}")
+            self.custom_id_mode = settings["custom_id"]
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -180,6 +192,19 @@ class Store:
         history = self.index_history.setdefault(f"{record.gid_type}/{record.id}", [])
         history.append((self.clock.monotonic(), index_document(self, record)))
         del history[:-8]
+
+    def orders_by_custom_id(self, namespace: str, key: str, value: str) -> list[Any]:
+        """Orders whose ``id``-type metafield (namespace, key) holds ``value``, oldest first."""
+        return sorted(
+            (
+                o
+                for o in self.orders.values()
+                if (m := o.metafields.get((namespace, key))) is not None
+                and m.type == "id"
+                and m.value == value
+            ),
+            key=lambda o: o.id,
+        )
 
     # -- catalog and inventory -----------------------------------------------------------------
 

@@ -7,10 +7,11 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from lgl_sync.shopify.client import ShopifyClient
+from lgl_sync.shopify.client import ShopifyClient, raise_user_errors
 from lgl_sync.shopify.fulfillment_orders import read_fulfillment_orders
 from lgl_sync.shopify.models import FulfillmentOrder
 from lgl_sync.sync.orders.rules import (
+    CUSTOM_ID,
     LglVariant,
     SourceOrder,
     lgl_lines,
@@ -92,8 +93,15 @@ def lookup_variants(client: ShopifyClient, skus: set[str]) -> dict[str, list[Lgl
 
 
 def find_lgl_order(lgl: ShopifyClient, retailer_id: str, source_order_id: str) -> str | None:
-    """The LGL order created earlier for this source order, by its ``sourceIdentifier``."""
+    """The LGL order created earlier for this source order: by its custom ID first (a read by
+    identifier), then by ``sourceIdentifier`` through search (orders made before custom IDs)."""
     identifier = source_identifier(retailer_id, source_order_id)
+    namespace, key = CUSTOM_ID
+    found = lgl.query(
+        "LglOrderByCustomId", {"namespace": namespace, "key": key, "value": identifier}
+    )["orderByIdentifier"]
+    if found:
+        return found["id"]
     for node in lgl.paginate(
         "LglOrdersBySource",
         {"query": f"source_identifier:'{identifier}'"},
@@ -103,6 +111,31 @@ def find_lgl_order(lgl: ShopifyClient, retailer_id: str, source_order_id: str) -
         if node.get("sourceIdentifier") == identifier:
             return node["id"]
     return None
+
+
+def ensure_custom_id_definition(lgl: ShopifyClient) -> None:
+    """Creates the custom ID's metafield definition on orders when the LGL store lacks it
+    (an id metafield is refused without one); a no-op, one cheap read, when it exists."""
+    namespace, key = CUSTOM_ID
+    found = lgl.query("CustomIdDefinitions", {"namespace": namespace, "key": key})
+    if found["metafieldDefinitions"]["nodes"]:
+        return
+    data = lgl.mutate(
+        "CustomIdDefinitionCreate",
+        {
+            "definition": {
+                "name": "LGL Sync source order",
+                "namespace": namespace,
+                "key": key,
+                "type": "id",
+                "ownerType": "ORDER",
+            }
+        },
+        idempotent=True,  # a second create is refused as TAKEN, which is the same end state
+    )
+    errors = data["metafieldDefinitionCreate"]["userErrors"]
+    if errors and errors[0].get("code") != "TAKEN":
+        raise_user_errors(data, "metafieldDefinitionCreate")
 
 
 def shop_currency(lgl: ShopifyClient) -> str:

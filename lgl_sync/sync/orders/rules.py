@@ -18,6 +18,9 @@ from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.models import FulfillmentOrder
 
 IMPORTED_TAG = "imported-to-LGL"
+# The LGL order's custom ID: an id-type metafield in LGL Sync's own namespace (never the `$app`
+# default, whose names belong to one app), holding the source identifier.
+CUSTOM_ID = ("lgl_sync", "source_order")
 MAX_LINES = 250  # Shopify caps input arrays at 250 items (FACTS.md §1.5)
 
 
@@ -239,6 +242,14 @@ def build_order_input(
         "currency": currency,
         "sourceIdentifier": source_identifier(retailer.id, order.id),
         "sourceName": "lgl-sync",
+        "metafields": [
+            {
+                "namespace": CUSTOM_ID[0],
+                "key": CUSTOM_ID[1],
+                "type": "id",
+                "value": source_identifier(retailer.id, order.id),
+            }
+        ],
     }
     if retailer.custom_include_note and order.note:
         payload["note"] = order.note

@@ -16,11 +16,17 @@ from enum import StrEnum
 
 from sqlalchemy.engine import Engine
 
+from lgl_sync import settings
 from lgl_sync.control_plane import ledger
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient, raise_user_errors
 from lgl_sync.shopify.errors import AmbiguousOutcomeError, ShopifyError
-from lgl_sync.sync.orders.reads import find_lgl_order, lookup_variants, shop_currency
+from lgl_sync.sync.orders.reads import (
+    ensure_custom_id_definition,
+    find_lgl_order,
+    lookup_variants,
+    shop_currency,
+)
 from lgl_sync.sync.orders.rules import (
     IMPORTED_TAG,
     ORDER_OPTIONS,
@@ -87,6 +93,8 @@ class OrderImporter:
         token, after which nothing more is created for this retailer in this run."""
         skus = {line.sku for order in orders for line in order.lines if line.sku}
         variants = lookup_variants(self.lgl, skus)
+        if orders and not self.dry_run:
+            ensure_custom_id_definition(self.lgl)
         outcomes = []
         for order in orders:
             if _auth_failed(outcomes):
@@ -126,6 +134,8 @@ class OrderImporter:
         if link.imported:
             self._tag(order)
             return _outcome(order, ImportStatus.ALREADY_IMPORTED, lgl_order_id=link.lgl_order_id)
+        if link.status == ledger.LinkStatus.UNCONFIRMED:
+            return self._resolve(order, link)
         age = link.age(datetime.now(UTC))
         if link.status == ledger.LinkStatus.PENDING and age < self.reconcile_after.total_seconds():
             return _outcome(
@@ -165,7 +175,9 @@ class OrderImporter:
             existing = find_lgl_order(self.lgl, self.retailer.id, order.id)
             if existing:
                 return self._recorded(order, existing, ImportStatus.IMPORTED, len(eligible.lines))
-            # Left pending: a later run searches again once the index has caught up.
+            # Left pending: after the take-over window a run looks it up again (by custom ID,
+            # then search) and creates it only if it is still not found; where Shopify enforces
+            # the custom ID's uniqueness, a second create is refused (TAKEN) and waits instead.
             return _outcome(
                 order,
                 ImportStatus.FAILED,
@@ -176,12 +188,34 @@ class OrderImporter:
             ledger.mark_order_failed(self.engine, self.retailer.id, order.id)
             raise
         result = data["orderCreate"]
+        if any(_custom_id_taken(e) for e in result["userErrors"]):
+            # Shopify refuses a second order with this custom ID: an earlier create landed.
+            ledger.mark_order_unconfirmed(self.engine, self.retailer.id, order.id)
+            return _outcome(order, ImportStatus.IN_PROGRESS, "unconfirmed", UNCONFIRMED)
         if result["userErrors"]:
             ledger.mark_order_failed(self.engine, self.retailer.id, order.id)
             detail = "; ".join(e["message"] for e in result["userErrors"])
             return _outcome(order, ImportStatus.HELD, "user_error", detail[:300])
         lgl_order_id = result["order"]["id"]
         return self._recorded(order, lgl_order_id, ImportStatus.IMPORTED, len(eligible.lines))
+
+    def _resolve(self, order: SourceOrder, link: ledger.OrderLink) -> ImportOutcome:
+        """An order Shopify says exists (its custom ID is taken) but no lookup shows yet: found,
+        it is recorded; not found, it waits for the lookup to catch up, and after
+        LGL_UNCONFIRMED_MINUTES a person is told. It is never created again."""
+        existing = find_lgl_order(self.lgl, self.retailer.id, order.id)
+        if existing:
+            return self._recorded(order, existing, ImportStatus.ALREADY_IMPORTED)
+        minutes = link.age(datetime.now(UTC)) / 60
+        if minutes < settings.unconfirmed_minutes():
+            return _outcome(order, ImportStatus.IN_PROGRESS, "unconfirmed", UNCONFIRMED)
+        return _outcome(
+            order,
+            ImportStatus.FAILED,
+            "unresolved_claim",
+            f"orderCreate was sent {minutes:.0f} min ago and its order is still not found; "
+            "check the LGL store for this order before importing it by hand",
+        )
 
     def _recorded(
         self, order: SourceOrder, lgl_order_id: str, status: ImportStatus, lines: int = 0
@@ -201,6 +235,7 @@ class OrderImporter:
         ledger.mark_order_tagged(self.engine, self.retailer.id, order.id)
 
 
+UNCONFIRMED = "Shopify says this order exists; looked up until it shows, never re-created"
 TAKEN_OVER = "another run took the claim over while this one waited; that run writes it"
 NOT_ATTEMPTED = "not attempted: an earlier call in this run was refused (auth)"
 
@@ -211,6 +246,11 @@ def _auth_failed(outcomes: list[ImportOutcome]) -> bool:
         and outcomes[-1].status == ImportStatus.FAILED
         and (outcomes[-1].reason == "auth")
     )
+
+
+def _custom_id_taken(error: dict) -> bool:
+    """Shopify's refusal of a second order with our custom ID (a metafields value taken)."""
+    return "metafields" in (error.get("field") or []) and "taken" in error["message"].lower()
 
 
 def _outcome(

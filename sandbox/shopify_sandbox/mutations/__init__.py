@@ -17,7 +17,13 @@ from shopify_sandbox.mutations.inventory import (
     inventory_adjust_quantities,
     inventory_set_quantities,
 )
-from shopify_sandbox.mutations.orders import order_cancel, order_create, order_update, tags_change
+from shopify_sandbox.mutations.orders import (
+    metafield_definition_create,
+    order_cancel,
+    order_create,
+    order_update,
+    tags_change,
+)
 
 
 def mutation_resolvers() -> dict[str, dict[str, Any]]:
@@ -36,6 +42,7 @@ def mutation_resolvers() -> dict[str, dict[str, Any]]:
             "inventoryAdjustQuantities": inventory_adjust_quantities,
             "inventoryActivate": inventory_activate,
             "bulkOperationRunQuery": bulk_operation_run_query,
+            "metafieldDefinitionCreate": metafield_definition_create,
         },
         "InventoryAdjustmentGroup": {"changes": group_changes},
     }

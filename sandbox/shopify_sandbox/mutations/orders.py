@@ -7,7 +7,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from shopify_sandbox.models import Metafield
+from shopify_sandbox.models import Metafield, MetafieldDefinition
 from shopify_sandbox.mutations.support import context_of, payload
 from shopify_sandbox.resolvers import lookup
 from shopify_sandbox.state import SandboxError, next_id
@@ -77,6 +77,7 @@ def order_create(_: Any, info: GraphQLResolveInfo, order: dict, options: dict | 
                     )
                 spec.update(sku=line.get("sku"), price=_money(line.get("priceSet"), Decimal("0")))
             lines.append(spec)
+        _check_custom_ids(store, order.get("metafields") or [])
     except SandboxError as error:
         return build(error)
     created = store.create_order(
@@ -104,6 +105,50 @@ def order_create(_: Any, info: GraphQLResolveInfo, order: dict, options: dict | 
             mf.get("type") or "single_line_text_field",
         )
     return {"order": created, "userErrors": []}
+
+
+def _check_custom_ids(store: Any, metafields: list[dict]) -> None:
+    """An ``id`` metafield needs its definition on ORDER, and its value is unique per store
+    (https://shopify.dev/docs/apps/build/custom-data/metafields/work-with-custom-ids) unless
+    the sandbox plays the variant where duplicates slip through."""
+    for i, mf in enumerate(metafields):
+        if mf.get("type") != "id":
+            continue
+        namespace, key = mf.get("namespace") or "custom", mf["key"]
+        path = ["order", "metafields", str(i)]
+        if ("ORDER", namespace, key) not in store.metafield_definitions:
+            raise SandboxError(
+                f"A metafield of type id needs a definition ({namespace}.{key} on ORDER).",
+                path,
+                "INVALID",
+            )
+        taken = store.orders_by_custom_id(namespace, key, mf["value"])
+        if taken and store.custom_id_mode != "lagging_duplicates":
+            # OrderCreateUserErrorCode has no TAKEN: the error names the field and says it.
+            raise SandboxError("Value has already been taken.", [*path, "value"], "INVALID")
+
+
+def metafield_definition_create(_: Any, info: GraphQLResolveInfo, definition: dict) -> dict:
+    store = context_of(info).store
+    namespace = definition.get("namespace") or "app"
+    key = (definition["ownerType"], namespace, definition["key"])
+    if key in store.metafield_definitions:
+        error = {
+            "field": ["definition", "key"],
+            "message": "Key is in use for Order metafields on the 'namespace' namespace.",
+            "code": "TAKEN",
+        }
+        return {"createdDefinition": None, "userErrors": [error]}
+    created = MetafieldDefinition(
+        next_id(),
+        definition["name"],
+        namespace,
+        definition["key"],
+        definition["ownerType"],
+        {"name": definition["type"]},
+    )
+    store.metafield_definitions[key] = created
+    return {"createdDefinition": created, "userErrors": []}
 
 
 def order_update(_: Any, info: GraphQLResolveInfo, input: dict) -> dict:
