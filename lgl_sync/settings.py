@@ -96,6 +96,16 @@ def _positive_number(raw: str) -> float:
     return value
 
 
+def _between(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not low <= value <= high:
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
 def _flag(raw: str) -> bool:
     lowered = raw.lower()
     if lowered in ("1", "true", "yes", "on"):
@@ -130,13 +140,7 @@ def allow_local_stores() -> bool:
 
 
 def max_zero_share() -> float:
-    def share(raw: str) -> float:
-        value = float(raw)
-        if not 0 <= value <= 1:
-            raise ValueError(raw)
-        return value
-
-    return _parsed("LGL_MAX_ZERO_SHARE", share, "a share between 0 and 1")
+    return _parsed("LGL_MAX_ZERO_SHARE", _between(0, 1), "a share between 0 and 1")
 
 
 def connect_timeout() -> float:
@@ -164,10 +168,5 @@ def takeover_seconds() -> float:
 
 
 def unconfirmed_minutes() -> float:
-    def minutes(raw: str) -> float:
-        value = float(raw)
-        if value < 0:
-            raise ValueError(raw)
-        return value
-
-    return _parsed("LGL_UNCONFIRMED_MINUTES", minutes, "a number of minutes, 0 or more")
+    limits = _between(0, float("inf"))
+    return _parsed("LGL_UNCONFIRMED_MINUTES", limits, "a number of minutes, 0 or more")

@@ -263,17 +263,13 @@ def renew_order_claim(
     """The fence before every ``orderCreate`` attempt: still ours and still pending? Then the
     claim is renewed (a fresh ``updated_at`` keeps others from taking it over); otherwise
     ClaimLostError, and this run must not create the order."""
-    renewed = _update(
-        engine,
-        order_links,
-        [
-            *_order_key(retailer_id, source_order_id),
-            _same_run(order_links, run_id),
-            order_links.c.status == LinkStatus.PENDING.value,
-        ],
-    )
-    if renewed != 1:
-        raise ClaimLostError(source_order_id)
+    _renew(engine, order_links, _order_key(retailer_id, source_order_id), run_id)
+
+
+def _renew(engine: Engine, table: sa.Table, key: list, run_id: str | None) -> None:
+    where = [*key, _same_run(table, run_id), table.c.status == LinkStatus.PENDING.value]
+    if _update(engine, table, where) != 1:
+        raise ClaimLostError(str(key))
 
 
 def _same_run(table: sa.Table, run_id: str | None):
@@ -425,17 +421,7 @@ def record_tracking(engine: Engine, lgl_fulfillment_id: str, tracking_fingerprin
 
 def renew_fulfillment_claim(engine: Engine, lgl_fulfillment_id: str, run_id: str | None) -> None:
     """The fence before every ``fulfillmentCreate`` attempt (see renew_order_claim)."""
-    renewed = _update(
-        engine,
-        fulfillment_links,
-        [
-            *_fulfillment_key(lgl_fulfillment_id),
-            _same_run(fulfillment_links, run_id),
-            fulfillment_links.c.status == LinkStatus.PENDING.value,
-        ],
-    )
-    if renewed != 1:
-        raise ClaimLostError(lgl_fulfillment_id)
+    _renew(engine, fulfillment_links, _fulfillment_key(lgl_fulfillment_id), run_id)
 
 
 def take_over_fulfillment(engine: Engine, link: FulfillmentLink, *, to_run: str | None) -> bool:
