@@ -190,6 +190,11 @@ def test_an_order_older_than_the_token_may_read_is_reported_then_pushed_with_the
     lgl = ShopifyClient(domain=big_world.sandbox.domain("lgl"), token=token_for("lgl"))
     report = check_retailer(get_retailer(big_world.engine, RETAILER), store, lgl)
     assert any("read_all_orders" in w and "retailer's" in w for w in report.warnings)
+    # The LGL order is as old, so the LGL store's token needs the scope too.
+    big_world.sandbox.store("lgl").scopes.remove("read_all_orders")
+    report = check_retailer(get_retailer(big_world.engine, RETAILER), store, lgl)
+    assert any("read_all_orders" in w and "LGL store's" in w for w in report.warnings)
+    big_world.sandbox.store("lgl").scopes.append("read_all_orders")
 
     failed = _materialize(big_world, PUSH)
     assert not failed.success  # told, through the failed run and its alert; not skipped
