@@ -11,6 +11,7 @@ allowed share of a retailer's SKUs is refused unless allowed once.
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ from lgl_sync.defs.inventory import (
 )
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.defs.resources import ShopifyStoreResource
+from lgl_sync.devkit.warehouse import ship_some
 from lgl_sync.devkit.world import token_for
 from lgl_sync_tests.killable_run import arguments
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
@@ -309,7 +311,7 @@ def test_an_id_metafield_needs_its_definition_and_is_unique_per_store(sandbox, m
     assert create() == ([second] if second else [])
 
 
-@pytest.mark.parametrize("mode", ["consistent", "lagging_unique"])
+@pytest.mark.parametrize("mode", ["consistent", "lagging_unique", "lagging_duplicates"])
 def test_a_lost_create_answer_with_a_ten_minute_search_lag_makes_one_lgl_order(world, mode):
     seeded = seed(world.sandbox, normal=6, big=0)
     world.add_retailer(RETAILER)
@@ -327,3 +329,135 @@ def test_a_lost_create_answer_with_a_ten_minute_search_lag_makes_one_lgl_order(w
     assert set(by_source) == set(seeded.expected)
     assert all(len(orders) == 1 for orders in by_source.values())
     assert ("ORDER", "lgl_sync", "source_order") in lgl.metafield_definitions
+
+
+def _failed_run(world, monkeypatch) -> dg.ExecuteInProcessResult:
+    monkeypatch.setenv("LGL_UNCONFIRMED_MINUTES", "0")  # a person is told at once
+    result = world.materialize(ORDERS, config={"reconcile_after_seconds": 0})
+    monkeypatch.delenv("LGL_UNCONFIRMED_MINUTES")
+    return result
+
+
+def test_an_unconfirmed_create_in_a_store_that_accepts_duplicates_waits_and_tells(
+    world, monkeypatch
+):
+    """Variant (c): the lookup lags and Shopify would accept a second order with the same
+    custom ID. The order is never created twice: it waits, a person is told, and it is
+    recorded once the lookup shows it."""
+    seeded = seed(world.sandbox, normal=4, big=0)
+    world.add_retailer(RETAILER)
+    lgl = world.sandbox.store("lgl")
+    lgl.search_lag = 3600  # an hour behind: longer than LGL_UNCONFIRMED_MINUTES
+    lgl.apply_settings({"custom_id": "lagging_duplicates"})
+    world.sandbox.engine.set_faults(
+        "lgl", [FaultRule("apply_then_timeout", "orderCreate", count=1)]
+    )
+    assert world.materialize(ORDERS, config={"reconcile_after_seconds": 0}).success
+    told = _failed_run(world, monkeypatch)
+    assert not told.success
+    failure = told.get_step_failure_events()[0].step_failure_data.error
+    assert "unresolved_claim" in str(told.get_step_failure_events()[0].step_failure_data)
+    assert "lgl-sync orders release" in failure.message
+    assert all(len(o) == 1 for o in lgl_orders_by_source(world.sandbox).values())
+    world.sandbox.clock.advance(3601)  # the lookup catches up: found, recorded, nothing new
+    assert world.materialize(ORDERS, config={"reconcile_after_seconds": 0}).success
+    by_source = lgl_orders_by_source(world.sandbox)
+    assert set(by_source) == set(seeded.expected)
+    assert all(len(orders) == 1 for orders in by_source.values())
+
+
+@pytest.mark.parametrize("mode", ["consistent", "lagging_unique", "lagging_duplicates"])
+def test_a_create_lost_without_effect_is_made_once_the_lookup_has_caught_up(world, mode):
+    """A 5xx before Shopify applied anything looks like a lost answer. The order is created
+    again only once the lookup shows an order answered after the loss; never twice."""
+    seeded = seed(world.sandbox, normal=5, big=0)
+    world.add_retailer(RETAILER)
+    lgl = world.sandbox.store("lgl")
+    lgl.search_lag = 600
+    lgl.apply_settings({"custom_id": mode})
+    world.sandbox.engine.set_faults("lgl", [FaultRule("server_error", "orderCreate", count=1)])
+    assert world.materialize(ORDERS, config={"reconcile_after_seconds": 0}).success
+    assert len(lgl_orders_by_source(world.sandbox)) == len(seeded.expected) - 1
+    assert world.materialize(ORDERS, config={"reconcile_after_seconds": 0}).success
+    if mode != "consistent":  # the proof lags too: still waiting, nothing created
+        assert len(lgl_orders_by_source(world.sandbox)) == len(seeded.expected) - 1
+        world.sandbox.clock.advance(601)
+        assert world.materialize(ORDERS, config={"reconcile_after_seconds": 0}).success
+    by_source = lgl_orders_by_source(world.sandbox)
+    assert set(by_source) == set(seeded.expected)
+    assert all(len(orders) == 1 for orders in by_source.values())
+
+
+def test_a_person_releases_an_unresolved_claim_and_the_next_run_imports_it(world, monkeypatch):
+    seeded = seed(world.sandbox, normal=3, big=0)
+    world.add_retailer(RETAILER)
+    lgl = world.sandbox.store("lgl")
+    lgl.search_lag = 3600  # nothing proves the lookup current within the hour
+    lgl.apply_settings({"custom_id": "lagging_duplicates"})
+    world.sandbox.engine.set_faults("lgl", [FaultRule("server_error", "orderCreate", count=1)])
+    assert world.materialize(ORDERS, config={"reconcile_after_seconds": 0}).success
+    assert not _failed_run(world, monkeypatch).success
+    (source,) = [s for s in seeded.expected if s not in lgl_orders_by_source(world.sandbox)]
+    runner = CliRunner()
+    env = {"LGL_DATABASE_URL": world.database_url}
+    released = runner.invoke(main, ["orders", "release", RETAILER, source], env=env)
+    assert released.exit_code == 0, released.output
+    again = runner.invoke(main, ["orders", "release", RETAILER, source], env=env)
+    assert again.exit_code != 0 and "nothing to release" in again.output
+    assert world.materialize(ORDERS).success
+    by_source = lgl_orders_by_source(world.sandbox)
+    assert set(by_source) == set(seeded.expected)
+    assert all(len(orders) == 1 for orders in by_source.values())
+
+
+def _sale(world, handle: str, lines: dict[str, int]) -> None:
+    """A customer's order at the retailer this second: Shopify commits its units at once."""
+    store = world.sandbox.store(handle)
+    store.create_order(
+        lines=[
+            {"variant_id": store.variants_by_sku(sku)[0].id, "quantity": n}
+            for sku, n in lines.items()
+        ],
+        decrement_inventory=True,
+        email="buyer@example.com",
+        shipping_address={
+            "firstName": "Ada", "lastName": "Buyer", "address1": "1 Main St", "city": "Austin",
+            "provinceCode": "TX", "zip": "78701", "countryCode": "US",
+        },
+    )  # fmt: skip
+
+
+def test_a_sale_search_does_not_show_yet_is_not_undone_nor_counted_twice_later(world):
+    """The unimported read goes through search, which lags; the retailer location's
+    ``committed`` quantity does not. A sale one second before the sync stays sold while search
+    lags, and once the order is imported, then shipped and pushed back, it is counted once."""
+    stock, _ = _seed_inventory(world, skus=12, handles=[RETAILER], changed=0.0)
+    assert _sync_inventory(world, RETAILER).success
+    retailer = world.sandbox.store(RETAILER)
+    retailer.search_lag = 60
+    _sale(world, RETAILER, {"SKU-000001": 3, "SKU-000002": 1})
+    world.sandbox.clock.advance(1)
+    sold = {"SKU-000001": 3, "SKU-000002": 1}
+    expected = {sku: n - sold.get(sku, 0) for sku, n in stock.items()}
+
+    def levels() -> dict[str, int]:
+        return {sku: n for sku, n in _available(world, RETAILER).items() if sku in stock}
+
+    synced = _sync_inventory(world, RETAILER)
+    assert synced.success
+    assert levels() == expected  # not written back to LGL's number while search lags
+    (event,) = [
+        e for e in synced.get_asset_materialization_events()
+        if e.asset_key == retailer_inventory.key
+    ]  # fmt: skip
+    assert event.materialization.metadata["unseen_committed_units"].value == 4
+    world.sandbox.clock.advance(61)  # search shows the order: it is imported into LGL
+    assert world.materialize(ORDERS).success
+    assert len(lgl_orders_by_source(world.sandbox)) == 1
+    assert _sync_inventory(world, RETAILER).success
+    assert levels() == expected  # in LGL's numbers now, still committed here: once, not twice
+    ship_some(world.sandbox.store("lgl"), random.Random(1), 1.0, 0.0)
+    assert world.materialize(PUSH).success
+    assert _sync_inventory(world, RETAILER).success
+    assert levels() == expected
+    assert all(level.quantities["committed"] == 0 for level in retailer.inventory_levels.values())

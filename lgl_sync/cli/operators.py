@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lgl_sync.cli.errors import fail_cleanly
+from lgl_sync.control_plane import ledger
 from lgl_sync.control_plane.allowances import allow_zero
 from lgl_sync.control_plane.database import create_engine, database_url, redacted
 from lgl_sync.control_plane.migrate import upgrade
@@ -295,4 +296,38 @@ def inventory_allow_zero(retailer_id: str) -> None:
     )
 
 
-COMMANDS = [db, retailer, inventory, status, health]
+@click.group()
+def orders() -> None:
+    """Orders waiting for a person."""
+
+
+@orders.command("release")
+@click.argument("retailer_id")
+@click.argument("source_order_id")
+@fail_cleanly
+def orders_release(retailer_id: str, source_order_id: str) -> None:
+    """Let the next run import an order whose create could not be confirmed.
+
+    Only after you checked that the LGL store has no order with source identifier
+    RETAILER_ID:SOURCE_ORDER_ID (the next run still looks it up once more first)."""
+    engine = _engine()
+    if get_retailer(engine, retailer_id) is None:
+        raise click.ClickException(f"no retailer {retailer_id}")
+    if source_order_id.isdigit():
+        source_order_id = f"gid://shopify/Order/{source_order_id}"
+    link = ledger.order_link(engine, retailer_id, source_order_id)
+    if link is None:
+        raise click.ClickException(f"{retailer_id} has no import of {source_order_id}")
+    if link.status != ledger.LinkStatus.UNCONFIRMED:
+        raise click.ClickException(
+            f"{link.source_order_name or source_order_id} is {link.status.value}, not "
+            "unconfirmed: nothing to release"
+        )
+    ledger.release_order(engine, retailer_id, source_order_id)
+    click.echo(
+        f"Released {link.source_order_name or source_order_id}: the next orders run of "
+        f"{retailer_id} looks it up once more and imports it if it is still not there."
+    )
+
+
+COMMANDS = [db, retailer, inventory, orders, status, health]

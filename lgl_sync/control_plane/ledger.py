@@ -65,6 +65,7 @@ class OrderLink:
     status: LinkStatus
     run_id: str | None
     updated_at: datetime  # as stored: the compare-and-set of a take-over compares it exactly
+    reason: str | None = None  # why unconfirmed: lost_answer | custom_id_taken
 
     @property
     def imported(self) -> bool:
@@ -108,6 +109,7 @@ def _order_link(row: sa.Row) -> OrderLink:
         LinkStatus(row.status),
         row.run_id,
         row.updated_at,
+        row.reason,
     )
 
 
@@ -205,9 +207,19 @@ def imported_orders(engine: Engine, retailer_id: str, source_order_ids: list[str
 
 
 def mark_order_created(
-    engine: Engine, retailer_id: str, source_order_id: str, *, lgl_order_id: str, run_id: str | None
+    engine: Engine,
+    retailer_id: str,
+    source_order_id: str,
+    *,
+    lgl_order_id: str,
+    run_id: str | None,
+    units: dict[str, int] | None = None,
+    answered: bool = False,
 ) -> None:
-    """pending -> created: the LGL order exists (made by this run or found after a retry)."""
+    """pending -> created: the LGL order exists (made by this run or found after a retry);
+    ``units`` are the {sku: units} it holds for the retailer's LGL location; ``answered``: this
+    run just got orderCreate's answer for it (not found by a lookup)."""
+    extra = {"answered_at": datetime.now(UTC)} if answered else {}
     _update(
         engine,
         order_links,
@@ -215,7 +227,50 @@ def mark_order_created(
         status=LinkStatus.CREATED,
         lgl_order_id=lgl_order_id,
         run_id=run_id,
+        units=units,
+        reason=None,
+        **extra,
     )
+
+
+def answered_after(engine: Engine, since: datetime) -> OrderLink | None:
+    """An order (of any retailer: the LGL store is one) whose orderCreate answer arrived after
+    ``since``: if the custom-ID lookup shows it, the lookup has caught up past ``since``."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(order_links)
+            .where(order_links.c.answered_at > since)
+            .order_by(order_links.c.answered_at)
+            .limit(1)
+        ).first()
+    return _order_link(row) if row else None
+
+
+def units_in_transit(engine: Engine, retailer_id: str, since: datetime) -> dict[str, int]:
+    """{sku: units} of this retailer's orders imported since ``since`` that are not yet
+    fulfilled at the retailer: in LGL's stock numbers already, still committed there.
+
+    Imported units minus the units of the shipments pushed back for those orders (a voided
+    push counts as not pushed). Rows from before units were recorded count as none."""
+    imported = sa.select(order_links.c.lgl_order_id, order_links.c.units).where(
+        order_links.c.retailer_id == retailer_id,
+        order_links.c.status.in_((LinkStatus.CREATED, LinkStatus.TAGGED)),
+        order_links.c.created_at >= since,
+    )
+    with engine.connect() as connection:
+        orders = connection.execute(imported).all()
+        pushed = connection.execute(
+            sa.select(fulfillment_links.c.units).where(
+                fulfillment_links.c.retailer_id == retailer_id,
+                fulfillment_links.c.status == LinkStatus.CREATED.value,
+                fulfillment_links.c.lgl_order_id.in_([o.lgl_order_id for o in orders]),
+            )
+        ).scalars()
+        total: dict[str, int] = {}
+        for units, sign in [(o.units, 1) for o in orders] + [(u, -1) for u in pushed]:
+            for sku, quantity in (units or {}).items():
+                total[sku] = total.get(sku, 0) + sign * int(quantity)
+    return {sku: n for sku, n in total.items() if n > 0}
 
 
 def mark_order_tagged(engine: Engine, retailer_id: str, source_order_id: str) -> None:
@@ -223,14 +278,28 @@ def mark_order_tagged(engine: Engine, retailer_id: str, source_order_id: str) ->
     _update(engine, order_links, _order_key(retailer_id, source_order_id), status=LinkStatus.TAGGED)
 
 
-def mark_order_unconfirmed(engine: Engine, retailer_id: str, source_order_id: str) -> None:
-    """pending -> unconfirmed: the LGL order exists; only a lookup may settle it now."""
+def mark_order_unconfirmed(
+    engine: Engine, retailer_id: str, source_order_id: str, *, reason: str
+) -> None:
+    """pending -> unconfirmed: the LGL order may exist (``lost_answer``) or does
+    (``custom_id_taken``); only a lookup may settle it now."""
     _update(
         engine,
         order_links,
         _order_key(retailer_id, source_order_id),
         status=LinkStatus.UNCONFIRMED,
+        reason=reason,
     )
+
+
+def release_order(engine: Engine, retailer_id: str, source_order_id: str) -> bool:
+    """unconfirmed -> failed, by a person who found no LGL order for it: the next run looks it
+    up once more and creates it if it is still not there. False when it is not unconfirmed."""
+    where = [
+        *_order_key(retailer_id, source_order_id),
+        order_links.c.status == LinkStatus.UNCONFIRMED.value,
+    ]
+    return _update(engine, order_links, where, status=LinkStatus.FAILED, reason="released") == 1
 
 
 def mark_order_failed(engine: Engine, retailer_id: str, source_order_id: str) -> None:
@@ -351,8 +420,10 @@ def mark_fulfillment_created(
     retailer_fulfillment_id: str,
     tracking_fingerprint: str,
     run_id: str | None,
+    units: dict[str, int] | None = None,
 ) -> None:
-    """pending -> created: the retailer fulfillment exists, with this tracking."""
+    """pending -> created: the retailer fulfillment exists, with this tracking and these
+    {sku: units}."""
     _update(
         engine,
         fulfillment_links,
@@ -361,6 +432,7 @@ def mark_fulfillment_created(
         retailer_fulfillment_id=retailer_fulfillment_id,
         tracking_fingerprint=tracking_fingerprint,
         run_id=run_id,
+        units=units,
     )
 
 

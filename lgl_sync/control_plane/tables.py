@@ -124,6 +124,12 @@ order_links = sa.Table(
     sa.Column("lgl_order_id", sa.Text, unique=True),
     sa.Column("status", sa.Text, nullable=False),  # pending | created | tagged
     sa.Column("run_id", sa.Text),
+    # {sku: units} at the retailer's LGL location when imported (what LGL's stock now holds
+    # for it while the retailer still counts it as committed).
+    sa.Column("units", JSON),
+    # When orderCreate's answer for it arrived (a proof order for the lookup's freshness).
+    sa.Column("answered_at", sa.DateTime(timezone=True)),
+    sa.Column("reason", sa.Text),  # unconfirmed: lost_answer | custom_id_taken
     *_timestamps(),
 )
 
@@ -138,6 +144,7 @@ fulfillment_links = sa.Table(
     sa.Column("status", sa.Text, nullable=False),  # pending | created | skipped | failed
     sa.Column("reason", sa.Text),
     sa.Column("run_id", sa.Text),
+    sa.Column("units", JSON),  # {sku: units} fulfilled at the retailer by this push
     *_timestamps(),
 )
 

@@ -19,7 +19,7 @@ from lgl_sync.flows import Flow
 from lgl_sync.ops.redaction import redact
 from lgl_sync.shopify.errors import ShopifyError
 from lgl_sync.sync.inventory.reads import read_location_inventory, unimported_units
-from lgl_sync.sync.inventory.rules import pending_units, targets
+from lgl_sync.sync.inventory.rules import pending_units
 from lgl_sync.sync.inventory.writer import InventorySyncer, InventorySyncResult, ZeroGuardError
 
 
@@ -40,7 +40,7 @@ def lgl_inventory_snapshot(
     """
     client = lgl_shopify.get_client()
     snapshot = read_location_inventory(client, location_id=lgl_shopify.location_id)
-    snapshot = snapshot[snapshot["stocked"]].drop(columns=["stocked"])
+    snapshot = snapshot[snapshot["stocked"]].drop(columns=["stocked", "committed"])
     # A quantity Shopify did not give is unknown, not 0: that SKU is left out (and so left
     # alone at every retailer) and reported.
     unreadable = sorted(snapshot.loc[snapshot["available"].isna(), "sku"])
@@ -188,6 +188,7 @@ def _sync_metadata(result: InventorySyncResult, *, dry_run: bool) -> dict:
         "not_stocked_at_location": len(result.report["not_stocked"]),
         "unreadable_at_retailer": len(result.report["unreadable"]),
         "skus_set_to_zero": result.zeroed,
+        "unseen_committed_units": result.unseen_units,
         "zero_allowed_once": result.zero_allowed,
         "dry_run": dry_run,
         "plan": _preview(result.plan, 20),
@@ -217,19 +218,21 @@ def inventory_drift(
         return dg.AssetCheckResult(
             passed=True, metadata={"skipped": "retailer disabled or its inventory flow off"}
         )
-    current = read_location_inventory(
-        retailer_stores.client(retailer), location_id=retailer.target_location_id
-    )
-    wanted = targets(
-        lgl_inventory_snapshot, unimported_order_units, retailer.inventory_safety_buffer
-    )
-    merged = current[current["stocked"]].merge(wanted, on="sku")
-    drifted = merged[merged["available"] != merged["target"]]
+    # The same plan the sync makes (its targets, this retailer's unseen sales included),
+    # without writing: every row of it is a SKU whose quantity is not the target.
+    result = InventorySyncer(
+        retailer=retailer,
+        client=retailer_stores.client(retailer),
+        engine=control_plane.engine(),
+        run_id=context.run.run_id,
+        dry_run=True,
+    ).plan(lgl_inventory_snapshot, unimported_order_units)
+    drifted = result.plan.rename(columns={"current": "available"})
     return dg.AssetCheckResult(
         passed=len(drifted) == 0,
         metadata={
             "drifted_skus": len(drifted),
-            "checked_skus": len(merged),
+            "checked_skus": result.compared,
             "examples": _preview(drifted[["sku", "available", "target"]]),
         },
     )

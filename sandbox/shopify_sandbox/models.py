@@ -177,6 +177,7 @@ class Order:
     cancelled_at: datetime | None = None
     closed: bool = False
     test: bool = False
+    commits_inventory: bool = False  # placed with inventory tracking: its units are committed
     custom_attributes: list[tuple[str, str]] = field(default_factory=list)
     shipping_address: dict | None = None
     billing_address: dict | None = None

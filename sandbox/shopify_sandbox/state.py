@@ -91,6 +91,13 @@ class UsageCounters:
 
 
 CUSTOM_ID_MODES = ("consistent", "lagging_unique", "lagging_duplicates")
+# How an order line's units move between inventory states at its location.
+COMMITTED_MOVES: dict[str, dict[str, int]] = {
+    "committed": {"available": -1, "committed": 1},  # the order is placed
+    "available": {"committed": -1, "available": 1},  # cancelled with restock
+    "gone": {"committed": -1, "on_hand": -1},  # fulfilled, or cancelled without restock
+    "unfulfilled": {"committed": 1, "on_hand": 1},  # a fulfillment cancelled
+}
 
 
 class Store:
@@ -294,6 +301,21 @@ class Store:
             level = self.stock(item_id, location_id, 0)
         self.set_quantity(level, "available", level.quantities["available"] + delta)
 
+    def move_committed(self, line: LineItem, location_id: int, units: int, *, to: str) -> None:
+        """Moves an order line's units between Shopify's inventory states at a location (see
+        ``COMMITTED_MOVES``): "committed: the number of units that are part of a placed order
+        but aren't fulfilled" (inventory states, docs/sandbox.md)."""
+        if not units or not line.variant_id:
+            return
+        item_id = self.variants[line.variant_id].inventory_item_id
+        level = self.inventory_items[item_id].levels.get(location_id)
+        if level is None:
+            level = self.stock(item_id, location_id, 0)
+        for name, sign in COMMITTED_MOVES[to].items():
+            level.quantities[name] += sign * units
+        level.updated_at = self.now()
+        self.inventory_items[item_id].updated_at = level.updated_at
+
     # -- orders --------------------------------------------------------------------------------
 
     def create_order(
@@ -352,7 +374,8 @@ class Store:
             if item.requires_shipping:
                 by_location.setdefault(location_id, []).append((item, item.quantity))
             if decrement_inventory and variant:
-                self.adjust_available(variant.inventory_item_id, location_id, -item.quantity)
+                order.commits_inventory = True
+                self.move_committed(item, location_id, item.quantity, to="committed")
         for location_id, items in by_location.items():
             fo = FulfillmentOrder(
                 id=next_id(),
@@ -384,10 +407,12 @@ class Store:
                 fo.status = "CLOSED" if fo.fulfillment_ids else "CANCELLED"
                 for fo_line in fo.line_items:
                     line = self.line_items[fo_line.line_item_id]
-                    if restock and line.variant_id:
-                        variant = self.variants[line.variant_id]
-                        self.adjust_available(
-                            variant.inventory_item_id, fo.location_id, fo_line.remaining_quantity
+                    if order.commits_inventory:
+                        self.move_committed(
+                            line,
+                            fo.location_id,
+                            fo_line.remaining_quantity,
+                            to="available" if restock else "gone",
                         )
                     line.current_quantity -= fo_line.remaining_quantity
                     fo_line.remaining_quantity = 0
@@ -467,6 +492,9 @@ class Store:
         )
         for fo_line, quantity in plan:
             fo_line.remaining_quantity -= quantity
+            if order.commits_inventory:
+                line = self.line_items[fo_line.line_item_id]
+                self.move_committed(line, fulfillment.location_id, quantity, to="gone")
             fulfillment.line_items.append(
                 FulfillmentLineItem(next_id(), fo_line.line_item_id, quantity, fo_line.id)
             )
@@ -485,9 +513,14 @@ class Store:
             raise SandboxError("Fulfillment has already been cancelled.", ["id"])
         fulfillment.status = "CANCELLED"
         fulfillment.updated_at = self.now()
+        order = self.orders[fulfillment.order_id]
         for line in fulfillment.line_items:
             fo_line = self.fulfillment_order_line_items[line.fulfillment_order_line_item_id]
             fo_line.remaining_quantity += line.quantity
+            if order.commits_inventory:
+                # Unfulfilled again: the units are on hand and committed to the order once more.
+                item = self.line_items[line.line_item_id]
+                self.move_committed(item, fulfillment.location_id, line.quantity, to="unfulfilled")
             fo = self.fulfillment_orders[fo_line.fulfillment_order_id]
             fo.status = (
                 "OPEN"

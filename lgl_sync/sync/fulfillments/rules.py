@@ -151,6 +151,11 @@ def _summed(lines) -> Counter:
     return total
 
 
+def units_by_sku(lines) -> dict[str, int]:
+    """{sku: units} of (sku, quantity) lines, as the ledger records a push."""
+    return dict(_summed(lines))
+
+
 def allocate(
     lines: list[tuple[str, int]], fulfillment_orders: list[FulfillmentOrder], location_id: str
 ) -> Allocation:

@@ -33,6 +33,7 @@ from lgl_sync.sync.fulfillments.rules import (
     legacy_order_number,
     matching_fulfillment,
     orders_fully_pushed,
+    units_by_sku,
 )
 
 logger = logging.getLogger(__name__)
@@ -238,7 +239,7 @@ class FulfillmentPusher:
             )
         adopted = matching_fulfillment(state.fulfillments, shipment.tracking, lines, self._linked)
         if adopt and adopted:
-            return self._created(shipment, adopted, PushStatus.ALREADY_PUSHED)
+            return self._created(shipment, adopted, PushStatus.ALREADY_PUSHED, lines)
         if state.cancelled:
             return self._skip(shipment, "retailer_order_cancelled", state.name)
         allocation = allocate(lines, state.fulfillment_orders, self.retailer.target_location_id)
@@ -270,7 +271,7 @@ class FulfillmentPusher:
             found = state.fulfillments if state else ()
             adopted = matching_fulfillment(found, shipment.tracking, lines, self._linked)
             if adopted:
-                return self._created(shipment, adopted, PushStatus.PUSHED)
+                return self._created(shipment, adopted, PushStatus.PUSHED, lines)
             ledger.mark_fulfillment_failed(self.engine, shipment.lgl_fulfillment_id)
             return _outcome(
                 shipment, PushStatus.FAILED, "unconfirmed", "nothing was created; retried next run"
@@ -281,10 +282,14 @@ class FulfillmentPusher:
             return _outcome(
                 shipment, PushStatus.FAILED, "user_error", result["userErrors"][0]["message"]
             )
-        return self._created(shipment, result["fulfillment"]["id"], PushStatus.PUSHED)
+        return self._created(shipment, result["fulfillment"]["id"], PushStatus.PUSHED, lines)
 
     def _created(
-        self, shipment: Shipment, retailer_fulfillment_id: str, status: PushStatus
+        self,
+        shipment: Shipment,
+        retailer_fulfillment_id: str,
+        status: PushStatus,
+        lines: list[tuple[str, int]],
     ) -> PushOutcome:
         ledger.mark_fulfillment_created(
             self.engine,
@@ -292,6 +297,7 @@ class FulfillmentPusher:
             retailer_fulfillment_id=retailer_fulfillment_id,
             tracking_fingerprint=shipment.tracking.fingerprint(),
             run_id=self.run_id,
+            units=units_by_sku(lines),
         )
         self._linked.add(retailer_fulfillment_id)
         return _outcome(shipment, status, retailer_fulfillment_id=retailer_fulfillment_id)

@@ -15,6 +15,10 @@ from lgl_sync.sync.inventory.rules import SNAPSHOT_COLUMNS
 from lgl_sync.sync.orders.reads import read_candidates
 from lgl_sync.sync.orders.rules import ineligibility
 
+# Each item costs 4 by the documented formula (item, level, two quantities): 200 items are
+# 802 points, under the 1,000-point cap of one query.
+ITEMS_PER_PAGE = 200
+
 
 def primary_location_id(client: ShopifyClient) -> str:
     """The store's primary location (``location`` with no id), as Shopify defines it."""
@@ -22,15 +26,19 @@ def primary_location_id(client: ShopifyClient) -> str:
 
 
 def _row(item: dict, level: dict | None) -> tuple:
-    """(sku, item id, available, stocked). ``available`` is None when a stocked level came back
-    without it (null quantities): unknown, never taken for 0."""
+    """(sku, item id, available, stocked, committed). ``available`` is None when a stocked level
+    came back without it (null quantities): unknown, never taken for 0. ``committed`` is the
+    units of placed orders not yet fulfilled there (0 when not given)."""
     if level is None:
-        return (item["sku"], item["id"], 0, False)
-    available = next(
-        (q.get("quantity") for q in level.get("quantities") or [] if q.get("name") == "available"),
-        None,
+        return (item["sku"], item["id"], 0, False, 0)
+    quantities = {q.get("name"): q.get("quantity") for q in level.get("quantities") or []}
+    return (
+        item["sku"],
+        item["id"],
+        quantities.get("available"),
+        True,
+        quantities.get("committed") or 0,
     )
-    return (item["sku"], item["id"], available, True)
 
 
 def read_location_inventory(client: ShopifyClient, *, location_id: str | None) -> pd.DataFrame:
@@ -40,11 +48,11 @@ def read_location_inventory(client: ShopifyClient, *, location_id: str | None) -
     throttled pages (FACTS.md §2).
     """
     location = location_id or primary_location_id(client)
-    first = client.query("InventoryItems", {"first": 250, "locationId": location})
+    first = client.query("InventoryItems", {"first": ITEMS_PER_PAGE, "locationId": location})
     page = first["inventoryItems"]
     rows = [_row(i, i.get("inventoryLevel")) for i in page["nodes"] if i.get("sku")]
     if page["pageInfo"]["hasNextPage"]:
-        # Each further page costs 752 points (7.5 s of a standard bucket's refill); a bulk job
+        # Each further page costs 802 points (7.5 s of a standard bucket's refill); a bulk job
         # costs ~10 points and a few 1-point polls whatever the size, so past one page it wins.
         rows = [
             _row(item, _level_at(item, location))

@@ -13,13 +13,31 @@ from __future__ import annotations
 
 import pandas as pd
 
-SNAPSHOT_COLUMNS = ["sku", "inventory_item_id", "available", "stocked"]
+SNAPSHOT_COLUMNS = ["sku", "inventory_item_id", "available", "stocked", "committed"]
 
 
 def pending_units(lines: list[tuple[str, int]]) -> pd.DataFrame:
     """Units per SKU in paid orders not yet imported (from every retailer)."""
     frame = pd.DataFrame(lines, columns=["sku", "units"])
     return frame.groupby("sku", as_index=False)["units"].sum()
+
+
+def unseen_sales(
+    retailer: pd.DataFrame, in_transit: dict[str, int], unimported: dict[str, int]
+) -> pd.DataFrame:
+    """Units the retailer has committed to orders that neither LGL's stock nor the unimported
+    read accounts for: sales search has not shown yet (its index lags), held or unpaid orders.
+
+    ``committed`` at the retailer's LGL location counts every placed, unfulfilled order's units
+    and is read from the level itself, not through search. Of those, ``in_transit`` are in
+    LGL's numbers already (imported, not yet pushed back) and ``unimported`` were counted by the
+    search read; the rest are taken off this retailer's target so its sale is not undone.
+    """
+    frame = retailer.loc[retailer["committed"] > 0, ["sku", "committed"]]
+    frame = frame.groupby("sku", as_index=False)["committed"].sum()
+    seen = frame["sku"].map(lambda sku: in_transit.get(sku, 0) + unimported.get(sku, 0))
+    frame["units"] = (frame["committed"] - seen).clip(lower=0).astype(int)
+    return frame.loc[frame["units"] > 0, ["sku", "units"]].reset_index(drop=True)
 
 
 def targets(lgl: pd.DataFrame, pending: pd.DataFrame, safety_buffer: int) -> pd.DataFrame:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from lgl_sync import settings
-from lgl_sync.control_plane import ledger
+from lgl_sync.control_plane import ledger, unimported
 from lgl_sync.control_plane.allowances import use_zero_allowance
 from lgl_sync.control_plane.ledger import WriteStatus
 from lgl_sync.flows import Flow
@@ -22,7 +23,14 @@ from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient, idempotency_key
 from lgl_sync.shopify.errors import UserErrorsError
 from lgl_sync.sync.inventory.reads import current_quantities, read_location_inventory
-from lgl_sync.sync.inventory.rules import retarget, targets, write_plan, zeroed_skus
+from lgl_sync.sync.inventory.rules import (
+    pending_units,
+    retarget,
+    targets,
+    unseen_sales,
+    write_plan,
+    zeroed_skus,
+)
 
 logger = logging.getLogger(__name__)
 BATCH = 250  # Shopify's input-array cap (FACTS.md §1.5)
@@ -40,6 +48,7 @@ class InventorySyncResult:
     plan: pd.DataFrame = field(default_factory=pd.DataFrame)
     zeroed: int = 0  # SKUs this run sets from above 0 to 0
     zero_allowed: bool = False  # a person's allow-zero was used
+    unseen_units: int = 0  # committed at the retailer, in no read yet: kept off its target
 
 
 class ZeroGuardError(Exception):
@@ -68,12 +77,34 @@ class InventorySyncer:
         inventory = read_location_inventory(
             self.client, location_id=self.retailer.target_location_id
         )
-        target = targets(lgl, pending, self.retailer.inventory_safety_buffer)
+        unseen = self._unseen_sales(inventory)
+        both = pd.concat([pending[["sku", "units"]], unseen], ignore_index=True)
+        target = targets(
+            lgl,
+            pending_units(list(both.itertuples(index=False))),
+            self.retailer.inventory_safety_buffer,
+        )
         plan, report = write_plan(
             inventory, target, activate=self.retailer.activate_missing_inventory
         )
         compared = len(set(inventory["sku"]) & set(target["sku"]))
-        return InventorySyncResult(compared=compared, changed=len(plan), report=report, plan=plan)
+        return InventorySyncResult(
+            compared=compared,
+            changed=len(plan),
+            report=report,
+            plan=plan,
+            unseen_units=int(unseen["units"].sum()),
+        )
+
+    def _unseen_sales(self, inventory: pd.DataFrame) -> pd.DataFrame:
+        """This retailer's committed units that no read accounted for (see ``unseen_sales``)."""
+        since = datetime.now(UTC) - timedelta(hours=self.retailer.fulfillment_lookback_hours)
+        last = unimported.known(self.engine, self.retailer.id)
+        return unseen_sales(
+            inventory,
+            ledger.units_in_transit(self.engine, self.retailer.id, since),
+            last.units if last else {},
+        )
 
     def sync(self, lgl: pd.DataFrame, pending: pd.DataFrame) -> InventorySyncResult:
         """Plans, checks the plan against the mass-zero guard, then writes it in batches."""

@@ -92,16 +92,27 @@ def lookup_variants(client: ShopifyClient, skus: set[str]) -> dict[str, list[Lgl
     return found
 
 
+def custom_id_lookup(lgl: ShopifyClient, retailer_id: str, source_order_id: str) -> str | None:
+    """The LGL order carrying this source order's custom ID, read by identifier."""
+    namespace, key = CUSTOM_ID
+    found = lgl.query(
+        "LglOrderByCustomId",
+        {
+            "namespace": namespace,
+            "key": key,
+            "value": source_identifier(retailer_id, source_order_id),
+        },
+    )["orderByIdentifier"]
+    return found["id"] if found else None
+
+
 def find_lgl_order(lgl: ShopifyClient, retailer_id: str, source_order_id: str) -> str | None:
     """The LGL order created earlier for this source order: by its custom ID first (a read by
     identifier), then by ``sourceIdentifier`` through search (orders made before custom IDs)."""
     identifier = source_identifier(retailer_id, source_order_id)
-    namespace, key = CUSTOM_ID
-    found = lgl.query(
-        "LglOrderByCustomId", {"namespace": namespace, "key": key, "value": identifier}
-    )["orderByIdentifier"]
+    found = custom_id_lookup(lgl, retailer_id, source_order_id)
     if found:
-        return found["id"]
+        return found
     for node in lgl.paginate(
         "LglOrdersBySource",
         {"query": f"source_identifier:'{identifier}'"},

@@ -50,6 +50,14 @@ class SourceOrder:
     ship_date: str | None
     lines: tuple[SourceLine, ...]
 
+    def units(self) -> dict[str, int]:
+        """{sku: units} still to ship from the retailer's LGL location."""
+        total: dict[str, int] = {}
+        for line in self.lines:
+            if line.sku:
+                total[line.sku] = total.get(line.sku, 0) + line.quantity
+        return total
+
 
 @dataclass(frozen=True)
 class LglVariant:

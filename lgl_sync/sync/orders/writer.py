@@ -18,10 +18,12 @@ from sqlalchemy.engine import Engine
 
 from lgl_sync import settings
 from lgl_sync.control_plane import ledger
+from lgl_sync.control_plane.database import aware
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient, raise_user_errors
 from lgl_sync.shopify.errors import AmbiguousOutcomeError, ShopifyError
 from lgl_sync.sync.orders.reads import (
+    custom_id_lookup,
     ensure_custom_id_definition,
     find_lgl_order,
     lookup_variants,
@@ -135,7 +137,7 @@ class OrderImporter:
             self._tag(order)
             return _outcome(order, ImportStatus.ALREADY_IMPORTED, lgl_order_id=link.lgl_order_id)
         if link.status == ledger.LinkStatus.UNCONFIRMED:
-            return self._resolve(order, link)
+            return self._resolve(eligible, link)
         age = link.age(datetime.now(UTC))
         if link.status == ledger.LinkStatus.PENDING and age < self.reconcile_after.total_seconds():
             return _outcome(
@@ -175,53 +177,89 @@ class OrderImporter:
             existing = find_lgl_order(self.lgl, self.retailer.id, order.id)
             if existing:
                 return self._recorded(order, existing, ImportStatus.IMPORTED, len(eligible.lines))
-            # Left pending: after the take-over window a run looks it up again (by custom ID,
-            # then search) and creates it only if it is still not found; where Shopify enforces
-            # the custom ID's uniqueness, a second create is refused (TAKEN) and waits instead.
-            return _outcome(
-                order,
-                ImportStatus.FAILED,
-                "unconfirmed",
-                "orderCreate outcome unknown; will be reconciled",
+            # Not found may only mean the lookup lags: looked up again by later runs, created
+            # again only once the lookup provably shows orders answered after this moment.
+            ledger.mark_order_unconfirmed(
+                self.engine, self.retailer.id, order.id, reason=LOST_ANSWER
             )
+            return _outcome(order, ImportStatus.IN_PROGRESS, "unconfirmed", LOST)
         except ShopifyError:
             ledger.mark_order_failed(self.engine, self.retailer.id, order.id)
             raise
         result = data["orderCreate"]
         if any(_custom_id_taken(e) for e in result["userErrors"]):
             # Shopify refuses a second order with this custom ID: an earlier create landed.
-            ledger.mark_order_unconfirmed(self.engine, self.retailer.id, order.id)
+            ledger.mark_order_unconfirmed(
+                self.engine, self.retailer.id, order.id, reason=CUSTOM_ID_TAKEN
+            )
             return _outcome(order, ImportStatus.IN_PROGRESS, "unconfirmed", UNCONFIRMED)
         if result["userErrors"]:
             ledger.mark_order_failed(self.engine, self.retailer.id, order.id)
             detail = "; ".join(e["message"] for e in result["userErrors"])
             return _outcome(order, ImportStatus.HELD, "user_error", detail[:300])
         lgl_order_id = result["order"]["id"]
-        return self._recorded(order, lgl_order_id, ImportStatus.IMPORTED, len(eligible.lines))
+        return self._recorded(
+            order, lgl_order_id, ImportStatus.IMPORTED, len(eligible.lines), answered=True
+        )
 
-    def _resolve(self, order: SourceOrder, link: ledger.OrderLink) -> ImportOutcome:
-        """An order Shopify says exists (its custom ID is taken) but no lookup shows yet: found,
-        it is recorded; not found, it waits for the lookup to catch up, and after
-        LGL_UNCONFIRMED_MINUTES a person is told. It is never created again."""
+    def _resolve(self, eligible: EligibleOrder, link: ledger.OrderLink) -> ImportOutcome:
+        """An order that may exist but no lookup shows yet: found, it is recorded.
+
+        After a lost answer it is created again only once the lookup has caught up: an order
+        whose create was answered after the loss shows in it, so ours would show too. Where
+        Shopify refused a create because the custom ID is taken, it exists and is never created
+        again. Either way, after LGL_UNCONFIRMED_MINUTES a person is told."""
+        order = eligible.order
         existing = find_lgl_order(self.lgl, self.retailer.id, order.id)
         if existing:
             return self._recorded(order, existing, ImportStatus.ALREADY_IMPORTED)
+        if (
+            link.reason == LOST_ANSWER
+            and self._lookup_caught_up(link)
+            and ledger.take_over_order(self.engine, link, to_run=self.run_id)
+        ):
+            return self._create(eligible)
         minutes = link.age(datetime.now(UTC)) / 60
         if minutes < settings.unconfirmed_minutes():
-            return _outcome(order, ImportStatus.IN_PROGRESS, "unconfirmed", UNCONFIRMED)
+            waiting = LOST if link.reason == LOST_ANSWER else UNCONFIRMED
+            return _outcome(order, ImportStatus.IN_PROGRESS, "unconfirmed", waiting)
         return _outcome(
             order,
             ImportStatus.FAILED,
             "unresolved_claim",
-            f"orderCreate was sent {minutes:.0f} min ago and its order is still not found; "
-            "check the LGL store for this order before importing it by hand",
+            f"orderCreate was sent {minutes:.0f} min ago and its order is still not found. "
+            f"Look for an LGL order with source identifier {self.retailer.id}:{order.id}; if "
+            f"there is none, let the next run import it: lgl-sync orders release "
+            f"{self.retailer.id} {order.id}",
+        )
+
+    def _lookup_caught_up(self, link: ledger.OrderLink) -> bool:
+        """Does the custom-ID lookup show an order whose create was answered after this
+        link's answer was lost? Then a lookup that misses this one is not lagging."""
+        proof = ledger.answered_after(self.engine, aware(link.updated_at))
+        if proof is None or proof.lgl_order_id is None:
+            return False
+        return custom_id_lookup(self.lgl, proof.retailer_id, proof.source_order_id) == (
+            proof.lgl_order_id
         )
 
     def _recorded(
-        self, order: SourceOrder, lgl_order_id: str, status: ImportStatus, lines: int = 0
+        self,
+        order: SourceOrder,
+        lgl_order_id: str,
+        status: ImportStatus,
+        lines: int = 0,
+        *,
+        answered: bool = False,
     ) -> ImportOutcome:
         ledger.mark_order_created(
-            self.engine, self.retailer.id, order.id, lgl_order_id=lgl_order_id, run_id=self.run_id
+            self.engine,
+            self.retailer.id,
+            order.id,
+            lgl_order_id=lgl_order_id,
+            run_id=self.run_id,
+            units=order.units(),
+            answered=answered,
         )
         self._tag(order)
         return _outcome(order, status, lgl_order_id=lgl_order_id, lines=lines)
@@ -236,6 +274,9 @@ class OrderImporter:
 
 
 UNCONFIRMED = "Shopify says this order exists; looked up until it shows, never re-created"
+LOST = "orderCreate's answer was lost; looked up until it shows or the lookup provably caught up"
+LOST_ANSWER = "lost_answer"
+CUSTOM_ID_TAKEN = "custom_id_taken"
 TAKEN_OVER = "another run took the claim over while this one waited; that run writes it"
 NOT_ATTEMPTED = "not attempted: an earlier call in this run was refused (auth)"
 
