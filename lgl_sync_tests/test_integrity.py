@@ -25,6 +25,7 @@ from shopify_sandbox.models import TrackingInfo, gid
 
 from lgl_sync import settings
 from lgl_sync.cli import main
+from lgl_sync.control_plane.migrate import upgrade
 from lgl_sync.control_plane.retailers import set_enabled
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
 from lgl_sync.defs.fulfillments import fulfillment_lag, lgl_shipments, retailer_fulfillments
@@ -461,3 +462,30 @@ def test_a_sale_search_does_not_show_yet_is_not_undone_nor_counted_twice_later(w
     assert _sync_inventory(world, RETAILER).success
     assert levels() == expected
     assert all(level.quantities["committed"] == 0 for level in retailer.inventory_levels.values())
+
+
+def test_db_upgrade_creates_the_custom_id_definition_and_health_checks_it(
+    world, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("SHOPIFY_LGL_DOMAIN", world.sandbox.domain("lgl"))
+    monkeypatch.setenv("SHOPIFY_LGL_TOKEN", token_for("lgl"))
+    monkeypatch.setenv("LGL_DATABASE_URL", world.database_url)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    upgrade(world.engine)  # the tables, as an earlier version's upgrade left them
+    lgl = world.sandbox.store("lgl")
+    assert ("ORDER", "lgl_sync", "source_order") not in lgl.metafield_definitions
+    runner = CliRunner()
+    sick = runner.invoke(main, ["health"])
+    assert sick.exit_code == 1
+    assert "custom ID definition lgl_sync.source_order on orders is missing" in sick.output
+    first = runner.invoke(main, ["db", "upgrade"])
+    assert first.exit_code == 0 and "source_order on orders created" in first.output
+    assert ("ORDER", "lgl_sync", "source_order") in lgl.metafield_definitions
+    again = runner.invoke(main, ["db", "upgrade"])
+    assert again.exit_code == 0 and "source_order on orders present" in again.output
+    well = runner.invoke(main, ["health"])
+    assert (well.exit_code, well.output.strip()) == (0, "ok")
+    lgl.token = "revoked"
+    unreadable = runner.invoke(main, ["health"])
+    assert unreadable.exit_code == 1 and "LGL store: cannot be read (auth" in unreadable.output
+    assert "revoked" not in unreadable.output

@@ -30,10 +30,14 @@ from lgl_sync.control_plane.retailers import (
 from lgl_sync.flows import Flow
 from lgl_sync.ops.health import age_text, collect, problems
 from lgl_sync.ops.instance import prepare_dagster_home
+from lgl_sync.ops.redaction import redact
 from lgl_sync.retailer import Retailer, definition_from_yaml
 from lgl_sync.secrets import encrypt_token, new_key
+from lgl_sync.shopify.errors import ConfigError, ShopifyError
 from lgl_sync.sync.clients import lgl_client, retailer_client
 from lgl_sync.sync.onboarding import check_retailer
+from lgl_sync.sync.orders.reads import custom_id_defined, ensure_custom_id_definition
+from lgl_sync.sync.orders.rules import CUSTOM_ID
 
 
 def _engine():
@@ -52,6 +56,36 @@ def db_upgrade() -> None:
 
     upgrade(_engine())
     click.echo(f"Database {redacted(database_url())} is up to date.")
+    try:
+        lgl = lgl_client()
+    except ConfigError:
+        click.echo(
+            "LGL store not configured (SHOPIFY_LGL_DOMAIN, SHOPIFY_LGL_TOKEN): its custom ID "
+            "definition is created by the first import instead."
+        )
+        return
+    created = ensure_custom_id_definition(lgl)
+    click.echo(
+        f"LGL store: custom ID definition {'.'.join(CUSTOM_ID)} on orders "
+        f"{'created' if created else 'present'}."
+    )
+
+
+def lgl_store_problems() -> list[str]:
+    """What `health` checks at the LGL store itself: it can be read, and the custom ID every
+    LGL order carries has its definition (without it Shopify refuses every orderCreate)."""
+    try:
+        lgl = lgl_client(max_attempts=2)
+        if custom_id_defined(lgl):
+            return []
+    except ConfigError as exc:
+        return [f"LGL store: {exc}"]
+    except ShopifyError as exc:
+        return [f"LGL store: cannot be read ({exc.category}: {redact(str(exc))[:200]})"]
+    return [
+        f"LGL store: the custom ID definition {'.'.join(CUSTOM_ID)} on orders is missing "
+        "(lgl-sync db upgrade creates it)"
+    ]
 
 
 @click.group()
@@ -269,7 +303,7 @@ def health() -> None:
     """Exit 0 when every enabled retailer's flows are fresh and no check failed; otherwise
     exit 1 with one line per problem (for cron, uptime monitors, container health checks)."""
 
-    found = problems(_statuses())
+    found = problems(_statuses()) + lgl_store_problems()
     if found:
         for line in found:
             click.echo(line)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.shopify.errors import ShopifyError
+from lgl_sync.sync.inventory.reads import ITEMS_PER_PAGE
 
 # Access scopes each enabled flow needs at the retailer's store.
 FLOW_SCOPES = {
@@ -45,7 +46,12 @@ class OnboardingReport:
 
 def skus_at_location(client: ShopifyClient, location_id: str) -> set[str]:
     """SKUs of the inventory items stocked at a location."""
-    items = client.paginate("InventoryItems", {"locationId": location_id}, path="inventoryItems")
+    items = client.paginate(
+        "InventoryItems",
+        {"locationId": location_id},
+        path="inventoryItems",
+        page_size=ITEMS_PER_PAGE,
+    )
     return {i["sku"] for i in items if i.get("sku") and i.get("inventoryLevel")}
 
 

@@ -124,13 +124,20 @@ def find_lgl_order(lgl: ShopifyClient, retailer_id: str, source_order_id: str) -
     return None
 
 
-def ensure_custom_id_definition(lgl: ShopifyClient) -> None:
-    """Creates the custom ID's metafield definition on orders when the LGL store lacks it
-    (an id metafield is refused without one); a no-op, one cheap read, when it exists."""
+def custom_id_defined(lgl: ShopifyClient) -> bool:
+    """Does the LGL store have the custom ID's metafield definition on orders?"""
     namespace, key = CUSTOM_ID
     found = lgl.query("CustomIdDefinitions", {"namespace": namespace, "key": key})
-    if found["metafieldDefinitions"]["nodes"]:
-        return
+    return bool(found["metafieldDefinitions"]["nodes"])
+
+
+def ensure_custom_id_definition(lgl: ShopifyClient) -> bool:
+    """Creates the custom ID's metafield definition on orders when the LGL store lacks it
+    (an id metafield is refused without one); a no-op, one cheap read, when it exists.
+    True when this call created it."""
+    namespace, key = CUSTOM_ID
+    if custom_id_defined(lgl):
+        return False
     data = lgl.mutate(
         "CustomIdDefinitionCreate",
         {
@@ -147,6 +154,7 @@ def ensure_custom_id_definition(lgl: ShopifyClient) -> None:
     errors = data["metafieldDefinitionCreate"]["userErrors"]
     if errors and errors[0].get("code") != "TAKEN":
         raise_user_errors(data, "metafieldDefinitionCreate")
+    return not errors
 
 
 def shop_currency(lgl: ShopifyClient) -> str:
