@@ -67,6 +67,14 @@ SETTINGS = {
             "person's `lgl-sync inventory allow-zero`",
         ),
         Setting(
+            "LGL_RUN_LOCKS",
+            "true",
+            "true: a run holds a lock per retailer and flow while it writes (a Postgres advisory "
+            "lock, which needs the direct connection or Supabase's session pooler on port "
+            "5432; a file lock beside a SQLite database). The fenced claims keep every write "
+            "single without it",
+        ),
+        Setting(
             "LGL_ALLOW_LOCAL_STORES",
             "false",
             "true: store domains may be http(s) URLs on this machine (the sandbox); never in "
@@ -137,6 +145,10 @@ def db_statement_timeout() -> float:
 
 def allow_local_stores() -> bool:
     return _parsed("LGL_ALLOW_LOCAL_STORES", _flag, "true or false")
+
+
+def run_locks() -> bool:
+    return _parsed("LGL_RUN_LOCKS", _flag, "true or false")
 
 
 def max_zero_share() -> float:

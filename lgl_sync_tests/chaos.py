@@ -33,6 +33,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
+import sqlalchemy as sa
 from shopify_sandbox.clock import SandboxClock
 from shopify_sandbox.engine import Sandbox
 from shopify_sandbox.faults import KINDS, FaultRule
@@ -51,6 +52,16 @@ from lgl_sync.devkit.world import (
 from lgl_sync.ops.instance import prepare_dagster_home
 
 LOOKBACK = timedelta(hours=6)  # the retailers' default lookback_hours
+CUSTOM_ID_MODES = ("consistent", "lagging_unique", "lagging_duplicates")  # one per seed
+SEARCH_LAG = 1.0  # seconds: every query:-filtered read (and lagging custom-ID lookups) behind
+STALL_SECONDS = 3.0
+STALL_SETTINGS = {
+    "LGL_MAX_SLEEP_SECONDS": str(STALL_SECONDS),
+    "SHOPIFY_CONNECT_TIMEOUT_SECONDS": "2",
+    "SHOPIFY_READ_TIMEOUT_SECONDS": "5",
+    "LGL_TAKEOVER_SECONDS": "12",
+}
+DUPLICATE_RATE = 0.25
 
 
 def _location(store, name: str):
@@ -69,6 +80,10 @@ class ChaosReport:
     sales: int = 0
     shipments: int = 0
     lgl_orders: int = 0
+    duplicates: int = 0  # second runs of one retailer and flow launched beside the first
+    custom_id: str = "consistent"
+    locks: bool = True
+    unconfirmed: int = 0  # orders whose create was lost and nothing proves absent: for a person
     checked: Counter = field(default_factory=Counter)
     violations: list[str] = field(default_factory=list)
 
@@ -78,7 +93,10 @@ class ChaosReport:
             f"seed {self.seed}: {self.rounds} chaos rounds, quiet after {self.quiet_after} clean "
             f"round(s); {self.runs} runs, {self.killed} killed, {self.failed_runs} failed; "
             f"{faults} faults ({len(self.faults)} kinds); {self.sales} sales during runs; "
-            f"{self.shipments} shipments; {self.lgl_orders} LGL orders; checked "
+            f"{self.shipments} shipments; {self.duplicates} duplicate runs (locks "
+            f"{'on' if self.locks else 'off'}); custom IDs "
+            f"{self.custom_id}; {self.lgl_orders} LGL orders ({self.unconfirmed} unconfirmed, "
+            "left for a person); checked "
             f"{self.checked['orders']} orders ({self.checked['held']} held), "
             f"{self.checked['shipments']} shipments, {self.checked['skus']} SKU levels: "
             f"{len(self.violations)} violations"
@@ -88,6 +106,7 @@ class ChaosReport:
 class Chaos:
     def __init__(self, seed: int, workdir: Path, orders: int, skus: int) -> None:
         self.seed, self.rng = seed, random.Random(seed)
+        self.plan_rng = random.Random(seed)  # drawn only between runs: repeatable per seed
         self.sandbox = Sandbox(SandboxClock())
         load_world(self.sandbox, {"name": "default", "skus": skus, "orders": orders, "seed": seed})
         self.server = SandboxServer(self.sandbox).start()
@@ -100,11 +119,24 @@ class Chaos:
             "DAGSTER_HOME": str(self.home),
             "LOG_DIR": str(self.logs),
             "LGL_SCHEDULES": "stopped",
+            # Short bounds so a stall can outlast a take-over window within a round.
+            **STALL_SETTINGS,
+            # Odd seeds run without the per-retailer lock: duplicate runs then race for real
+            # and only the fenced claims keep every write single.
+            "LGL_RUN_LOCKS": "false" if seed % 2 else "true",
         }
+        self.database = workdir / "control.db"
+        self.report = ChaosReport(
+            seed,
+            custom_id=CUSTOM_ID_MODES[seed % len(CUSTOM_ID_MODES)],
+            locks=self.env["LGL_RUN_LOCKS"] == "true",
+        )
+        for store in self.sandbox.stores.values():
+            store.apply_settings({"custom_id": self.report.custom_id})
+            store.search_lag = SEARCH_LAG
         self.retailers = [h for h in self.sandbox.stores if h != LGL_HANDLE]
         with dg.DagsterInstance.from_config(str(self.home)) as instance:
             instance.add_dynamic_partitions("retailers", self.retailers)
-        self.report = ChaosReport(seed)
         self.outputs: list[str] = []
         self.selling = False
         self._lock = threading.Lock()
@@ -112,15 +144,34 @@ class Chaos:
     # -- disturbances --------------------------------------------------------------------------
 
     def faults(self, on: bool, rate: float) -> None:
+        """Every fault kind at ``rate`` in all, plus long stalls on the creates (a 429 whose
+        Retry-After is the longest wait allowed) and null quantities."""
         for handle in self.sandbox.stores:
             if not on:
                 self.sandbox.clear_faults(handle)
                 continue
             rules = [
-                FaultRule(kind, rate=rate / len(KINDS), hang_seconds=0.5, retry_after=0.2)
+                FaultRule(
+                    kind,
+                    rate=rate / len(KINDS),
+                    hang_seconds=0.5,
+                    retry_after=0.2,
+                    field="quantities" if kind == "null_field" else None,
+                )
                 for kind in KINDS
             ]
+            rules += [
+                FaultRule("too_many_requests", operation, rate=0.2, retry_after=STALL_SECONDS)
+                for operation in ("orderCreate", "fulfillmentCreate")
+            ]
             self.sandbox.set_faults(handle, rules, seed=self.rng.randrange(10**6))
+
+    def revoke(self, handle: str | None) -> None:
+        """One retailer's token revoked for a round (None: every token valid again)."""
+        for store_handle in self.retailers:
+            self.sandbox.stores[store_handle].token = (
+                "revoked-by-the-retailer" if store_handle == handle else token_for(store_handle)
+            )
 
     def _collect_faults(self) -> None:
         for store_faults in self.sandbox.faults.values():
@@ -187,9 +238,14 @@ class Chaos:
         self.report.runs += 1
         return process
 
-    def wave(self, flow: str, keys: list[str | None], kill_rate: float) -> None:
-        """Runs one flow for ``keys`` at once; kills the ones chosen at their moment."""
-        running = [self._launch(flow, key, kill_rate) for key in keys]
+    def wave(
+        self, flow: str, keys: list[str | None], kill_rate: float, duplicate_rate: float = 0.0
+    ) -> None:
+        """Runs one flow for ``keys`` at once; kills the ones chosen at their moment. Some keys
+        get a second run beside the first (a UI launch next to a schedule's)."""
+        twice = [k for k in keys if self.plan_rng.random() < duplicate_rate]
+        self.report.duplicates += len(twice)
+        running = [self._launch(flow, key, kill_rate) for key in [*keys, *twice]]
         deadline = time.monotonic() + 600
         while any(p.poll() is None for p in running):
             for process in running:
@@ -208,17 +264,21 @@ class Chaos:
 
     def round(self, chaotic: bool, kill_rate: float) -> None:
         rate = kill_rate if chaotic else 0.0
+        twice = DUPLICATE_RATE if chaotic else 0.0
+        # In a chaotic round one retailer (in turn) has revoked LGL's token.
+        self.revoke(self.retailers[self.report.rounds % len(self.retailers)] if chaotic else None)
         self.selling = chaotic
-        self.wave("orders", self.retailers, rate)
+        self.wave("orders", self.retailers, rate, twice)
         self.selling = False
         if chaotic:
             self.report.shipments += ship_some(self.sandbox.stores[LGL_HANDLE], self.rng, 0.4, 0.4)
             self.churn()
         self.selling = chaotic
-        self.wave("fulfillments", self.retailers, rate)
+        self.wave("fulfillments", self.retailers, rate, twice)
         self.wave("snapshot", [None], rate)
-        self.wave("inventory", self.retailers, rate)
+        self.wave("inventory", self.retailers, rate, twice)
         self.selling = False
+        self.revoke(None)
         self._collect_faults()
 
     def state(self) -> tuple:
@@ -268,6 +328,7 @@ class Chaos:
                 by_source.setdefault(order.source_identifier, []).append(order)
         pending: Counter = Counter()
         held_expected: Counter = Counter()
+        waiting = self._unconfirmed()
         for handle in self.retailers:
             store = self.sandbox.stores[handle]
             at_lgl = _location(store, RETAILER_LGL_LOCATION)
@@ -298,6 +359,13 @@ class Chaos:
                         found.append(f"{handle} {order.name}: unpaid order imported")
                     continue
                 self.report.checked["orders"] += 1
+                if not copies and (handle, f"gid://shopify/Order/{order.id}") in waiting:
+                    # Its create's answer was lost and nothing proves it absent (the lookup
+                    # lags and duplicates would be accepted): a person decides. Not imported,
+                    # so its units are still pending.
+                    self.report.unconfirmed += 1
+                    pending.update({s: n for s, n in lines.items() if s in catalog})
+                    continue
                 if len(copies) != 1:
                     found.append(f"{handle} {order.name}: {len(copies)} LGL orders, not 1")
                     continue
@@ -318,6 +386,19 @@ class Chaos:
         found += self._held_reasons(held_expected)
         found += self._no_secret()
         return found
+
+    def _unconfirmed(self) -> set[tuple[str, str]]:
+        """(retailer, source order) of imports whose outcome nothing could confirm yet."""
+        engine = sa.create_engine(f"sqlite:///{self.database}")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT retailer_id, source_order_id FROM order_links "
+                    "WHERE status = 'unconfirmed'"
+                )
+            ).all()
+        engine.dispose()
+        return {(r.retailer_id, r.source_order_id) for r in rows}
 
     def _inventory_invariant(self, pending: Counter) -> list[str]:
         lgl = self.sandbox.stores[LGL_HANDLE]

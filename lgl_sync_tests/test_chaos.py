@@ -1,6 +1,9 @@
 """The short chaos run inside `make test` (the full one is `make chaos`): 4 retailers, faults of
-every kind on 10% of requests, processes killed at random moments, stock churn and sales during
-runs, then clean rounds until quiet — and every invariant of lgl_sync_tests/chaos.py holds."""
+every kind on 10% of requests (null quantities and long stalls on the creates among them), a
+lagging search index and custom-ID lookup that accepts duplicates, one retailer's token revoked,
+duplicate runs of one retailer and flow without the per-retailer lock, processes killed at random
+moments, stock churn and sales during runs, then clean rounds until quiet — and every invariant
+of lgl_sync_tests/chaos.py holds."""
 
 from __future__ import annotations
 
@@ -14,4 +17,5 @@ def test_short_chaos_run_keeps_every_invariant(tmp_path):
     assert report.quiet_after >= 1
     assert report.killed >= 1 and len(report.faults) >= 5 and report.sales >= 1
     assert report.checked["orders"] >= 60 and report.checked["held"] >= 1
-    assert report.checked["shipments"] >= 30 and report.checked["skus"] >= 100
+    assert report.checked["shipments"] >= 20 and report.checked["skus"] >= 100
+    assert report.duplicates >= 1 and report.custom_id == "lagging_duplicates"

@@ -25,6 +25,8 @@ from shopify_sandbox.models import TrackingInfo, gid
 
 from lgl_sync import settings
 from lgl_sync.cli import main
+from lgl_sync.control_plane.database import create_engine
+from lgl_sync.control_plane.locks import FlowBusyError, flow_lock
 from lgl_sync.control_plane.migrate import upgrade
 from lgl_sync.control_plane.retailers import set_enabled
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
@@ -36,9 +38,10 @@ from lgl_sync.defs.inventory import (
     unimported_order_units,
 )
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
-from lgl_sync.defs.resources import ShopifyStoreResource
+from lgl_sync.defs.resources import ControlPlaneResource, ShopifyStoreResource
 from lgl_sync.devkit.warehouse import ship_some
 from lgl_sync.devkit.world import token_for
+from lgl_sync.flows import Flow
 from lgl_sync_tests.killable_run import arguments
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
 from lgl_sync_tests.test_defs_inventory import _available
@@ -166,10 +169,14 @@ def _run_in_process(world, flow: str, start_at: float, config: dict | None = Non
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("flow", ["orders", "fulfillments"])
-def test_a_run_stalled_past_the_take_over_window_never_writes_what_was_taken_over(world, flow):
+def test_a_run_stalled_past_the_take_over_window_never_writes_what_was_taken_over(
+    world, flow, monkeypatch
+):
     """Run A claims a write, then waits out a Retry-After longer than run B's take-over window;
     B takes the claim over and writes. A's fence, checked before its retry, stops it: one LGL
-    order per source order, one retailer fulfillment per shipment."""
+    order per source order, one retailer fulfillment per shipment. The per-retailer lock is
+    off here (as if it silently failed): the fence alone must hold."""
+    monkeypatch.setenv("LGL_RUN_LOCKS", "false")
     seeded = seed(world.sandbox, normal=8, lgl_skus=40)
     world.add_retailer(RETAILER)
     if flow == "fulfillments":
@@ -489,3 +496,75 @@ def test_db_upgrade_creates_the_custom_id_definition_and_health_checks_it(
     unreadable = runner.invoke(main, ["health"])
     assert unreadable.exit_code == 1 and "LGL store: cannot be read (auth" in unreadable.output
     assert "revoked" not in unreadable.output
+
+
+def test_a_second_run_of_a_retailer_and_flow_writes_nothing_while_the_first_holds_the_lock(
+    world,
+):
+    seed(world.sandbox, normal=3, big=0)
+    world.add_retailer(RETAILER)
+    control_plane = ControlPlaneResource(database_url=world.database_url)
+    with control_plane.flow_lock(RETAILER, Flow.ORDERS):  # the first run, still writing
+        busy = world.materialize(ORDERS)
+        assert not busy.success
+        failure = busy.get_step_failure_events()[0].step_failure_data
+        assert "another run of nationwide-plants orders is running" in failure.error.message
+        assert failure.user_failure_data.metadata["error_category"].value == "busy"
+        assert lgl_orders_by_source(world.sandbox) == {}
+        with control_plane.flow_lock(RETAILER, Flow.INVENTORY):  # another flow: its own lock
+            pass
+    assert world.materialize(ORDERS).success
+    assert lgl_orders_by_source(world.sandbox)
+
+
+HOLDER = """
+import sys, time
+from lgl_sync.control_plane.database import create_engine
+from lgl_sync.control_plane.locks import flow_lock
+from lgl_sync.flows import Flow
+with flow_lock(create_engine(sys.argv[1]), "nationwide-plants", Flow.ORDERS):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_lock_is_one_per_retailer_and_flow_and_dies_with_its_process(
+    backend, request, tmp_path
+):
+    url = (
+        request.getfixturevalue("postgres_url")
+        if backend == "postgres"
+        else f"sqlite:///{tmp_path / 'control.db'}"
+    )
+    engine = create_engine(url)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(FlowBusyError), flow_lock(engine, "nationwide-plants", Flow.ORDERS):
+            pass
+        with flow_lock(engine, "epic-gardening", Flow.ORDERS):  # another retailer: free
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder's session (or file) is gone with it: the lock is free again. The server
+    # notices a closed connection at once; a few bounded tries cover its bookkeeping.
+    for _ in range(50):
+        try:
+            with flow_lock(engine, "nationwide-plants", Flow.ORDERS):
+                break
+        except FlowBusyError:
+            time.sleep(0.1)
+    else:
+        pytest.fail("the lock outlived the process that held it")
+    engine.dispose()
+
+
+def test_the_transaction_pooler_is_refused_for_locks():
+    engine = create_engine("postgresql://lgl@127.0.0.1:6543/postgres")
+    refused = pytest.raises(settings.SettingError, match="session pooler")
+    with refused, flow_lock(engine, "nationwide-plants", Flow.ORDERS):
+        pass

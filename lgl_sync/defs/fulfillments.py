@@ -84,7 +84,8 @@ def retailer_fulfillments(
         run_id=context.run_id,
         reconcile_after=timedelta(seconds=takeover(config.reconcile_after_seconds)),
     )
-    outcomes = pusher.run(lgl_shipments)
+    with control_plane.flow_lock(retailer.id, Flow.FULFILLMENTS):
+        outcomes = pusher.run(lgl_shipments)
     metadata = _metadata(outcomes, store, lgl)
     failed = [o for o in outcomes if o.status == PushStatus.FAILED]
     if failed:

@@ -163,7 +163,8 @@ def retailer_inventory(
         dry_run=config.dry_run,
     )
     try:
-        result = syncer.sync(lgl_inventory_snapshot, unimported_order_units)
+        with control_plane.flow_lock(retailer.id, Flow.INVENTORY):
+            result = syncer.sync(lgl_inventory_snapshot, unimported_order_units)
     except ZeroGuardError as exc:
         raise dg.Failure(str(exc), metadata={"error_category": "guard"}) from None
     return dg.MaterializeResult(

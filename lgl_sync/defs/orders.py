@@ -88,7 +88,8 @@ def imported_lgl_orders(
     )
     since = datetime.now(UTC) - timedelta(hours=config.lookback_hours or retailer.lookback_hours)
     eligible, skipped = split_eligible(retailer_paid_orders, since)
-    outcomes = importer.run(eligible)
+    with control_plane.flow_lock(retailer.id, Flow.ORDERS):
+        outcomes = importer.run(eligible)
     metadata = _metadata(outcomes, skipped, source, lgl)
     failed = [o for o in outcomes if o.status == ImportStatus.FAILED]
     if failed:

@@ -6,6 +6,8 @@ an environment variable.
 """
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -13,6 +15,7 @@ from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from lgl_sync import settings
+from lgl_sync.control_plane import locks
 from lgl_sync.control_plane.database import create_engine, database_url
 from lgl_sync.control_plane.migrate import upgrade
 from lgl_sync.control_plane.retailers import Retailer, get_retailer
@@ -77,6 +80,16 @@ class ControlPlaneResource(dg.ConfigurableResource):
                 metadata={"error_category": "config"},
             )
         return found
+
+    @contextmanager
+    def flow_lock(self, retailer_id: str, flow: Flow) -> Iterator[None]:
+        """This retailer and flow to this run alone while it writes (``locks.flow_lock``); a
+        second run fails at once, saying so, and writes nothing."""
+        try:
+            with locks.flow_lock(self.engine(), retailer_id, flow):
+                yield
+        except locks.FlowBusyError as exc:
+            raise dg.Failure(str(exc), metadata={"error_category": "busy"}) from None
 
     def active_retailer(self, retailer_id: str, flow: Flow) -> Retailer | None:
         """The retailer of a partition when it is enabled and ``flow`` is on for it; None
