@@ -283,3 +283,18 @@ def world(sandbox, tmp_path) -> Iterator[World]:
     (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         yield World(sandbox, f"sqlite:///{tmp_path / 'control.db'}", instance)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_world(request, sandbox, tmp_path) -> Iterator[World]:
+    """``world`` with its control plane on SQLite and on a real Postgres server."""
+    import dagster as dg
+
+    url = (
+        f"sqlite:///{tmp_path / 'control.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    (tmp_path / "dagster").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
+        yield World(sandbox, url, instance)

@@ -1,11 +1,16 @@
 """Nothing duplicated, nothing wiped: disabled retailers untouched, one run per retailer at a
 time whatever launched it, inventory that fails safe.
 
-Contract (the integrity issue, the parts built so far): every asset and check of a disabled
-retailer's partition reads and writes nothing at its store and says so; the shipped instance
-queues a second run of a retailer (a UI launch, a backfill) until the first ends; a null or
-missing LGL quantity never lowers a retailer's level, and a plan that would zero more than the
-allowed share of a retailer's SKUs is refused unless allowed once.
+Contract (the integrity issue): every asset and check of a disabled retailer's partition reads
+and writes nothing at its store and says so; the shipped instance queues a second run of a
+retailer (a UI launch, a backfill) until the first ends, and a run that gets past the queue
+anyway finds the retailer and flow locked (Postgres advisory lock, a file lock on SQLite); a
+claim fences every create, so a stalled run never writes what another took over; a lost
+orderCreate answer never makes a second LGL order, whether the custom-ID lookup is current or
+lags and whether Shopify refuses a duplicate custom ID or not; a null or missing LGL quantity
+never lowers a retailer's level, and a plan that would zero more than the allowed share of a
+retailer's SKUs is refused unless allowed once; one retailer that cannot be read leaves the
+others' targets exact; a sale search has not shown yet is not undone.
 """
 
 from __future__ import annotations
@@ -170,13 +175,14 @@ def _run_in_process(world, flow: str, start_at: float, config: dict | None = Non
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("flow", ["orders", "fulfillments"])
 def test_a_run_stalled_past_the_take_over_window_never_writes_what_was_taken_over(
-    world, flow, monkeypatch
+    any_world, flow, monkeypatch
 ):
     """Run A claims a write, then waits out a Retry-After longer than run B's take-over window;
     B takes the claim over and writes. A's fence, checked before its retry, stops it: one LGL
     order per source order, one retailer fulfillment per shipment. The per-retailer lock is
     off here (as if it silently failed): the fence alone must hold."""
     monkeypatch.setenv("LGL_RUN_LOCKS", "false")
+    world = any_world
     seeded = seed(world.sandbox, normal=8, lgl_skus=40)
     world.add_retailer(RETAILER)
     if flow == "fulfillments":
@@ -347,11 +353,12 @@ def _failed_run(world, monkeypatch) -> dg.ExecuteInProcessResult:
 
 
 def test_an_unconfirmed_create_in_a_store_that_accepts_duplicates_waits_and_tells(
-    world, monkeypatch
+    any_world, monkeypatch
 ):
     """Variant (c): the lookup lags and Shopify would accept a second order with the same
     custom ID. The order is never created twice: it waits, a person is told, and it is
     recorded once the lookup shows it."""
+    world = any_world
     seeded = seed(world.sandbox, normal=4, big=0)
     world.add_retailer(RETAILER)
     lgl = world.sandbox.store("lgl")
@@ -499,8 +506,9 @@ def test_db_upgrade_creates_the_custom_id_definition_and_health_checks_it(
 
 
 def test_a_second_run_of_a_retailer_and_flow_writes_nothing_while_the_first_holds_the_lock(
-    world,
+    any_world,
 ):
+    world = any_world
     seed(world.sandbox, normal=3, big=0)
     world.add_retailer(RETAILER)
     control_plane = ControlPlaneResource(database_url=world.database_url)
