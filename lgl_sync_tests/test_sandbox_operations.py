@@ -136,6 +136,62 @@ def test_order_create_makes_fulfillment_orders_and_decrements_stock(sandbox):
     assert level.quantities["available"] == before - 5
 
 
+LEVEL = """
+query($id: ID!, $location: ID!) {
+  nodes(ids: [$id]) {
+    ... on InventoryItem {
+      inventoryLevel(locationId: $location) {
+        quantities(names: ["available", "committed", "on_hand"]) { name quantity }
+      }
+    }
+  }
+}
+"""
+
+
+def test_inventory_states_follow_an_order_through_fulfillment_and_cancellation(sandbox):
+    """Placed: available -> committed; fulfilled: off committed and on_hand; cancelled with
+    restock: committed -> available. Read by id, current while search lags."""
+    store = sandbox.store("lgl")
+    store.search_lag = 600
+    variant = next(iter(store.variants.values()))
+    location = store.primary_location_id
+    item = store.inventory_items[variant.inventory_item_id]
+
+    def states() -> dict[str, int]:
+        data = sandbox.raw(
+            "lgl",
+            LEVEL,
+            {"id": gid("InventoryItem", item.id), "location": gid("Location", location)},
+        ).json()["data"]["nodes"][0]["inventoryLevel"]["quantities"]
+        return {q["name"]: q["quantity"] for q in data}
+
+    start = states()
+    shipped = store.create_order(
+        lines=[{"variant_id": variant.id, "quantity": 3}], decrement_inventory=True
+    )
+    cancelled = store.create_order(
+        lines=[{"variant_id": variant.id, "quantity": 2}], decrement_inventory=True
+    )
+    placed = states()
+    assert placed == {
+        "available": start["available"] - 5,
+        "committed": start["committed"] + 5,
+        "on_hand": start["on_hand"],
+    }
+    search = '{ orders(first: 10, query: "financial_status:paid") { nodes { id } } }'
+    listed = sandbox.raw("lgl", search).json()["data"]["orders"]["nodes"]
+    assert gid("Order", shipped.id) not in [n["id"] for n in listed]  # search lags; levels do not
+    fo = store.fulfillment_orders[shipped.fulfillment_order_ids[0]]
+    store.create_fulfillment([(fo, None)], [], False)
+    store.cancel_order(cancelled, restock=True)
+    assert states() == {
+        "available": start["available"] - 3,
+        "committed": start["committed"],
+        "on_hand": start["on_hand"] - 3,
+    }
+
+
 def test_partial_fulfillments_respect_remaining_quantities(sandbox):
     store, _, order = _create_lgl_order(sandbox, quantity=5)
     fo = order["fulfillmentOrders"]["nodes"][0]
