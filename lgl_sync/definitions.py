@@ -22,7 +22,11 @@ from lgl_sync.defs.inventory import (
     unimported_order_units,
 )
 from lgl_sync.defs.jobs import import_orders_job, inventory_snapshot_job, push_fulfillments_job
-from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
+from lgl_sync.defs.orders import (
+    imported_lgl_orders,
+    retailer_order_changes,
+    retailer_paid_orders,
+)
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
@@ -43,6 +47,7 @@ defs = dg.Definitions(
         retailer_inventory,
         retailer_paid_orders,
         imported_lgl_orders,
+        retailer_order_changes,
         lgl_shipments,
         retailer_fulfillments,
     ],

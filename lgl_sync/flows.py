@@ -77,7 +77,9 @@ class Flow(StrEnum):
 
 _FACTS = {
     Flow.ORDERS: _Facts(
-        "Orders", ("retailer_paid_orders", "imported_lgl_orders"), "import_orders",
+        "Orders",
+        ("retailer_paid_orders", "imported_lgl_orders", "retailer_order_changes"),
+        "import_orders",
         "import_orders", 30, "held_",
     ),
     Flow.FULFILLMENTS: _Facts(

@@ -433,6 +433,9 @@ class Chaos:
                     ),
                     limit=1,
                 )
+                if not result.records:
+                    found.append(f"{handle}: no orders run ever succeeded")
+                    continue
                 metadata = result.records[0].event_log_entry.asset_materialization.metadata
                 held = int(metadata["held"].value)
                 reasons = sum(int(v.value) for k, v in metadata.items() if k.startswith("held_"))

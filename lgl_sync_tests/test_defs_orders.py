@@ -218,7 +218,10 @@ def test_process_killed_between_create_and_tag_leaves_no_duplicate(world, kill, 
     assert recovered  # the order created before the kill was found, not created again
 
 
-def test_two_runs_started_together_create_no_duplicate(world):
+def test_two_runs_started_together_create_no_duplicate(world, monkeypatch):
+    # The ledger's claims alone, without the per-retailer lock (which would refuse the second
+    # run outright, as test_integrity shows): nothing is created twice.
+    monkeypatch.setenv("LGL_RUN_LOCKS", "false")
     seeded = seed(world.sandbox, normal=60)
     world.add_retailer(RETAILER)
     start_at = time.time() + 3  # both processes are up and waiting by then

@@ -34,6 +34,7 @@ from lgl_sync.shopify.errors import (
     UserErrorsError,
     ValidationError,
 )
+from lgl_sync.sync.inventory.reads import ITEMS_PER_PAGE
 from lgl_sync_tests.conftest import SECRETS
 
 RETAILER = "nationwide-plants"
@@ -64,10 +65,15 @@ def test_pagination_returns_10000_records_exactly_once(sandbox):
     sandbox.clock.set_speed(500)
     client = sandbox.client("lgl")
     items = list(
-        client.paginate("InventoryItems", {"locationId": _location(sandbox)}, path="inventoryItems")
+        client.paginate(
+            "InventoryItems",
+            {"locationId": _location(sandbox)},
+            path="inventoryItems",
+            page_size=ITEMS_PER_PAGE,
+        )
     )
     assert len(items) == len({i["id"] for i in items}) == 10_000
-    assert client.metrics.requests == 40 + client.metrics.throttled_responses
+    assert client.metrics.requests == 50 + client.metrics.throttled_responses
 
 
 def test_injected_5xx_and_timeouts_are_retried_to_a_correct_result(sandbox):
@@ -99,10 +105,13 @@ def test_throttle_bound_workload_spends_at_least_90_percent_of_the_restore_budge
     store = sandbox.store("lgl")
     client = sandbox.client("lgl")
     start = sandbox.clock.monotonic()
-    for _ in range(2):  # 2 passes x 8 pages of 752 points: ~12,000 points at 100/s
+    for _ in range(2):  # 2 passes x 10 pages of 802 points: ~16,000 points at 100/s
         list(
             client.paginate(
-                "InventoryItems", {"locationId": _location(sandbox)}, path="inventoryItems"
+                "InventoryItems",
+                {"locationId": _location(sandbox)},
+                path="inventoryItems",
+                page_size=ITEMS_PER_PAGE,
             )
         )
     elapsed = sandbox.clock.monotonic() - start
@@ -123,7 +132,7 @@ WORKER = textwrap.dedent("""
     domain, token, location = sys.argv[1:4]
     client = ShopifyClient(domain=domain, token=token, clock=SandboxClock(100))
     items = list(client.paginate("InventoryItems", {"locationId": location},
-                                 path="inventoryItems"))
+                                 path="inventoryItems", page_size=200))
     print(json.dumps({"items": len(items), "unique": len({i["id"] for i in items}),
                       "throttled": client.metrics.throttled_responses}))
 """)
@@ -301,7 +310,9 @@ def test_throttled_answer_is_waited_out_without_counting_as_a_failure(sandbox):
     # the machine's speed; the client must wait and retry, not fail or count a retry.
     sandbox.engine.set_faults("lgl", [FaultRule("throttled", count=1)])
     client = sandbox.client("lgl")
-    page = client.query("InventoryItems", {"first": 250, "locationId": _location(sandbox)})
+    page = client.query(
+        "InventoryItems", {"first": ITEMS_PER_PAGE, "locationId": _location(sandbox)}
+    )
     assert len(page["inventoryItems"]["nodes"]) == len(sandbox.store("lgl").inventory_items)
     assert client.metrics.throttled_responses == 1 and not client.metrics.retries
     assert client.metrics.throttle_wait_seconds > 0

@@ -29,8 +29,11 @@ class LinkStatus(StrEnum):
     tagged: (orders) the source order carries the import tag too; skipped: (shipments) will
     never be written, ``reason`` says why; failed: refused, retried by a later run; voided:
     (shipments) LGL voided it after the push and the retailer's fulfillment was cancelled;
-    unconfirmed: (orders) Shopify refused a create because the custom ID is taken, yet no
-    lookup shows the order: it exists, so it is looked up, never created again.
+    unconfirmed: (orders) the create's answer was lost or Shopify refused a create because the
+    custom ID is taken, and no lookup shows the order yet: looked up, not created again blindly.
+    After import, when the retailer cancels: cancelling (orderCancel sent, its job not seen
+    done), cancelled (the LGL order is cancelled), held_shipped (part had shipped: the rest is on
+    hold at LGL and a person was told).
     """
 
     PENDING = "pending"
@@ -40,6 +43,9 @@ class LinkStatus(StrEnum):
     FAILED = "failed"
     VOIDED = "voided"
     UNCONFIRMED = "unconfirmed"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+    HELD_SHIPPED = "held_shipped"
 
 
 class ClaimLostError(Exception):
@@ -70,7 +76,7 @@ class OrderLink:
     @property
     def imported(self) -> bool:
         """The LGL order exists (whether or not the source order is tagged yet)."""
-        return self.status in (LinkStatus.CREATED, LinkStatus.TAGGED)
+        return self.status in (LinkStatus.CREATED, LinkStatus.TAGGED, *AFTER_CANCELLATION)
 
     def age(self, now: datetime) -> float:
         """Seconds since the row last changed."""
@@ -290,6 +296,38 @@ def mark_order_unconfirmed(
         status=LinkStatus.UNCONFIRMED,
         reason=reason,
     )
+
+
+AFTER_CANCELLATION = (LinkStatus.CANCELLING, LinkStatus.CANCELLED, LinkStatus.HELD_SHIPPED)
+
+
+def order_links_of(
+    engine: Engine, retailer_id: str, source_order_ids: list[str]
+) -> dict[str, OrderLink]:
+    """The ledger rows of these source orders (one query per 500)."""
+    found: dict[str, OrderLink] = {}
+    with engine.connect() as connection:
+        for start in range(0, len(source_order_ids), 500):
+            rows = connection.execute(
+                sa.select(order_links).where(
+                    order_links.c.retailer_id == retailer_id,
+                    order_links.c.source_order_id.in_(source_order_ids[start : start + 500]),
+                )
+            )
+            found.update({row.source_order_id: _order_link(row) for row in rows})
+    return found
+
+
+def mark_order_after_cancellation(
+    engine: Engine, link: OrderLink, status: LinkStatus, *, reason: str | None = None
+) -> bool:
+    """imported -> cancelling / cancelled / held_shipped, only from the status read (compare
+    and set): False when another run moved it first, and then this one reports nothing."""
+    where = [
+        *_order_key(link.retailer_id, link.source_order_id),
+        order_links.c.status == link.status.value,
+    ]
+    return _update(engine, order_links, where, status=status, reason=reason) == 1
 
 
 def release_order(engine: Engine, retailer_id: str, source_order_id: str) -> bool:

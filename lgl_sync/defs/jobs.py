@@ -4,15 +4,20 @@ import dagster as dg
 
 from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
 from lgl_sync.defs.inventory import lgl_inventory_snapshot, unimported_order_units
-from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
+from lgl_sync.defs.orders import (
+    imported_lgl_orders,
+    retailer_order_changes,
+    retailer_paid_orders,
+)
 from lgl_sync.defs.partitions import retailers
 from lgl_sync.flows import Flow
 
 import_orders_job = dg.define_asset_job(
     Flow.ORDERS.job,
-    selection=[retailer_paid_orders, imported_lgl_orders],
+    selection=[retailer_paid_orders, imported_lgl_orders, retailer_order_changes],
     partitions_def=retailers,
-    description="Import one retailer's paid orders into the LGL store.",
+    description="Import one retailer's paid orders into the LGL store and apply its "
+    "cancellations to the orders imported before.",
 )
 push_fulfillments_job = dg.define_asset_job(
     Flow.FULFILLMENTS.job,

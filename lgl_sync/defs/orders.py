@@ -1,5 +1,5 @@
-"""Order import assets, one partition per retailer: read the paid orders LGL must ship, then
-create them in the LGL store exactly once."""
+"""Order import assets, one partition per retailer: read the paid orders LGL must ship, create
+them in the LGL store exactly once, then apply the retailer's cancellations to them."""
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -16,6 +16,8 @@ from lgl_sync.defs.resources import (
     takeover,
 )
 from lgl_sync.flows import Flow
+from lgl_sync.sync.lifecycle.reads import cancelled_since
+from lgl_sync.sync.lifecycle.writer import CancellationReconciler, ChangeStatus
 from lgl_sync.sync.orders.reads import read_candidates
 from lgl_sync.sync.orders.rules import SourceOrder, split_eligible
 from lgl_sync.sync.orders.writer import ImportOutcome, ImportStatus, OrderImporter
@@ -135,3 +137,48 @@ def _metadata(outcomes: list[ImportOutcome], skipped: Counter, source, lgl) -> d
         **source.metrics.as_metadata("retailer_api"),
         **lgl.metrics.as_metadata("lgl_api"),
     }
+
+
+@retailer_asset(Flow.ORDERS, deps=[imported_lgl_orders])
+def retailer_order_changes(
+    context: dg.AssetExecutionContext,
+    control_plane: ControlPlaneResource,
+    retailer_stores: RetailerStoresResource,
+    lgl_shopify: ShopifyStoreResource,
+) -> dg.MaterializeResult:
+    """Imported orders the retailer cancelled since, applied to their LGL orders.
+
+    One row per change: LGL order cancelled (restocked, no customer notice), cancel requested
+    (Shopify's job not done yet), held after a partial shipment or shipped in full before the
+    cancellation (a person decides; told once), or failed. Cancellations are read back over the
+    retailer's ``fulfillment_lookback_hours``.
+    """
+    retailer = control_plane.active_retailer(context.partition_key, Flow.ORDERS)
+    if retailer is None:
+        return idle(context.partition_key, Flow.ORDERS, [])
+    source, lgl = retailer_stores.client(retailer), lgl_shopify.get_client()
+    since = datetime.now(UTC) - timedelta(hours=retailer.fulfillment_lookback_hours)
+    reconciler = CancellationReconciler(
+        retailer_id=retailer.id, lgl=lgl, engine=control_plane.engine()
+    )
+    with control_plane.flow_lock(retailer.id, Flow.ORDERS):
+        outcomes = reconciler.run(cancelled_since(source, since))
+    counts = Counter(o.status for o in outcomes)
+    table = pd.DataFrame([vars(o) for o in outcomes])
+    metadata = {
+        "dagster/row_count": len(outcomes),
+        **{status.value: counts.get(status, 0) for status in ChangeStatus},
+        "changes": dg.MetadataValue.md(
+            table.head(50).to_markdown(index=False) if len(table) else "(no changes)"
+        ),
+        **source.metrics.as_metadata("retailer_api"),
+        **lgl.metrics.as_metadata("lgl_api"),
+    }
+    failed = [o for o in outcomes if o.status == ChangeStatus.FAILED]
+    if failed:
+        raise dg.Failure(
+            f"{len(failed)} cancellations could not be applied; the first "
+            f"({failed[0].source_order_name}): {failed[0].detail}",
+            metadata={**metadata, "error_category": "cancellation"},
+        )
+    return dg.MaterializeResult(value=outcomes, metadata=metadata)

@@ -15,6 +15,7 @@ def ship_some(lgl: Store, rng: random.Random, share: float = 0.5, partial: float
     """Ships ``share`` of the LGL orders that still have something to ship; ``partial`` of those
     only in part (one shipment now, the rest later). Returns the number of shipments made."""
     shipments = 0
+    lgl.run_due_jobs()  # the store as it is now: a cancellation whose job has run is cancelled
     for order in list(lgl.orders.values()):
         if order.cancelled_at is not None or rng.random() >= share:
             continue

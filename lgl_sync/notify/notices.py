@@ -93,7 +93,14 @@ def failure_notice(
 def activity_summary(flow: str, numbers: dict[str, int]) -> str:
     """`12 imported, 1 held` — only the numbers that say something happened."""
     labels = {
-        Flow.ORDERS: [("imported", "imported"), ("held", "held"), ("failed", "failed")],
+        Flow.ORDERS: [
+            ("imported", "imported"),
+            ("held", "held"),
+            ("failed", "failed"),
+            ("cancelled", "cancelled at LGL after the retailer cancelled"),
+            ("held_after_shipment", "cancelled after part shipped: the rest held for you"),
+            ("shipped_before_cancel", "cancelled after shipping in full: for you"),
+        ],
         Flow.FULFILLMENTS: [
             ("pushed", "shipments pushed"),
             ("tracking_updated", "tracking updated"),

@@ -158,6 +158,7 @@ class Sandbox:
             s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)
         }
         with store.lock:
+            store.run_due_jobs()
             store.usage.requests += 1
             store.usage.by_operation[name] = store.usage.by_operation.get(name, 0) + 1
         fault = self.faults.get(handle)

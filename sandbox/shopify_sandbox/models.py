@@ -121,6 +121,8 @@ class FulfillmentOrder:
     updated_at: datetime
     line_items: list[FulfillmentOrderLineItem] = field(default_factory=list)
     request_status: str = "UNSUBMITTED"
+    holds: list[tuple[str, str]] = field(default_factory=list)  # (handle, reason)
+    status_before_hold: str | None = None
     fulfillment_ids: list[int] = field(default_factory=list)
 
 

@@ -132,6 +132,10 @@ class Store:
         # consistent | lagging_unique (lags like search, a duplicate custom ID is refused) |
         # lagging_duplicates (lags, and a second order with the same custom ID is accepted).
         self.custom_id_mode = "consistent"
+        # orderCancel is asynchronous on Shopify (it returns a Job): the order reads as
+        # cancelled only ``job_seconds`` later on the store's clock.
+        self.job_seconds = 2.0
+        self.jobs: dict[int, tuple[float, Any]] = {}  # job id -> (due, what to run)
         self.metafield_definitions: dict[tuple[str, str, str], Any] = {}
         self.index_history: dict[str, list[tuple[float, dict[str, Any]]]] = {}
         self.idempotency: dict[str, tuple[str, Any]] = {}
@@ -162,6 +166,8 @@ class Store:
             self.development_store = bool(settings["development_store"])
         if "scopes" in settings:
             self.scopes = list(settings["scopes"])
+        if "job_seconds" in settings:
+            self.job_seconds = float(settings["job_seconds"])
         if "custom_id" in settings:
             if settings["custom_id"] not in CUSTOM_ID_MODES:
                 raise ValueError(f"custom_id must be one of {CUSTOM_ID_MODES}")
@@ -418,6 +424,53 @@ class Store:
                     fo_line.remaining_quantity = 0
                 fo.updated_at = self.now()
         self.touch(order)
+
+    def start_job(self, work: Any) -> int:
+        """Queues ``work`` to run ``job_seconds`` from now; returns the job's id."""
+        job_id = next_id()
+        self.jobs[job_id] = (self.clock.monotonic() + self.job_seconds, work)
+        self.run_due_jobs()
+        return job_id
+
+    def run_due_jobs(self) -> None:
+        """Runs the queued jobs whose time has come (called before every request)."""
+        now = self.clock.monotonic()
+        for job_id, (due, work) in sorted(self.jobs.items(), key=lambda j: j[1][0]):
+            if due <= now and work is not None:
+                self.jobs[job_id] = (due, None)  # done
+                work()
+
+    def job_done(self, job_id: int) -> bool:
+        self.run_due_jobs()
+        _due, work = self.jobs.get(job_id, (0.0, None))
+        return work is None
+
+    def hold_fulfillment_order(self, fo: FulfillmentOrder, handle: str, reason: str) -> None:
+        """fulfillmentOrderHold: the FO goes ON_HOLD (several holds may stack, one per handle)."""
+        if fo.status not in ("OPEN", "IN_PROGRESS", "ON_HOLD", "SCHEDULED"):
+            raise SandboxError(
+                f"Fulfillment order {fo.id} cannot be put on hold in status {fo.status}.", ["id"]
+            )
+        if any(h == handle for h, _ in fo.holds):
+            raise SandboxError(
+                "A fulfillment hold with this handle already exists.",
+                ["fulfillmentHold", "handle"],
+                "DUPLICATE_FULFILLMENT_HOLD_HANDLE",
+            )
+        if fo.status != "ON_HOLD":
+            fo.status_before_hold = fo.status
+        fo.holds.append((handle, reason))
+        fo.status = "ON_HOLD"
+        fo.updated_at = self.now()
+        self.touch(self.orders[fo.order_id])
+
+    def release_fulfillment_order(self, fo: FulfillmentOrder) -> None:
+        if fo.status != "ON_HOLD":
+            raise SandboxError("The fulfillment order is not on hold.", ["id"])
+        fo.holds.clear()
+        fo.status = fo.status_before_hold or "OPEN"
+        fo.updated_at = self.now()
+        self.touch(self.orders[fo.order_id])
 
     def fulfillment_status(self, order: Order) -> str:
         """Order.displayFulfillmentStatus derived from its fulfillment orders."""

@@ -9,6 +9,8 @@ from shopify_sandbox.bulk import bulk_operation_run_query
 from shopify_sandbox.mutations.fulfillments import (
     fulfillment_cancel,
     fulfillment_create,
+    fulfillment_order_hold,
+    fulfillment_order_release_hold,
     fulfillment_tracking_update,
 )
 from shopify_sandbox.mutations.inventory import (
@@ -38,6 +40,8 @@ def mutation_resolvers() -> dict[str, dict[str, Any]]:
             "fulfillmentCreate": fulfillment_create,
             "fulfillmentTrackingInfoUpdate": fulfillment_tracking_update,
             "fulfillmentCancel": fulfillment_cancel,
+            "fulfillmentOrderHold": fulfillment_order_hold,
+            "fulfillmentOrderReleaseHold": fulfillment_order_release_hold,
             "inventorySetQuantities": inventory_set_quantities,
             "inventoryAdjustQuantities": inventory_adjust_quantities,
             "inventoryActivate": inventory_activate,

@@ -6,7 +6,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from shopify_sandbox.models import TrackingInfo
+from shopify_sandbox.models import TrackingInfo, gid
 from shopify_sandbox.mutations.support import context_of, payload
 from shopify_sandbox.resolvers import lookup, parse_gid
 from shopify_sandbox.state import SandboxError
@@ -115,3 +115,51 @@ def fulfillment_cancel(_: Any, info: GraphQLResolveInfo, id: str) -> dict:
             "userErrors": [{"field": error.field, "message": error.message}],
         }
     return {"fulfillment": record, "userErrors": []}
+
+
+def fulfillment_order_hold(
+    _: Any, info: GraphQLResolveInfo, id: str, fulfillmentHold: dict[str, Any]
+) -> dict:
+    """fulfillmentOrderHold: the whole fulfillment order goes ON_HOLD under the caller's
+    ``handle`` (one hold per handle; several apps' holds may stack)."""
+    store = context_of(info).store
+    fo = lookup(store, id, "FulfillmentOrder")
+    try:
+        if fo is None:
+            raise SandboxError(
+                "Fulfillment order does not exist.", ["id"], "FULFILLMENT_ORDER_NOT_FOUND"
+            )
+        handle = fulfillmentHold.get("handle") or ""
+        store.hold_fulfillment_order(fo, handle, fulfillmentHold["reason"])
+    except SandboxError as error:
+        return {
+            "fulfillmentHold": None,
+            "fulfillmentOrder": None,
+            "remainingFulfillmentOrder": None,
+            "userErrors": [error.as_user_error()],
+        }
+    hold = {
+        "id": gid("FulfillmentHold", fo.id),
+        "handle": handle,
+        "reason": fulfillmentHold["reason"],
+    }
+    return {
+        "fulfillmentHold": hold,
+        "fulfillmentOrder": fo,
+        "remainingFulfillmentOrder": None,
+        "userErrors": [],
+    }
+
+
+def fulfillment_order_release_hold(_: Any, info: GraphQLResolveInfo, id: str, **_a: Any) -> dict:
+    store = context_of(info).store
+    fo = lookup(store, id, "FulfillmentOrder")
+    try:
+        if fo is None:
+            raise SandboxError(
+                "Fulfillment order does not exist.", ["id"], "FULFILLMENT_ORDER_NOT_FOUND"
+            )
+        store.release_fulfillment_order(fo)
+    except SandboxError as error:
+        return {"fulfillmentOrder": None, "userErrors": [error.as_user_error()]}
+    return {"fulfillmentOrder": fo, "userErrors": []}

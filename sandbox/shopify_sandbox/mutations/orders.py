@@ -7,7 +7,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from shopify_sandbox.models import Metafield, MetafieldDefinition
+from shopify_sandbox.models import Metafield, MetafieldDefinition, gid
 from shopify_sandbox.mutations.support import context_of, payload
 from shopify_sandbox.resolvers import lookup
 from shopify_sandbox.state import SandboxError, next_id
@@ -173,19 +173,40 @@ def order_update(_: Any, info: GraphQLResolveInfo, input: dict) -> dict:
 
 
 def order_cancel(_: Any, info: GraphQLResolveInfo, orderId: str, restock: bool, **_a: Any):
+    """Shopify's orderCancel: refused for an order already cancelled or with a fulfillment
+    that is not cancelled ("outstanding fulfillments that can't be cancelled"); otherwise a Job,
+    and the order reads as cancelled once the job has run (the store's ``job_seconds``)."""
     store = context_of(info).store
     order = lookup(store, orderId, "Order")
     try:
         if order is None:
             raise SandboxError("Order does not exist.", ["orderId"], "NOT_FOUND")
-        store.cancel_order(order, restock=restock)
+        if order.cancelled_at is not None:
+            raise SandboxError("Order has already been cancelled.", ["orderId"], "INVALID")
+        if any(store.fulfillments[f].status == "SUCCESS" for f in order.fulfillment_ids):
+            raise SandboxError(
+                "Cannot cancel an order with fulfillments that are not cancelled.",
+                ["orderId"],
+                "INVALID",
+            )
     except SandboxError as error:
         user_error = error.as_user_error()
         return {
+            "job": None,
             "orderCancelUserErrors": [user_error],
             "userErrors": [{"field": user_error["field"], "message": error.message}],
         }
-    return {"orderCancelUserErrors": [], "userErrors": []}
+
+    def cancel() -> None:
+        if order.cancelled_at is None:
+            store.cancel_order(order, restock=restock)
+
+    job_id = store.start_job(cancel)
+    return {
+        "job": {"id": gid("Job", job_id), "done": store.job_done(job_id)},
+        "orderCancelUserErrors": [],
+        "userErrors": [],
+    }
 
 
 def tags_change(add: bool):

@@ -1,0 +1,1 @@
+"""What happens to an imported order after import: the retailer cancels it."""

@@ -1,0 +1,60 @@
+"""Order lifecycle reads: retailer orders cancelled recently (search, paged to the end), and the
+LGL orders they were imported into (read by id, 100 per request, never through search)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from lgl_sync.shopify.client import ShopifyClient
+from lgl_sync.sync.lifecycle.rules import OPEN_STATUSES, LglOrderState, SourceCancellation
+from lgl_sync.sync.orders.reads import parse_datetime
+
+IDS_PER_REQUEST = 50  # each order costs about 1 + 20 fulfillment orders by the formula
+
+
+def cancelled_since(client: ShopifyClient, since: datetime) -> list[SourceCancellation]:
+    """Retailer orders cancelled at or after ``since`` (by ``updated_at``, which a cancellation
+    moves), imported or not."""
+    stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [
+        SourceCancellation(node["id"], node["name"], parse_datetime(node["cancelledAt"]))
+        for node in client.paginate(
+            "RetailerCancelledOrders",
+            {"query": f"status:cancelled updated_at:>='{stamp}'"},
+            path="orders",
+            page_size=100,
+        )
+        if node.get("cancelledAt")
+    ]
+
+
+def _state(node: dict[str, Any], fulfillment_orders: list[dict[str, Any]]) -> LglOrderState:
+    return LglOrderState(
+        id=node["id"],
+        name=node["name"],
+        cancelled=node.get("cancelledAt") is not None,
+        shipped=any(f.get("status") == "SUCCESS" for f in node.get("fulfillments") or []),
+        open_fulfillment_orders=tuple(
+            fo["id"] for fo in fulfillment_orders if fo["status"] in OPEN_STATUSES
+        ),
+        on_hold=any(fo["status"] == "ON_HOLD" for fo in fulfillment_orders),
+    )
+
+
+def lgl_order_states(lgl: ShopifyClient, ids: list[str]) -> dict[str, LglOrderState]:
+    """The LGL orders with these ids, as they are now (an order not found is left out)."""
+    found: dict[str, LglOrderState] = {}
+    for start in range(0, len(ids), IDS_PER_REQUEST):
+        nodes = lgl.query("LglOrderStates", {"ids": ids[start : start + IDS_PER_REQUEST]})
+        for node in nodes["nodes"]:
+            if node:
+                fulfillment_orders = lgl.complete(
+                    node["fulfillmentOrders"],
+                    "OrderFulfillmentOrders",
+                    {"id": node["id"]},
+                    path="order.fulfillmentOrders",
+                    page_size=10,
+                )
+                found[node["id"]] = _state(node, fulfillment_orders)
+    return found

@@ -1,0 +1,159 @@
+"""Reconciling LGL orders with retailer cancellations, each change once.
+
+Every write is safe to repeat: ``orderCancel`` on a cancelled order is refused, and a hold
+carries LGL Sync's own handle, which Shopify allows once per fulfillment order. Each transition
+is recorded in the import ledger with a compare-and-set, so a notice is raised once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.engine import Engine
+
+from lgl_sync.control_plane import ledger
+from lgl_sync.control_plane.ledger import LinkStatus, OrderLink
+from lgl_sync.shopify.client import ShopifyClient
+from lgl_sync.shopify.errors import ShopifyError
+from lgl_sync.sync.lifecycle.reads import lgl_order_states
+from lgl_sync.sync.lifecycle.rules import (
+    HOLD_HANDLE,
+    Action,
+    LglOrderState,
+    SourceCancellation,
+    decide,
+    staff_note,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class ChangeStatus(StrEnum):
+    CANCELLED = "cancelled"  # the LGL order is cancelled (now or found so)
+    CANCEL_REQUESTED = "cancel_requested"  # orderCancel's job has not shown done yet
+    HELD_AFTER_SHIPMENT = "held_after_shipment"  # part shipped: the rest held, a person told
+    SHIPPED_BEFORE_CANCEL = "shipped_before_cancel"  # all shipped: a person told
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    source_order_name: str
+    lgl_order_id: str | None
+    status: ChangeStatus
+    detail: str | None = None
+
+
+class CancellationReconciler:
+    """Applies one retailer's cancellations to the LGL orders imported from them."""
+
+    def __init__(self, *, retailer_id: str, lgl: ShopifyClient, engine: Engine) -> None:
+        self.retailer_id = retailer_id
+        self.lgl = lgl
+        self.engine = engine
+
+    def run(self, cancellations: list[SourceCancellation]) -> list[ChangeOutcome]:
+        links = ledger.order_links_of(self.engine, self.retailer_id, [c.id for c in cancellations])
+        todo = [
+            (c, links[c.id])
+            for c in cancellations
+            if c.id in links
+            and links[c.id].lgl_order_id
+            and links[c.id].status in (LinkStatus.CREATED, LinkStatus.TAGGED, LinkStatus.CANCELLING)
+        ]
+        states = lgl_order_states(self.lgl, [link.lgl_order_id for _, link in todo])
+        outcomes = []
+        for cancellation, link in todo:
+            state = states.get(link.lgl_order_id)
+            if state is None:
+                continue  # deleted at LGL: nothing to cancel
+            try:
+                outcome = self._reconcile(cancellation, link, state)
+            except ShopifyError as exc:
+                logger.warning("cancellation of %s failed: %s", cancellation.name, exc)
+                outcome = ChangeOutcome(
+                    cancellation.name, link.lgl_order_id, ChangeStatus.FAILED, str(exc)[:300]
+                )
+            if outcome is not None:
+                outcomes.append(outcome)
+        return outcomes
+
+    def _reconcile(
+        self, cancellation: SourceCancellation, link: OrderLink, state: LglOrderState
+    ) -> ChangeOutcome | None:
+        action = decide(state)
+        name = cancellation.name
+        if action == Action.NOTHING:
+            ledger.mark_order_after_cancellation(self.engine, link, LinkStatus.CANCELLED)
+            return ChangeOutcome(name, state.id, ChangeStatus.CANCELLED)
+        if action == Action.CANCEL:
+            return self._cancel(cancellation, link, state)
+        for fulfillment_order in state.open_fulfillment_orders:
+            self._hold(fulfillment_order, name)
+        if not ledger.mark_order_after_cancellation(
+            self.engine, link, LinkStatus.HELD_SHIPPED, reason=action.value
+        ):
+            return None  # another run told already
+        if action == Action.HOLD_REST:
+            return ChangeOutcome(
+                name,
+                state.id,
+                ChangeStatus.HELD_AFTER_SHIPMENT,
+                f"cancelled at the retailer after part of {state.name} shipped: the rest is on "
+                "hold at LGL; decide whether to cancel it or ship it",
+            )
+        return ChangeOutcome(
+            name,
+            state.id,
+            ChangeStatus.SHIPPED_BEFORE_CANCEL,
+            f"cancelled at the retailer after {state.name} shipped in full",
+        )
+
+    def _cancel(
+        self, cancellation: SourceCancellation, link: OrderLink, state: LglOrderState
+    ) -> ChangeOutcome:
+        data = self.lgl.mutate(
+            "OrderCancel",
+            {"orderId": state.id, "staffNote": staff_note(self.retailer_id, cancellation.name)},
+            idempotent=True,  # a second cancel of a cancelled order is refused, nothing more
+        )
+        errors = data["orderCancel"]["orderCancelUserErrors"]
+        if errors:
+            # Refused: already cancelled (a lost answer, a job that ran since the read) or
+            # something shipped meanwhile; the next run reads the order again and decides.
+            return ChangeOutcome(
+                cancellation.name, state.id, ChangeStatus.FAILED, errors[0]["message"]
+            )
+        if link.status != LinkStatus.CANCELLING:
+            ledger.mark_order_after_cancellation(self.engine, link, LinkStatus.CANCELLING)
+        # Confirmed by re-reading cancelledAt (here, or by the next run): the job is async.
+        again = lgl_order_states(self.lgl, [state.id]).get(state.id)
+        if again is not None and again.cancelled:
+            fresh = ledger.order_link(self.engine, self.retailer_id, cancellation.id)
+            ledger.mark_order_after_cancellation(self.engine, fresh, LinkStatus.CANCELLED)
+            return ChangeOutcome(cancellation.name, state.id, ChangeStatus.CANCELLED)
+        return ChangeOutcome(cancellation.name, state.id, ChangeStatus.CANCEL_REQUESTED)
+
+    def _hold(self, fulfillment_order_id: str, source_name: str) -> None:
+        data = self.lgl.mutate(
+            "FulfillmentOrderHold",
+            {
+                "id": fulfillment_order_id,
+                "hold": {
+                    "reason": "OTHER",
+                    "reasonNotes": f"Cancelled at retailer {self.retailer_id} ({source_name})",
+                    "handle": HOLD_HANDLE,
+                    "notifyMerchant": True,
+                },
+            },
+            idempotent=True,  # one hold per handle: a repeat is refused, nothing more
+        )
+        errors = [
+            e
+            for e in data["fulfillmentOrderHold"]["userErrors"]
+            if e.get("code") != "DUPLICATE_FULFILLMENT_HOLD_HANDLE"
+        ]
+        if errors:
+            raise ShopifyError(f"fulfillmentOrderHold: {errors[0]['message']}")
