@@ -54,12 +54,13 @@ from lgl_sync.ops.instance import prepare_dagster_home
 LOOKBACK = timedelta(hours=6)  # the retailers' default lookback_hours
 CUSTOM_ID_MODES = ("consistent", "lagging_unique", "lagging_duplicates")  # one per seed
 SEARCH_LAG = 1.0  # seconds: every query:-filtered read (and lagging custom-ID lookups) behind
-STALL_SECONDS = 3.0
+STALL_SECONDS = 8.0  # a Retry-After far past the chaos runs' 3 s take-over window
+STALL_RATE = 0.03  # of orderCreate / fulfillmentCreate calls
 STALL_SETTINGS = {
-    "LGL_MAX_SLEEP_SECONDS": str(STALL_SECONDS),
+    "LGL_MAX_SLEEP_SECONDS": "10",  # a throttle wait is never cut short in a clean round
     "SHOPIFY_CONNECT_TIMEOUT_SECONDS": "2",
     "SHOPIFY_READ_TIMEOUT_SECONDS": "5",
-    "LGL_TAKEOVER_SECONDS": "12",
+    "LGL_TAKEOVER_SECONDS": "20",
 }
 DUPLICATE_RATE = 0.25
 
@@ -144,8 +145,8 @@ class Chaos:
     # -- disturbances --------------------------------------------------------------------------
 
     def faults(self, on: bool, rate: float) -> None:
-        """Every fault kind at ``rate`` in all, plus long stalls on the creates (a 429 whose
-        Retry-After is the longest wait allowed) and null quantities."""
+        """Every fault kind at ``rate`` in all, null quantities among them, plus long stalls on
+        the creates (a 429 whose Retry-After outlasts the take-over window)."""
         for handle in self.sandbox.stores:
             if not on:
                 self.sandbox.clear_faults(handle)
@@ -161,7 +162,9 @@ class Chaos:
                 for kind in KINDS
             ]
             rules += [
-                FaultRule("too_many_requests", operation, rate=0.2, retry_after=STALL_SECONDS)
+                FaultRule(
+                    "too_many_requests", operation, rate=STALL_RATE, retry_after=STALL_SECONDS
+                )
                 for operation in ("orderCreate", "fulfillmentCreate")
             ]
             self.sandbox.set_faults(handle, rules, seed=self.rng.randrange(10**6))

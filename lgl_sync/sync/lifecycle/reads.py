@@ -36,9 +36,9 @@ def _state(node: dict[str, Any], fulfillment_orders: list[dict[str, Any]]) -> Lg
         cancelled=node.get("cancelledAt") is not None,
         shipped=any(f.get("status") == "SUCCESS" for f in node.get("fulfillments") or []),
         open_fulfillment_orders=tuple(
-            fo["id"] for fo in fulfillment_orders if fo["status"] in OPEN_STATUSES
+            fo["id"] for fo in fulfillment_orders if fo.get("status") in OPEN_STATUSES
         ),
-        on_hold=any(fo["status"] == "ON_HOLD" for fo in fulfillment_orders),
+        on_hold=any(fo.get("status") == "ON_HOLD" for fo in fulfillment_orders),
     )
 
 
