@@ -48,6 +48,24 @@ SETTINGS = {
             "is told (it is never created a second time)",
         ),
         Setting(
+            "LGL_WATERMARK_OVERLAP_MINUTES",
+            "10",
+            "how far before the last read's start the next read of changed orders begins (the "
+            "search index lags writes)",
+        ),
+        Setting(
+            "LGL_MAX_ORDER_AGE_HOURS",
+            "168",
+            "the oldest order a late change (payment, routing, release) can still bring in, "
+            "counted back from the retailer's first run: older orders are never imported",
+        ),
+        Setting(
+            "LGL_SWEEP_MINUTES",
+            "60",
+            "how often the order read also re-reads every order placed within the lookback, for "
+            "what an index lag longer than the overlap hid",
+        ),
+        Setting(
             "LGL_MAX_PAGES", "2000", "the most pages one paginated read follows before it fails"
         ),
         Setting(
@@ -177,6 +195,20 @@ def takeover_seconds() -> float:
             f"SHOPIFY_READ_TIMEOUT_SECONDS + LGL_MAX_SLEEP_SECONDS = {floor:.0f}, not {value:.0f}"
         )
     return value
+
+
+def watermark_overlap_minutes() -> float:
+    return _parsed(
+        "LGL_WATERMARK_OVERLAP_MINUTES", _between(0, 24 * 60), "a number of minutes, 0 to 1440"
+    )
+
+
+def max_order_age_hours() -> float:
+    return _parsed("LGL_MAX_ORDER_AGE_HOURS", _between(1, 24 * 365), "a number of hours")
+
+
+def sweep_minutes() -> float:
+    return _parsed("LGL_SWEEP_MINUTES", _between(0, 7 * 24 * 60), "a number of minutes")
 
 
 def unconfirmed_minutes() -> float:

@@ -10,12 +10,17 @@ Shopify admin would; Shopify's orderCancel is asynchronous (a Job), as the sandb
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
+import dagster as dg
+from click.testing import CliRunner
 from shopify_sandbox.faults import FaultRule
-from shopify_sandbox.models import TrackingInfo
+from shopify_sandbox.models import TrackingInfo, gid
 
+from lgl_sync.cli import main
 from lgl_sync.control_plane import ledger
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
+from lgl_sync.defs.inventory import lgl_inventory_snapshot, unimported_order_units
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_order_changes, retailer_paid_orders
 from lgl_sync.devkit.warehouse import ship_some
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
@@ -26,6 +31,7 @@ ORDERS = [
     retailer_order_changes,
     one_lgl_order_per_source_order,
 ]
+UNITS = [lgl_inventory_snapshot, unimported_order_units]
 CANCEL = """
 mutation($id: ID!) {
   orderCancel(orderId: $id, reason: CUSTOMER, restock: true, notifyCustomer: true) {
@@ -122,3 +128,85 @@ def test_a_lost_cancel_answer_cancels_once(world):
     assert order.cancelled_at is not None
     link = ledger.order_links_of(world.engine, RETAILER, [source])[source]
     assert link.status == ledger.LinkStatus.CANCELLED
+
+
+MARK_PAID = """
+mutation($input: OrderMarkAsPaidInput!) {
+  orderMarkAsPaid(input: $input) { order { id } userErrors { field message } }
+}
+"""
+ADDRESS = {
+    "firstName": "Late", "lastName": "Payer", "address1": "3 Oak St", "city": "Austin",
+    "provinceCode": "TX", "zip": "73301", "countryCode": "US",
+}  # fmt: skip
+
+
+def _place(world, hours_ago: float, **kwargs):
+    """A retailer order for one LGL SKU at the LGL location, placed ``hours_ago``."""
+    store = world.sandbox.store(RETAILER)
+    variant = store.variants_by_sku("LGL-0007")[0]
+    return store.create_order(
+        lines=[{"variant_id": variant.id, "quantity": 2}],
+        created_at=store.now() - timedelta(hours=hours_ago),
+        email="late@example.com",
+        shipping_address=ADDRESS,
+        **kwargs,
+    )
+
+
+def test_an_order_paid_eight_hours_after_it_was_placed_is_imported_once(world):
+    seed(world.sandbox, normal=1)
+    world.add_retailer(RETAILER)
+    unpaid = _place(world, 8, financial_status="PENDING")
+    source = gid("Order", unpaid.id)
+    assert world.materialize(ORDERS).success  # unpaid: nothing to import
+    world.sandbox.clock.advance(60)
+    paid = world.sandbox.raw(RETAILER, MARK_PAID, {"input": {"id": source}}).json()
+    assert paid["data"]["orderMarkAsPaid"]["userErrors"] == []
+    for _ in range(2):
+        assert world.materialize(ORDERS).success
+        assert len(lgl_orders_by_source(world.sandbox).get(source, [])) == 1
+
+
+def test_an_order_routed_to_the_lgl_location_late_is_imported_once(world):
+    seed(world.sandbox, normal=1)
+    world.add_retailer(RETAILER)
+    world.sandbox.store(RETAILER).apply_settings({"routing_delay": 600})
+    routed_late = _place(world, 7)  # placed 7 h ago; its fulfillment orders come later
+    source = gid("Order", routed_late.id)
+    assert world.materialize(ORDERS).success
+    assert source not in lgl_orders_by_source(world.sandbox)  # nothing at LGL's location yet
+    world.sandbox.clock.advance(601)  # Shopify's routing completes
+    for _ in range(2):
+        assert world.materialize(ORDERS).success
+        assert len(lgl_orders_by_source(world.sandbox).get(source, [])) == 1
+
+
+def test_a_held_order_older_than_the_lookback_is_imported_once_its_sku_arrives(world):
+    seeded = seed(world.sandbox, normal=2)
+    world.add_retailer(RETAILER)
+    assert world.materialize(ORDERS).success
+    held = [s for s, reason in seeded.holds.items() if reason == "unknown_sku"]
+    assert len(held) == 3 and not set(held) & set(lgl_orders_by_source(world.sandbox))
+    retailer = world.sandbox.store(RETAILER)
+    for source in held:  # hours pass: they are older than the 6 h lookback now
+        retailer.orders[int(source.rsplit("/", 1)[1])].created_at -= timedelta(hours=9)
+    units = dg.materialize(UNITS, instance=world.instance, resources=world.resources())
+    pending = dict(
+        zip(
+            *[units.output_for_node("unimported_order_units")[c] for c in ("sku", "units")],
+            strict=True,
+        )
+    )
+    assert pending.get("LGL-0001", 0) >= 3  # still sold: subtracted from every retailer's stock
+    env = {"LGL_DATABASE_URL": world.database_url}
+    dismissed = CliRunner().invoke(main, ["orders", "dismiss", RETAILER, held[0]], env=env)
+    assert dismissed.exit_code == 0, dismissed.output
+    lgl = world.sandbox.store("lgl")  # the SKU arrives at LGL
+    product = lgl.add_product("NEW-0001", [{"sku": "NEW-0001", "price": "5", "retailer_cost": "2"}])
+    warehouse = next(loc.id for loc in lgl.locations.values() if loc.name == "LGL Warehouse")
+    lgl.stock(lgl.variants[product.variant_ids[0]].inventory_item_id, warehouse, 100)
+    for _ in range(2):
+        assert world.materialize(ORDERS).success
+        by_source = lgl_orders_by_source(world.sandbox)
+        assert [len(by_source.get(s, [])) for s in held] == [0, 1, 1]

@@ -364,4 +364,23 @@ def orders_release(retailer_id: str, source_order_id: str) -> None:
     )
 
 
+@orders.command("dismiss")
+@click.argument("retailer_id")
+@click.argument("source_order_id")
+@fail_cleanly
+def orders_dismiss(retailer_id: str, source_order_id: str) -> None:
+    """Stop tracking a held order: it is never imported (ship it another way or not at all)."""
+    engine = _engine()
+    if get_retailer(engine, retailer_id) is None:
+        raise click.ClickException(f"no retailer {retailer_id}")
+    if source_order_id.isdigit():
+        source_order_id = f"gid://shopify/Order/{source_order_id}"
+    link = ledger.order_link(engine, retailer_id, source_order_id)
+    if link is None or link.status != ledger.LinkStatus.HELD:
+        state = link.status.value if link else "not known"
+        raise click.ClickException(f"{source_order_id} is {state}, not held: nothing to dismiss")
+    ledger.end_holds(engine, retailer_id, {source_order_id: "dismissed by a person"})
+    click.echo(f"Dismissed {link.source_order_name or source_order_id}: it will not be imported.")
+
+
 COMMANDS = [db, retailer, inventory, orders, status, health]

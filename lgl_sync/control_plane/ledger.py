@@ -33,7 +33,9 @@ class LinkStatus(StrEnum):
     custom ID is taken, and no lookup shows the order yet: looked up, not created again blindly.
     After import, when the retailer cancels: cancelling (orderCancel sent, its job not seen
     done), cancelled (the LGL order is cancelled), held_shipped (part had shipped: the rest is on
-    hold at LGL and a person was told).
+    hold at LGL and a person was told). Before import: held (not importable yet, ``reason``
+    says why; re-read by id every run until imported) and dismissed (a person, or the order
+    itself — cancelled, fulfilled elsewhere — ended the hold).
     """
 
     PENDING = "pending"
@@ -46,6 +48,8 @@ class LinkStatus(StrEnum):
     CANCELLING = "cancelling"
     CANCELLED = "cancelled"
     HELD_SHIPPED = "held_shipped"
+    HELD = "held"
+    DISMISSED = "dismissed"
 
 
 class ClaimLostError(Exception):
@@ -328,6 +332,65 @@ def mark_order_after_cancellation(
         order_links.c.status == link.status.value,
     ]
     return _update(engine, order_links, where, status=status, reason=reason) == 1
+
+
+# Imports still to settle: re-read by id every run, whatever search shows.
+TRACKED = (
+    LinkStatus.HELD,
+    LinkStatus.PENDING,
+    LinkStatus.FAILED,
+    LinkStatus.UNCONFIRMED,
+    LinkStatus.CREATED,
+)
+
+
+def record_hold(
+    engine: Engine, retailer_id: str, source_order_id: str, name: str, reason: str
+) -> None:
+    """The order cannot be imported now (``reason``): tracked from now on, re-read by id."""
+    with engine.begin() as connection:
+        inserted = _insert_once(
+            connection,
+            order_links,
+            {
+                "retailer_id": retailer_id,
+                "source_order_id": source_order_id,
+                "source_order_name": name,
+                "status": LinkStatus.HELD,
+                "reason": reason,
+            },
+        )
+    if not inserted:
+        where = [
+            *_order_key(retailer_id, source_order_id),
+            order_links.c.status.in_((LinkStatus.HELD.value, LinkStatus.FAILED.value)),
+        ]
+        _update(engine, order_links, where, status=LinkStatus.HELD, reason=reason)
+
+
+def tracked_orders(engine: Engine, retailer_id: str, statuses=TRACKED) -> list[OrderLink]:
+    """This retailer's imports not settled yet (held, claimed, failed, unconfirmed, untagged)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(order_links).where(
+                order_links.c.retailer_id == retailer_id,
+                order_links.c.status.in_([s.value for s in statuses]),
+            )
+        )
+        return [_order_link(row) for row in rows]
+
+
+def end_holds(engine: Engine, retailer_id: str, reasons: dict[str, str]) -> int:
+    """held -> dismissed for orders that ended their own hold ({source id: why}: cancelled,
+    fulfilled elsewhere...), or a person dismissed."""
+    ended = 0
+    for source_order_id, reason in reasons.items():
+        where = [
+            *_order_key(retailer_id, source_order_id),
+            order_links.c.status == LinkStatus.HELD.value,
+        ]
+        ended += _update(engine, order_links, where, status=LinkStatus.DISMISSED, reason=reason)
+    return ended
 
 
 def release_order(engine: Engine, retailer_id: str, source_order_id: str) -> bool:

@@ -184,3 +184,15 @@ unimported_units = sa.Table(
 
 SUPABASE_TABLES = (retailers, sync_jobs, activity_logs, email_notifications)
 LEDGER_TABLES = (order_links, fulfillment_links, inventory_writes)
+
+# Added by migration 0007: how far each retailer's orders have been read by ``updated_at``.
+order_watermarks = sa.Table(
+    "order_watermarks",
+    metadata,
+    sa.Column("retailer_id", sa.Text, primary_key=True),
+    # The oldest order that may be imported: the first run less LGL_MAX_ORDER_AGE_HOURS.
+    sa.Column("horizon", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("mark", sa.DateTime(timezone=True)),  # every change before it has been imported
+    sa.Column("proposed", sa.DateTime(timezone=True)),  # the read in progress; mark after import
+    sa.Column("swept_at", sa.DateTime(timezone=True)),  # the last read by created_at
+)

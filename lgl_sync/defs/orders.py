@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
+from lgl_sync import settings
+from lgl_sync.control_plane import ledger, watermarks
 from lgl_sync.defs.partitions import retailer_asset
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
@@ -18,8 +20,14 @@ from lgl_sync.defs.resources import (
 from lgl_sync.flows import Flow
 from lgl_sync.sync.lifecycle.reads import cancelled_since
 from lgl_sync.sync.lifecycle.writer import CancellationReconciler, ChangeStatus
-from lgl_sync.sync.orders.reads import read_candidates
-from lgl_sync.sync.orders.rules import SourceOrder, split_eligible
+from lgl_sync.sync.orders.reads import read_source_orders, read_source_orders_by_id
+from lgl_sync.sync.orders.rules import (
+    SourceOrder,
+    changed_query,
+    ineligibility,
+    search_query,
+    split_eligible,
+)
 from lgl_sync.sync.orders.writer import ImportOutcome, ImportStatus, OrderImporter
 
 
@@ -39,25 +47,58 @@ def retailer_paid_orders(
     control_plane: ControlPlaneResource,
     retailer_stores: RetailerStoresResource,
 ) -> dg.MaterializeResult:
-    """Paid, uncancelled orders of one retailer within its lookback, with their LGL lines.
+    """Paid, uncancelled orders of one retailer that changed since the last run, with their LGL
+    lines.
 
-    One row per order: those with fulfillment orders at the retailer's LGL location still to
-    ship. Every page is read (the old scripts stopped at 50).
+    Selected by change (``updated_at`` past the retailer's watermark, less
+    LGL_WATERMARK_OVERLAP_MINUTES), so an order paid or routed hours after it was placed is
+    still found; the first run, and a sweep every LGL_SWEEP_MINUTES, read every order placed
+    within the lookback. Orders held, claimed or failed before are re-read by id. One row per
+    order; every page is read (the old scripts stopped at 50).
     """
     retailer = control_plane.active_retailer(context.partition_key, Flow.ORDERS)
     if retailer is None:
         return idle(context.partition_key, Flow.ORDERS, [])
-    client = retailer_stores.client(retailer)
-    since = datetime.now(UTC) - timedelta(hours=config.lookback_hours or retailer.lookback_hours)
-    candidates = read_candidates(client, retailer.target_location_id, since)
+    engine, client = control_plane.engine(), retailer_stores.client(retailer)
+    candidates, read = _read_candidates(engine, client, retailer, config)
     return dg.MaterializeResult(
         value=candidates,
         metadata={
             "dagster/row_count": len(candidates),
-            "since": since.isoformat(),
+            **read,
             **client.metrics.as_metadata("retailer_api"),
         },
     )
+
+
+def _read_candidates(engine, client, retailer, config: OrderImportConfig):
+    """The orders to look at this run, and how they were read (for the metadata)."""
+    now = datetime.now(UTC)
+    lookback = timedelta(hours=config.lookback_hours or retailer.lookback_hours)
+    mark = watermarks.get(engine, retailer.id)
+    every = timedelta(minutes=settings.sweep_minutes())
+    first = mark is None or mark.mark is None
+    sweep = first or bool(config.lookback_hours) or mark.sweep_due(now, every)
+    queries = [search_query(now - lookback)] if sweep else []
+    if not first:
+        queries.append(
+            changed_query(mark.mark - timedelta(minutes=settings.watermark_overlap_minutes()))
+        )
+    location = retailer.target_location_id
+    found = {o.id: o for q in queries for o in read_source_orders(client, location, q)}
+    tracked = [link.source_order_id for link in ledger.tracked_orders(engine, retailer.id)]
+    by_id = [i for i in tracked if i not in found]
+    found.update({o.id: o for o in read_source_orders_by_id(client, location, by_id)})
+    reach = max(lookback, timedelta(hours=settings.max_order_age_hours()))
+    horizon = mark.horizon if mark else now - reach
+    watermarks.propose(engine, retailer.id, read_at=now, horizon=horizon, swept=sweep)
+    read = {
+        "read_by": ", ".join(["created_at"] * sweep + ["updated_at"] * (not first)),
+        "changed_since": "(first run)" if first else mark.mark.isoformat(),
+        "horizon": horizon.isoformat(),
+        "read_by_id": len(by_id),
+    }
+    return sorted(found.values(), key=lambda o: o.created_at), read
 
 
 @retailer_asset(Flow.ORDERS)
@@ -88,10 +129,14 @@ def imported_lgl_orders(
         dry_run=config.dry_run,
         reconcile_after=timedelta(seconds=takeover(config.reconcile_after_seconds)),
     )
-    since = datetime.now(UTC) - timedelta(hours=config.lookback_hours or retailer.lookback_hours)
-    eligible, skipped = split_eligible(retailer_paid_orders, since)
+    engine = control_plane.engine()
+    tracked = frozenset(o.source_order_id for o in ledger.tracked_orders(engine, retailer.id))
+    horizon = _horizon(engine, retailer, config)
+    eligible, skipped = split_eligible(retailer_paid_orders, horizon, tracked)
     with control_plane.flow_lock(retailer.id, Flow.ORDERS):
         outcomes = importer.run(eligible)
+    if not config.dry_run:
+        _settle_read(engine, retailer.id, retailer_paid_orders, eligible)
     metadata = _metadata(outcomes, skipped, source, lgl)
     failed = [o for o in outcomes if o.status == ImportStatus.FAILED]
     if failed:
@@ -105,6 +150,28 @@ def imported_lgl_orders(
         "orders: %s", {str(k): n for k, n in Counter(o.status for o in outcomes).items()}
     )
     return dg.MaterializeResult(value=outcomes, metadata=metadata)
+
+
+def _horizon(engine, retailer, config: OrderImportConfig) -> datetime:
+    """The oldest order this run may import: the retailer's horizon (its first run less
+    LGL_MAX_ORDER_AGE_HOURS), or a catch-up run's own lookback."""
+    if config.lookback_hours:
+        return datetime.now(UTC) - timedelta(hours=config.lookback_hours)
+    mark = watermarks.get(engine, retailer.id)
+    reach = max(retailer.lookback_hours, settings.max_order_age_hours())
+    return mark.horizon if mark else datetime.now(UTC) - timedelta(hours=reach)
+
+
+def _settle_read(
+    engine, retailer_id: str, read: list[SourceOrder], eligible: list[SourceOrder]
+) -> None:
+    """The read is done: the watermark moves to its start, and held orders that ended their
+    own hold (cancelled, refunded, shipped from elsewhere) stop being tracked."""
+    watermarks.commit(engine, retailer_id)
+    chosen = {o.id for o in eligible}
+    horizon = datetime.min.replace(tzinfo=UTC)
+    ended = {o.id: f"ended: {ineligibility(o, horizon)}" for o in read if o.id not in chosen}
+    ledger.end_holds(engine, retailer_id, ended)
 
 
 def _metadata(outcomes: list[ImportOutcome], skipped: Counter, source, lgl) -> dict:

@@ -135,6 +135,9 @@ class Store:
         # orderCancel is asynchronous on Shopify (it returns a Job): the order reads as
         # cancelled only ``job_seconds`` later on the store's clock.
         self.job_seconds = 2.0
+        # Shopify's routing creates fulfillment orders asynchronously after the order
+        # (FULFILLMENT_ORDERS_ORDER_ROUTING_COMPLETE); this many seconds later here.
+        self.routing_delay = 0.0
         self.jobs: dict[int, tuple[float, Any]] = {}  # job id -> (due, what to run)
         self.metafield_definitions: dict[tuple[str, str, str], Any] = {}
         self.index_history: dict[str, list[tuple[float, dict[str, Any]]]] = {}
@@ -166,6 +169,8 @@ class Store:
             self.development_store = bool(settings["development_store"])
         if "scopes" in settings:
             self.scopes = list(settings["scopes"])
+        if "routing_delay" in settings:
+            self.routing_delay = float(settings["routing_delay"])
         if "job_seconds" in settings:
             self.job_seconds = float(settings["job_seconds"])
         if "custom_id" in settings:
@@ -382,14 +387,32 @@ class Store:
             if decrement_inventory and variant:
                 order.commits_inventory = True
                 self.move_committed(item, location_id, item.quantity, to="committed")
+        self.orders[order.id] = order
+        if self.routing_delay > 0:
+            self.jobs[next_id()] = (
+                self.clock.monotonic() + self.routing_delay,
+                lambda: self._route(order, by_location, self.now()),
+            )
+            self.touch(order)
+            order.updated_at = created
+            return order
+        self._route(order, by_location, created)
+        self.touch(order)
+        order.updated_at = created
+        return order
+
+    def _route(
+        self, order: Order, by_location: dict[int, list[tuple[LineItem, int]]], at: datetime
+    ) -> None:
+        """Creates the order's fulfillment orders, one per assigned location."""
         for location_id, items in by_location.items():
             fo = FulfillmentOrder(
                 id=next_id(),
                 order_id=order.id,
                 location_id=location_id,
                 status="OPEN",
-                created_at=created,
-                updated_at=created,
+                created_at=at,
+                updated_at=at,
             )
             for line, quantity in items:
                 fo_line = FulfillmentOrderLineItem(next_id(), fo.id, line.id, quantity, quantity)
@@ -397,10 +420,8 @@ class Store:
                 self.fulfillment_order_line_items[fo_line.id] = fo_line
             self.fulfillment_orders[fo.id] = fo
             order.fulfillment_order_ids.append(fo.id)
-        self.orders[order.id] = order
-        self.touch(order)
-        order.updated_at = created
-        return order
+        if at != order.created_at:
+            self.touch(order)  # routing completed later: updated_at moves
 
     def cancel_order(self, order: Order, *, restock: bool) -> None:
         if order.cancelled_at is not None:

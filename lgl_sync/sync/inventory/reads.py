@@ -12,7 +12,7 @@ from lgl_sync.control_plane import ledger
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.sync.inventory.rules import SNAPSHOT_COLUMNS
-from lgl_sync.sync.orders.reads import read_candidates
+from lgl_sync.sync.orders.reads import read_candidates, read_source_orders_by_id
 from lgl_sync.sync.orders.rules import ineligibility
 
 # Each item costs 4 by the documented formula (item, level, two quantities): 200 items are
@@ -84,15 +84,26 @@ def current_quantities(
     return found
 
 
+HELD = (ledger.LinkStatus.HELD,)
+
+
 def unimported_units(
     retailer: Retailer, client: ShopifyClient, engine: Engine
 ) -> list[tuple[str, int]]:
     """(sku, units) of one retailer's paid orders that have not reached the LGL store."""
     since = datetime.now(UTC) - timedelta(hours=retailer.lookback_hours)
+    found = read_candidates(client, retailer.target_location_id, since)
+    # Held orders stay sold however old they get: read by id, whatever search shows.
+    held = [link.source_order_id for link in ledger.tracked_orders(engine, retailer.id, HELD)]
+    seen = {o.id for o in found}
+    found += read_source_orders_by_id(
+        client, retailer.target_location_id, [i for i in held if i not in seen]
+    )
+    oldest = datetime.min.replace(tzinfo=UTC)
     eligible = [
         order
-        for order in read_candidates(client, retailer.target_location_id, since)
-        if ineligibility(order, since) is None
+        for order in found
+        if ineligibility(order, oldest if order.id in held else since) is None
     ]
     # Orders already in the LGL store are already in LGL's available quantity.
     imported = ledger.imported_orders(engine, retailer.id, [o.id for o in eligible])

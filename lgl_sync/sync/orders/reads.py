@@ -62,7 +62,12 @@ def lgl_variant(node: dict[str, Any]) -> LglVariant:
 
 
 def read_candidates(client: ShopifyClient, location_id: str, since: datetime) -> list[SourceOrder]:
-    """Every paid, uncancelled order since ``since``, with fulfillment orders read to the end."""
+    """Every paid, uncancelled order placed since ``since``, fulfillment orders read whole."""
+    return read_source_orders(client, location_id, search_query(since))
+
+
+def read_source_orders(client: ShopifyClient, location_id: str, query: str) -> list[SourceOrder]:
+    """Every order a search finds, with its fulfillment orders read to the end."""
     return [
         source_order(
             node,
@@ -70,12 +75,26 @@ def read_candidates(client: ShopifyClient, location_id: str, since: datetime) ->
             location_id,
         )
         for node in client.paginate(
-            "EligibleOrders",
-            {"query": search_query(since)},
-            path="orders",
-            page_size=ORDERS_PER_PAGE,
+            "EligibleOrders", {"query": query}, path="orders", page_size=ORDERS_PER_PAGE
         )
     ]
+
+
+def read_source_orders_by_id(
+    client: ShopifyClient, location_id: str, ids: list[str]
+) -> list[SourceOrder]:
+    """Orders read by id (not through search), ``ORDERS_PER_PAGE`` per request; an id that no
+    longer reads (deleted, or past the 60-day window without read_all_orders) is left out."""
+    found = []
+    for start in range(0, len(ids), ORDERS_PER_PAGE):
+        batch = ids[start : start + ORDERS_PER_PAGE]
+        for node in client.query("SourceOrdersByIds", {"ids": batch})["nodes"]:
+            if node:
+                fulfillment_orders = read_fulfillment_orders(
+                    client, node["id"], node["fulfillmentOrders"]
+                )
+                found.append(source_order(node, fulfillment_orders, location_id))
+    return found
 
 
 def lookup_variants(client: ShopifyClient, skus: set[str]) -> dict[str, list[LglVariant]]:

@@ -97,6 +97,12 @@ def search_query(since: datetime) -> str:
     return f"financial_status:paid -status:cancelled created_at:>='{stamp}' -tag:{IMPORTED_TAG}"
 
 
+def changed_query(since: datetime) -> str:
+    """Shopify search for orders changed since ``since`` (paid late, released, routed...)."""
+    stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"financial_status:paid -status:cancelled updated_at:>='{stamp}' -tag:{IMPORTED_TAG}"
+
+
 def lgl_lines(
     fulfillment_orders: list[FulfillmentOrder], location_id: str
 ) -> tuple[SourceLine, ...]:
@@ -130,13 +136,16 @@ def ineligibility(order: SourceOrder, since: datetime) -> str | None:
 
 
 def split_eligible(
-    candidates: list[SourceOrder], since: datetime
+    candidates: list[SourceOrder], since: datetime, tracked: frozenset[str] = frozenset()
 ) -> tuple[list[SourceOrder], Counter]:
-    """The candidates to import now, and how many of the others were left out for each reason."""
+    """The candidates to import now, and how many of the others were left out for each reason.
+    ``tracked`` orders (held or claimed when they were within reach) do not age out."""
     skipped: Counter = Counter()
     chosen = []
     for order in candidates:
-        reason = ineligibility(order, since)
+        reason = ineligibility(
+            order, datetime.min.replace(tzinfo=since.tzinfo) if order.id in tracked else since
+        )
         if reason:
             skipped[reason] += 1
         else:

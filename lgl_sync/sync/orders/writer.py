@@ -106,6 +106,10 @@ class OrderImporter:
                 continue
             mapped, hold = map_lines(order, variants)
             if hold:
+                if not self.dry_run:  # tracked from now on, re-read by id until it imports
+                    ledger.record_hold(
+                        self.engine, self.retailer.id, order.id, order.name, hold.reason
+                    )
                 outcomes.append(_outcome(order, ImportStatus.HELD, hold.reason, hold.detail))
             elif self.dry_run:
                 outcomes.append(_outcome(order, ImportStatus.WOULD_IMPORT, lines=len(mapped)))

@@ -23,6 +23,7 @@ from shopify_sandbox.mutations.orders import (
     metafield_definition_create,
     order_cancel,
     order_create,
+    order_mark_as_paid,
     order_update,
     tags_change,
 )
@@ -35,6 +36,7 @@ def mutation_resolvers() -> dict[str, dict[str, Any]]:
             "orderCreate": order_create,
             "orderUpdate": order_update,
             "orderCancel": order_cancel,
+            "orderMarkAsPaid": order_mark_as_paid,
             "tagsAdd": tags_change(add=True),
             "tagsRemove": tags_change(add=False),
             "fulfillmentCreate": fulfillment_create,

@@ -172,6 +172,20 @@ def order_update(_: Any, info: GraphQLResolveInfo, input: dict) -> dict:
     return {"order": order, "userErrors": []}
 
 
+def order_mark_as_paid(_: Any, info: GraphQLResolveInfo, input: dict) -> dict:
+    """orderMarkAsPaid: the outstanding amount is recorded as paid; ``updated_at`` moves."""
+    store = context_of(info).store
+    order = lookup(store, input["id"], "Order")
+    if order is None:
+        return {"order": None, "userErrors": [{"field": ["id"], "message": "Order does not exist"}]}
+    if order.cancelled_at is not None or order.financial_status == "PAID":
+        message = "Order cannot be marked as paid."
+        return {"order": None, "userErrors": [{"field": ["id"], "message": message}]}
+    order.financial_status = "PAID"
+    store.touch(order)
+    return {"order": order, "userErrors": []}
+
+
 def order_cancel(_: Any, info: GraphQLResolveInfo, orderId: str, restock: bool, **_a: Any):
     """Shopify's orderCancel: refused for an order already cancelled or with a fulfillment
     that is not cancelled ("outstanding fulfillments that can't be cancelled"); otherwise a Job,

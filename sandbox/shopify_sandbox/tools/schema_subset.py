@@ -43,6 +43,7 @@ SUBSET: dict[str, list[str]] = {
         "orderCreate",
         "orderUpdate",
         "orderCancel",
+        "orderMarkAsPaid",
         "tagsAdd",
         "tagsRemove",
         "fulfillmentCreate",
@@ -250,6 +251,8 @@ SUBSET: dict[str, list[str]] = {
     "OrderCreatePayload": ["order", "userErrors"],
     "OrderCreateUserError": ["field", "message", "code"],
     "OrderUpdatePayload": ["order", "userErrors"],
+    "OrderMarkAsPaidPayload": ["order", "userErrors"],
+    "OrderMarkAsPaidInput": ["id"],
     "OrderCancelPayload": ["job", "orderCancelUserErrors", "userErrors"],
     "Job": ["id", "done"],
     "FulfillmentOrderHoldPayload": [
