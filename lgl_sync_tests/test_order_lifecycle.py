@@ -210,3 +210,28 @@ def test_a_held_order_older_than_the_lookback_is_imported_once_its_sku_arrives(w
         assert world.materialize(ORDERS).success
         by_source = lgl_orders_by_source(world.sandbox)
         assert [len(by_source.get(s, [])) for s in held] == [0, 1, 1]
+
+
+UPDATE = """
+mutation($input: OrderInput!) { orderUpdate(input: $input) { order { id } userErrors { message } } }
+"""
+
+
+def test_an_address_changed_after_import_reaches_the_lgl_order(world):
+    seeded = seed(world.sandbox, normal=3)
+    world.add_retailer(RETAILER)
+    assert world.materialize(ORDERS).success
+    source = sorted(seeded.expected)[0]
+    moved = {**ADDRESS, "address1": "99 New Road", "city": "Denver", "provinceCode": "CO"}
+    world.sandbox.clock.advance(60)
+    answer = world.sandbox.raw(
+        RETAILER, UPDATE, {"input": {"id": source, "shippingAddress": moved}}
+    )
+    assert answer.json()["data"]["orderUpdate"]["userErrors"] == []
+    first = world.materialize(ORDERS)
+    assert first.success and _changes(first)["address_updated"] == 1
+    (order,) = lgl_orders_by_source(world.sandbox)[source]
+    assert order.shipping_address["address1"] == "99 New Road"
+    assert order.shipping_address["city"] == "Denver"
+    again = world.materialize(ORDERS)
+    assert again.success and _changes(again)["address_updated"] == 0  # applied once

@@ -76,6 +76,7 @@ class OrderLink:
     run_id: str | None
     updated_at: datetime  # as stored: the compare-and-set of a take-over compares it exactly
     reason: str | None = None  # why unconfirmed: lost_answer | custom_id_taken
+    address_fp: str | None = None  # the shipping address the LGL order was given (digest)
 
     @property
     def imported(self) -> bool:
@@ -120,6 +121,7 @@ def _order_link(row: sa.Row) -> OrderLink:
         row.run_id,
         row.updated_at,
         row.reason,
+        row.address_fp,
     )
 
 
@@ -225,11 +227,14 @@ def mark_order_created(
     run_id: str | None,
     units: dict[str, int] | None = None,
     answered: bool = False,
+    address_fp: str | None = None,
 ) -> None:
     """pending -> created: the LGL order exists (made by this run or found after a retry);
     ``units`` are the {sku: units} it holds for the retailer's LGL location; ``answered``: this
     run just got orderCreate's answer for it (not found by a lookup)."""
     extra = {"answered_at": datetime.now(UTC)} if answered else {}
+    if address_fp is not None:
+        extra["address_fp"] = address_fp
     _update(
         engine,
         order_links,
@@ -391,6 +396,16 @@ def end_holds(engine: Engine, retailer_id: str, reasons: dict[str, str]) -> int:
         ]
         ended += _update(engine, order_links, where, status=LinkStatus.DISMISSED, reason=reason)
     return ended
+
+
+def record_address(engine: Engine, link: OrderLink, address_fp: str) -> None:
+    """The LGL order now has the shipping address with this digest."""
+    _update(
+        engine,
+        order_links,
+        _order_key(link.retailer_id, link.source_order_id),
+        address_fp=address_fp,
+    )
 
 
 def release_order(engine: Engine, retailer_id: str, source_order_id: str) -> bool:

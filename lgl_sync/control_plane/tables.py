@@ -130,6 +130,8 @@ order_links = sa.Table(
     # When orderCreate's answer for it arrived (a proof order for the lookup's freshness).
     sa.Column("answered_at", sa.DateTime(timezone=True)),
     sa.Column("reason", sa.Text),  # unconfirmed: lost_answer | custom_id_taken
+    # Added by 0007: a digest of the shipping address the LGL order was given.
+    sa.Column("address_fp", sa.Text),
     *_timestamps(),
 )
 
@@ -195,4 +197,6 @@ order_watermarks = sa.Table(
     sa.Column("mark", sa.DateTime(timezone=True)),  # every change before it has been imported
     sa.Column("proposed", sa.DateTime(timezone=True)),  # the read in progress; mark after import
     sa.Column("swept_at", sa.DateTime(timezone=True)),  # the last read by created_at
+    # How far imported orders' changes (cancellations, addresses) have been applied.
+    sa.Column("changes_mark", sa.DateTime(timezone=True)),
 )

@@ -68,3 +68,19 @@ def commit(engine: Engine, retailer_id: str) -> None:
             .where(table.c.retailer_id == retailer_id, table.c.proposed.is_not(None))
             .values(mark=table.c.proposed, proposed=None)
         )
+
+
+def changes_mark(engine: Engine, retailer_id: str) -> datetime | None:
+    """How far imported orders' changes have been applied (None before the first time)."""
+    with engine.connect() as connection:
+        value = connection.execute(
+            sa.select(table.c.changes_mark).where(table.c.retailer_id == retailer_id)
+        ).scalar()
+    return _aware(value)
+
+
+def set_changes_mark(engine: Engine, retailer_id: str, read_at: datetime) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            table.update().where(table.c.retailer_id == retailer_id).values(changes_mark=read_at)
+        )

@@ -18,7 +18,7 @@ from lgl_sync.defs.resources import (
     takeover,
 )
 from lgl_sync.flows import Flow
-from lgl_sync.sync.lifecycle.reads import cancelled_since
+from lgl_sync.sync.lifecycle.reads import changed_since
 from lgl_sync.sync.lifecycle.writer import CancellationReconciler, ChangeStatus
 from lgl_sync.sync.orders.reads import read_source_orders, read_source_orders_by_id
 from lgl_sync.sync.orders.rules import (
@@ -213,23 +213,27 @@ def retailer_order_changes(
     retailer_stores: RetailerStoresResource,
     lgl_shopify: ShopifyStoreResource,
 ) -> dg.MaterializeResult:
-    """Imported orders the retailer cancelled since, applied to their LGL orders.
+    """Imported orders the retailer changed since the last run, applied to their LGL orders.
 
-    One row per change: LGL order cancelled (restocked, no customer notice), cancel requested
-    (Shopify's job not done yet), held after a partial shipment or shipped in full before the
-    cancellation (a person decides; told once), or failed. Cancellations are read back over the
-    retailer's ``fulfillment_lookback_hours``.
+    One row per change: shipping address updated (or, after a shipment, a person told),
+    LGL order cancelled (restocked, no customer notice), cancel requested (Shopify's job not done
+    yet; confirmed by id next run), held after a partial shipment or shipped in full before the
+    cancellation (a person decides; told once), or failed. Changes are read from the last run's
+    start less LGL_WATERMARK_OVERLAP_MINUTES (the first time, over the retailer's
+    ``fulfillment_lookback_hours``).
     """
     retailer = control_plane.active_retailer(context.partition_key, Flow.ORDERS)
     if retailer is None:
         return idle(context.partition_key, Flow.ORDERS, [])
     source, lgl = retailer_stores.client(retailer), lgl_shopify.get_client()
-    since = datetime.now(UTC) - timedelta(hours=retailer.fulfillment_lookback_hours)
-    reconciler = CancellationReconciler(
-        retailer_id=retailer.id, lgl=lgl, engine=control_plane.engine()
-    )
+    engine, now = control_plane.engine(), datetime.now(UTC)
+    mark = watermarks.changes_mark(engine, retailer.id)
+    overlap = timedelta(minutes=settings.watermark_overlap_minutes())
+    since = mark - overlap if mark else now - timedelta(hours=retailer.fulfillment_lookback_hours)
+    reconciler = CancellationReconciler(retailer_id=retailer.id, lgl=lgl, engine=engine)
     with control_plane.flow_lock(retailer.id, Flow.ORDERS):
-        outcomes = reconciler.run(cancelled_since(source, since))
+        outcomes = reconciler.run(changed_since(source, since))
+    watermarks.set_changes_mark(engine, retailer.id, now)
     counts = Counter(o.status for o in outcomes)
     table = pd.DataFrame([vars(o) for o in outcomes])
     metadata = {

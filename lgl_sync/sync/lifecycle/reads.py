@@ -1,5 +1,5 @@
-"""Order lifecycle reads: retailer orders cancelled recently (search, paged to the end), and the
-LGL orders they were imported into (read by id, 100 per request, never through search)."""
+"""Order lifecycle reads: imported retailer orders changed since a mark (search, paged to the
+end), and the LGL orders they became (read by id, never through search)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,29 @@ from datetime import datetime
 from typing import Any
 
 from lgl_sync.shopify.client import ShopifyClient
-from lgl_sync.sync.lifecycle.rules import OPEN_STATUSES, LglOrderState, SourceCancellation
+from lgl_sync.sync.lifecycle.rules import OPEN_STATUSES, LglOrderState, SourceChange
 from lgl_sync.sync.orders.reads import parse_datetime
+from lgl_sync.sync.orders.rules import IMPORTED_TAG
 
 IDS_PER_REQUEST = 50  # each order costs about 1 + 20 fulfillment orders by the formula
 
 
-def cancelled_since(client: ShopifyClient, since: datetime) -> list[SourceCancellation]:
-    """Retailer orders cancelled at or after ``since`` (by ``updated_at``, which a cancellation
-    moves), imported or not."""
+def changed_since(client: ShopifyClient, since: datetime) -> list[SourceChange]:
+    """Imported retailer orders whose ``updated_at`` is at or after ``since``."""
     stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
     return [
-        SourceCancellation(node["id"], node["name"], parse_datetime(node["cancelledAt"]))
+        SourceChange(
+            node["id"],
+            node["name"],
+            parse_datetime(node["cancelledAt"]) if node.get("cancelledAt") else None,
+            node.get("shippingAddress"),
+        )
         for node in client.paginate(
-            "RetailerCancelledOrders",
-            {"query": f"status:cancelled updated_at:>='{stamp}'"},
+            "RetailerChangedOrders",
+            {"query": f"tag:{IMPORTED_TAG} updated_at:>='{stamp}'"},
             path="orders",
             page_size=100,
         )
-        if node.get("cancelledAt")
     ]
 
 

@@ -1,6 +1,7 @@
 """Order lifecycle rules: what an imported order's LGL order must become when its source changes.
 
-Plain data in, decisions out; no I/O. A source order cancelled at the retailer after import:
+Plain data in, decisions out; no I/O. A new shipping address goes onto the LGL order while
+nothing has shipped (afterwards a person is told). A source order cancelled after import:
 - its LGL order is cancelled (restocked, no customer notice) while nothing of it has shipped;
 - once something shipped, the fulfillment orders still open are put on hold and a person decides
   (a shipment cannot be called back by an API);
@@ -12,18 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 HOLD_HANDLE = "lgl-sync-retailer-cancelled"
 OPEN_STATUSES = ("OPEN", "IN_PROGRESS", "SCHEDULED")
 
 
 @dataclass(frozen=True)
-class SourceCancellation:
-    """A retailer order cancelled at the retailer."""
+class SourceChange:
+    """An imported retailer order that changed: cancelled, or its shipping address."""
 
     id: str
     name: str
-    cancelled_at: datetime
+    cancelled_at: datetime | None
+    shipping_address: dict[str, Any] | None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Reconciling LGL orders with retailer cancellations, each change once.
+"""Reconciling LGL orders with changes at the retailer (cancellations, addresses), each once.
 
 Every write is safe to repeat: ``orderCancel`` on a cancelled order is refused, and a hold
 carries LGL Sync's own handle, which Shopify allows once per fulfillment order. Each transition
@@ -22,15 +22,18 @@ from lgl_sync.sync.lifecycle.rules import (
     HOLD_HANDLE,
     Action,
     LglOrderState,
-    SourceCancellation,
+    SourceChange,
     decide,
     staff_note,
 )
+from lgl_sync.sync.orders.rules import address_fingerprint, shipping_address_input
 
 logger = logging.getLogger(__name__)
 
 
 class ChangeStatus(StrEnum):
+    ADDRESS_UPDATED = "address_updated"  # the LGL order ships to the new address
+    ADDRESS_AFTER_SHIPMENT = "address_after_shipment"  # something shipped: a person told
     CANCELLED = "cancelled"  # the LGL order is cancelled (now or found so)
     CANCEL_REQUESTED = "cancel_requested"  # orderCancel's job has not shown done yet
     HELD_AFTER_SHIPMENT = "held_after_shipment"  # part shipped: the rest held, a person told
@@ -54,34 +57,85 @@ class CancellationReconciler:
         self.lgl = lgl
         self.engine = engine
 
-    def run(self, cancellations: list[SourceCancellation]) -> list[ChangeOutcome]:
-        links = ledger.order_links_of(self.engine, self.retailer_id, [c.id for c in cancellations])
+    def run(self, changes: list[SourceChange]) -> list[ChangeOutcome]:
+        """Applies these changes, then confirms cancellations sent before (by id)."""
+        links = ledger.order_links_of(self.engine, self.retailer_id, [c.id for c in changes])
+        live = (LinkStatus.CREATED, LinkStatus.TAGGED, LinkStatus.CANCELLING)
         todo = [
             (c, links[c.id])
-            for c in cancellations
-            if c.id in links
-            and links[c.id].lgl_order_id
-            and links[c.id].status in (LinkStatus.CREATED, LinkStatus.TAGGED, LinkStatus.CANCELLING)
+            for c in changes
+            if c.id in links and links[c.id].lgl_order_id and links[c.id].status in live
+        ]
+        todo = [(c, link) for c, link in todo if c.cancelled_at or self._moved(c, link)]
+        seen = {c.id for c, _ in todo}
+        todo += [
+            (
+                SourceChange(
+                    link.source_order_id, link.source_order_name or "", link.updated_at, None
+                ),
+                link,
+            )
+            for link in ledger.tracked_orders(
+                self.engine, self.retailer_id, (LinkStatus.CANCELLING,)
+            )
+            if link.source_order_id not in seen and link.lgl_order_id
         ]
         states = lgl_order_states(self.lgl, [link.lgl_order_id for _, link in todo])
         outcomes = []
-        for cancellation, link in todo:
+        for change, link in todo:
             state = states.get(link.lgl_order_id)
             if state is None:
-                continue  # deleted at LGL: nothing to cancel
+                continue  # deleted at LGL: nothing to change
             try:
-                outcome = self._reconcile(cancellation, link, state)
+                outcome = self._apply(change, link, state)
             except ShopifyError as exc:
-                logger.warning("cancellation of %s failed: %s", cancellation.name, exc)
+                logger.warning("change of %s failed: %s", change.name, exc)
                 outcome = ChangeOutcome(
-                    cancellation.name, link.lgl_order_id, ChangeStatus.FAILED, str(exc)[:300]
+                    change.name, link.lgl_order_id, ChangeStatus.FAILED, str(exc)[:300]
                 )
             if outcome is not None:
                 outcomes.append(outcome)
         return outcomes
 
+    @staticmethod
+    def _moved(change: SourceChange, link: OrderLink) -> bool:
+        return link.address_fp is not None and (
+            address_fingerprint(change.shipping_address) != link.address_fp
+        )
+
+    def _apply(
+        self, change: SourceChange, link: OrderLink, state: LglOrderState
+    ) -> ChangeOutcome | None:
+        if change.cancelled_at is not None or link.status == LinkStatus.CANCELLING:
+            return self._reconcile(change, link, state)
+        return self._readdress(change, link, state)
+
+    def _readdress(
+        self, change: SourceChange, link: OrderLink, state: LglOrderState
+    ) -> ChangeOutcome:
+        fingerprint = address_fingerprint(change.shipping_address)
+        if state.shipped or state.cancelled:
+            ledger.record_address(self.engine, link, fingerprint)  # told once
+            return ChangeOutcome(
+                change.name,
+                state.id,
+                ChangeStatus.ADDRESS_AFTER_SHIPMENT,
+                f"the retailer changed the shipping address after {state.name} shipped",
+            )
+        address = shipping_address_input(change.shipping_address)
+        data = self.lgl.mutate(
+            "OrderUpdateAddress",
+            {"input": {"id": state.id, "shippingAddress": address}},
+            idempotent=True,  # setting the same address twice changes nothing
+        )
+        errors = data["orderUpdate"]["userErrors"]
+        if errors:
+            return ChangeOutcome(change.name, state.id, ChangeStatus.FAILED, errors[0]["message"])
+        ledger.record_address(self.engine, link, fingerprint)
+        return ChangeOutcome(change.name, state.id, ChangeStatus.ADDRESS_UPDATED)
+
     def _reconcile(
-        self, cancellation: SourceCancellation, link: OrderLink, state: LglOrderState
+        self, cancellation: SourceChange, link: OrderLink, state: LglOrderState
     ) -> ChangeOutcome | None:
         action = decide(state)
         name = cancellation.name
@@ -112,7 +166,7 @@ class CancellationReconciler:
         )
 
     def _cancel(
-        self, cancellation: SourceCancellation, link: OrderLink, state: LglOrderState
+        self, cancellation: SourceChange, link: OrderLink, state: LglOrderState
     ) -> ChangeOutcome:
         data = self.lgl.mutate(
             "OrderCancel",

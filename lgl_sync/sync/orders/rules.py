@@ -7,6 +7,8 @@ is ``writer.py``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -182,6 +184,17 @@ def map_lines(
             "too_many_lines", f"{len(order.lines)} LGL lines; Shopify takes {MAX_LINES} per order"
         )
     return [(line, variants[line.sku][0]) for line in order.lines], None
+
+
+def address_fingerprint(source: dict[str, Any] | None) -> str:
+    """A digest of the shipping address as the LGL order gets it: equal digests, same address."""
+    wanted = json.dumps(shipping_address_input(source), sort_keys=True)
+    return hashlib.sha256(wanted.encode()).hexdigest()[:32]
+
+
+def shipping_address_input(source: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A retailer order's shipping address as a MailingAddressInput."""
+    return _address(source)
 
 
 def _address(source: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ from lgl_sync.sync.orders.rules import (
     ORDER_OPTIONS,
     EligibleOrder,
     SourceOrder,
+    address_fingerprint,
     build_order_input,
     map_lines,
 )
@@ -264,6 +265,7 @@ class OrderImporter:
             run_id=self.run_id,
             units=order.units(),
             answered=answered,
+            address_fp=address_fingerprint(order.shipping_address),
         )
         self._tag(order)
         return _outcome(order, status, lgl_order_id=lgl_order_id, lines=lines)
