@@ -79,6 +79,8 @@ class ChaosReport:
     failed_runs: int = 0
     faults: Counter = field(default_factory=Counter)
     sales: int = 0
+    cancellations: int = 0  # retailer orders cancelled by their staff during runs
+    late_payments: int = 0  # pending orders paid during runs
     shipments: int = 0
     lgl_orders: int = 0
     duplicates: int = 0  # second runs of one retailer and flow launched beside the first
@@ -93,7 +95,8 @@ class ChaosReport:
         return (
             f"seed {self.seed}: {self.rounds} chaos rounds, quiet after {self.quiet_after} clean "
             f"round(s); {self.runs} runs, {self.killed} killed, {self.failed_runs} failed; "
-            f"{faults} faults ({len(self.faults)} kinds); {self.sales} sales during runs; "
+            f"{faults} faults ({len(self.faults)} kinds); {self.sales} sales, "
+            f"{self.cancellations} cancellations, {self.late_payments} late payments during runs; "
             f"{self.shipments} shipments; {self.duplicates} duplicate runs (locks "
             f"{'on' if self.locks else 'off'}); custom IDs "
             f"{self.custom_id}; {self.lgl_orders} LGL orders ({self.unconfirmed} unconfirmed, "
@@ -182,10 +185,44 @@ class Chaos:
                 self.report.faults[rule.kind] += rule.fired
                 rule.fired = 0
 
-    def _sell(self, store, roots) -> None:
-        """A customer buys one unit at the retailer while a run is talking to it."""
-        if not self.selling or self.rng.random() > 0.03:
+    def _act(self, store, roots) -> None:
+        """While a run talks to a retailer, its customers and staff act: a sale, now and then a
+        cancellation or a late payment (as in the Shopify admin)."""
+        if not self.selling:
             return
+        roll = self.rng.random()
+        if roll < 0.03:
+            self._sell(store)
+        elif roll < 0.05:
+            self._cancel(store)
+        elif roll < 0.07:
+            self._pay(store)
+
+    def _cancel(self, store) -> None:
+        recent = self.sandbox.clock.utcnow() - LOOKBACK
+        open_orders = [
+            o
+            for o in store.orders.values()
+            if o.cancelled_at is None and o.created_at >= recent and not o.fulfillment_ids
+        ]
+        if open_orders:
+            store.cancel_order(self.rng.choice(open_orders), restock=True)
+            self.report.cancellations += 1
+
+    def _pay(self, store) -> None:
+        unpaid = [
+            o
+            for o in store.orders.values()
+            if o.financial_status == "PENDING" and o.cancelled_at is None
+        ]
+        if unpaid:
+            order = self.rng.choice(unpaid)
+            order.financial_status = "PAID"
+            store.touch(order)
+            self.report.late_payments += 1
+
+    def _sell(self, store) -> None:
+        """A customer buys one unit at the retailer while a run is talking to it."""
         at_lgl = _location(store, RETAILER_LGL_LOCATION)
         stocked = [
             v
@@ -299,7 +336,7 @@ class Chaos:
 
     def run(self, rounds: int, fault_rate: float, kill_rate: float) -> ChaosReport:
         for handle in self.retailers:
-            self.sandbox.before_request[handle] = self._sell
+            self.sandbox.before_request[handle] = self._act
         self.faults(True, fault_rate)
         for _ in range(rounds):
             self.round(chaotic=True, kill_rate=kill_rate)
@@ -357,6 +394,10 @@ class Chaos:
                     if copies:
                         found.append(f"{handle} {order.name}: held order reached the LGL store")
                     continue
+                if order.cancelled_at is not None and copies:
+                    self.report.checked["cancelled"] += 1
+                    found += self._cancelled_copies(handle, order, copies)
+                    continue
                 if not eligible:
                     if copies and order.financial_status != "PAID":
                         found.append(f"{handle} {order.name}: unpaid order imported")
@@ -388,6 +429,25 @@ class Chaos:
         found += self._inventory_invariant(pending)
         found += self._held_reasons(held_expected)
         found += self._no_secret()
+        return found
+
+    def _cancelled_copies(self, handle: str, order, copies: list) -> list[str]:
+        """A retailer order cancelled after import: its LGL order is cancelled, or (it shipped
+        in part before) every fulfillment order still open is on hold. Never shipped after."""
+        lgl = self.sandbox.stores[LGL_HANDLE]
+        found = []
+        for copy in copies:
+            if copy.cancelled_at is not None:
+                continue
+            open_fos = [
+                lgl.fulfillment_orders[i]
+                for i in copy.fulfillment_order_ids
+                if any(li.remaining_quantity for li in lgl.fulfillment_orders[i].line_items)
+            ]
+            if not copy.fulfillment_ids:
+                found.append(f"{handle} {order.name}: cancelled, LGL order {copy.name} open")
+            elif any(fo.status != "ON_HOLD" for fo in open_fos):
+                found.append(f"{handle} {order.name}: cancelled, rest of {copy.name} not held")
         return found
 
     def _unconfirmed(self) -> set[tuple[str, str]]:

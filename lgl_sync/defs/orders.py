@@ -136,7 +136,8 @@ def imported_lgl_orders(
     with control_plane.flow_lock(retailer.id, Flow.ORDERS):
         outcomes = importer.run(eligible)
     if not config.dry_run:
-        _settle_read(engine, retailer.id, retailer_paid_orders, eligible)
+        settled = not any(o.status == ImportStatus.FAILED for o in outcomes)
+        _settle_read(engine, retailer.id, retailer_paid_orders, eligible, move_mark=settled)
     metadata = _metadata(outcomes, skipped, source, lgl)
     failed = [o for o in outcomes if o.status == ImportStatus.FAILED]
     if failed:
@@ -163,11 +164,18 @@ def _horizon(engine, retailer, config: OrderImportConfig) -> datetime:
 
 
 def _settle_read(
-    engine, retailer_id: str, read: list[SourceOrder], eligible: list[SourceOrder]
+    engine,
+    retailer_id: str,
+    read: list[SourceOrder],
+    eligible: list[SourceOrder],
+    *,
+    move_mark: bool,
 ) -> None:
-    """The read is done: the watermark moves to its start, and held orders that ended their
-    own hold (cancelled, refunded, shipped from elsewhere) stop being tracked."""
-    watermarks.commit(engine, retailer_id)
+    """The read is done: held orders that ended their own hold (cancelled, refunded, shipped
+    from elsewhere) stop being tracked, and, when no order failed (a failure before its claim
+    leaves no ledger row to re-read it by), the watermark moves to the read's start."""
+    if move_mark:
+        watermarks.commit(engine, retailer_id)
     chosen = {o.id for o in eligible}
     horizon = datetime.min.replace(tzinfo=UTC)
     ended = {o.id: f"ended: {ineligibility(o, horizon)}" for o in read if o.id not in chosen}
