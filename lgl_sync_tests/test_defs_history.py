@@ -14,7 +14,11 @@ import sqlalchemy as sa
 from lgl_sync.control_plane.tables import activity_logs, sync_jobs
 from lgl_sync.defs.history import sync_jobs_mirror
 from lgl_sync.defs.jobs import import_orders_job
-from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
+from lgl_sync.defs.orders import (
+    imported_lgl_orders,
+    retailer_order_changes,
+    retailer_paid_orders,
+)
 from lgl_sync.ops.instance import prepare_dagster_home
 from lgl_sync_tests.conftest import World
 from lgl_sync_tests.orders_world import RETAILER, seed
@@ -52,7 +56,7 @@ def test_runs_and_materializations_are_mirrored_once_and_caught_up(history_world
     seed(world.sandbox, normal=3, lgl_skus=20)
     world.add_retailer(RETAILER)
     job = dg.Definitions(
-        assets=[retailer_paid_orders, imported_lgl_orders],
+        assets=[retailer_paid_orders, imported_lgl_orders, retailer_order_changes],
         jobs=[import_orders_job],
         resources=world.resources(),
     ).resolve_job_def("import_orders")
@@ -78,6 +82,7 @@ def test_runs_and_materializations_are_mirrored_once_and_caught_up(history_world
     assert {(a["operation"], a["retailer_id"], a["success"]) for a in activity} == {
         ("retailer_paid_orders", RETAILER, True),
         ("imported_lgl_orders", RETAILER, True),
+        ("retailer_order_changes", RETAILER, True),
         ("orders", "gone-retailer", False),  # a failed run is a failed activity, with its cause
     }
 
@@ -89,5 +94,5 @@ def test_runs_and_materializations_are_mirrored_once_and_caught_up(history_world
     again = _mirror(world, _mirror(world, cursor))  # and replays add nothing
     jobs, activity = _rows(world)
     assert all(jobs[r.run_id]["status"] == "completed" for r in later)
-    assert len(jobs) == 5 and len(activity) == 7
+    assert len(jobs) == 5 and len(activity) == 10
     assert json.loads(again)

@@ -38,7 +38,8 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # progre
 
 def _count(result: dg.ExecuteInProcessResult, flow: str, summary: Counter, cycle: int) -> None:
     if flow in (Flow.ORDERS, Flow.FULFILLMENTS):
-        for outcome in result.output_for_node(Flow(flow).assets[-1]):
+        writer = {Flow.ORDERS: "imported_lgl_orders", Flow.FULFILLMENTS: "retailer_fulfillments"}
+        for outcome in result.output_for_node(writer[Flow(flow)]):
             summary[f"{outcome.status}_{cycle}"] += 1
     else:
         summary[f"skus_{cycle}"] += result.output_for_node("retailer_inventory").written
