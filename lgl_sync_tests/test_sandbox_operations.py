@@ -461,6 +461,10 @@ def test_node_lookups_order_edits_and_current_bulk_operation(sandbox):
     assert sandbox.raw(RETAILER, cancel, {"id": order_id}).json()["data"]["orderCancel"] == {
         "orderCancelUserErrors": []
     }
+    assert order.cancelled_at is None  # asynchronous: Shopify's job has not run yet
+    sandbox.clock.advance(store.job_seconds)
+    again = sandbox.raw(RETAILER, cancel, {"id": order_id}).json()["data"]["orderCancel"]
+    assert again == {"orderCancelUserErrors": [{"code": "INVALID"}]}  # the job ran first
     assert order.cancelled_at is not None
     assert all(
         store.fulfillment_orders[i].status == "CANCELLED" for i in order.fulfillment_order_ids
