@@ -420,6 +420,8 @@ class Chaos:
                     found.append(f"{handle} {order.name}: LGL lines {dict(got)} != {dict(lines)}")
         for handle, seen in audit(self.sandbox).items():
             self.report.checked["shipments"] += seen.lgl_shipments
+            # Shipped before the retailer's cancellation reached LGL: reported, not pushed.
+            self.report.checked["shipped_before_cancel"] += len(seen.after_cancellation)
             for name in seen.missing:
                 found.append(f"{handle}: LGL shipment {name} not on the retailer order")
             for name in seen.duplicated_shipments:
@@ -483,7 +485,11 @@ class Chaos:
                 self.report.checked["skus"] += 1
                 have = level.quantities.get("available", 0)
                 if have != target:
-                    found.append(f"{handle} {sku}: {have} available, target {target}")
+                    committed = level.quantities.get("committed", 0)
+                    found.append(
+                        f"{handle} {sku}: {have} available, target {target} "
+                        f"(committed there: {committed})"
+                    )
         return found[:20]
 
     def _held_reasons(self, expected: Counter) -> list[str]:

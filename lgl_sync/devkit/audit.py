@@ -17,6 +17,9 @@ class RetailerAudit:
     lgl_shipments: int = 0
     missing: list[str] = field(default_factory=list)
     duplicated_shipments: list[str] = field(default_factory=list)
+    # Shipped by LGL before the retailer's cancellation reached it: Shopify takes no
+    # fulfillment on a cancelled order, so the pushback reports them (retailer_order_cancelled).
+    after_cancellation: list[str] = field(default_factory=list)
 
 
 def _tracking(fulfillment) -> tuple:
@@ -52,7 +55,9 @@ def audit(sandbox) -> dict[str, RetailerAudit]:
                 continue
             found.lgl_shipments += 1
             seen = on_retailer.get(_tracking(shipment), 0)
-            if seen == 0:
+            if seen == 0 and source is not None and source.cancelled_at is not None:
+                found.after_cancellation.append(shipment.name)
+            elif seen == 0:
                 found.missing.append(shipment.name)
             elif seen > 1:
                 found.duplicated_shipments.append(shipment.name)
