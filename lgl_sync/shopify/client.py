@@ -254,12 +254,11 @@ class ShopifyClient:
             if isinstance(failure, dict):
                 return failure
             if failure is None:  # throttled: wait for the bucket, not counted as a failure
-                # Throttled again means other clients share the bucket: spread out further.
+                # Throttled again: other clients share the bucket, so spread out further, but
+                # never past the single-wait cap (the total is bounded below).
                 throttled_in_a_row += 1
-                # Spread, but never past the single-wait cap: the bucket refills at a known
-                # rate, so a capped wait and another try is as good; the total stays bounded.
-                spread = 1 + self._random.uniform(0, throttled_in_a_row - 1)
-                retry_after = min(retry_after * spread, self.max_sleep_seconds)
+                spread = retry_after * (1 + self._random.uniform(0, throttled_in_a_row - 1))
+                retry_after = min(spread, self.max_sleep_seconds)
                 throttle_spent += retry_after
                 if throttle_spent > self._max_throttle_seconds:
                     raise ThrottledError(
