@@ -66,6 +66,24 @@ SETTINGS = {
             "what an index lag longer than the overlap hid",
         ),
         Setting(
+            "LGL_PICK_WINDOW_MINUTES",
+            "60",
+            "an LGL order open longer than this may be on a picker's list: a cancellation that "
+            "arrives later emails the warehouse (LGL_WAREHOUSE_EMAIL) at once",
+        ),
+        Setting(
+            "LGL_WAREHOUSE_EMAIL",
+            "",
+            "who on the warehouse floor is told at once about a late cancellation "
+            "(comma-separated; empty: NOTIFY_EMAIL_TO)",
+        ),
+        Setting(
+            "LGL_HELD_REMINDER_HOURS",
+            "1,4,24,72",
+            "how long an order has been held (unknown SKU...) when a person is reminded: one "
+            "email at each step, then none until it is released or dismissed",
+        ),
+        Setting(
             "LGL_MAX_PAGES", "2000", "the most pages one paginated read follows before it fails"
         ),
         Setting(
@@ -209,6 +227,27 @@ def max_order_age_hours() -> float:
 
 def sweep_minutes() -> float:
     return _parsed("LGL_SWEEP_MINUTES", _between(0, 7 * 24 * 60), "a number of minutes")
+
+
+def pick_window_minutes() -> float:
+    return _parsed("LGL_PICK_WINDOW_MINUTES", _between(0, 7 * 24 * 60), "a number of minutes")
+
+
+def warehouse_emails() -> list[str]:
+    return [a.strip() for a in _raw("LGL_WAREHOUSE_EMAIL").split(",") if a.strip()]
+
+
+def _hours_list(value: str) -> tuple[float, ...]:
+    steps = tuple(sorted(float(v) for v in value.split(",") if v.strip()))
+    if not steps or steps[0] <= 0:
+        raise ValueError(value)
+    return steps
+
+
+def held_reminder_hours() -> tuple[float, ...]:
+    return _parsed(
+        "LGL_HELD_REMINDER_HOURS", _hours_list, "comma-separated positive hours, e.g. 1,4,24"
+    )
 
 
 def unconfirmed_minutes() -> float:

@@ -228,6 +228,7 @@ class World:
         )
 
     def resources(self) -> dict[str, Any]:
+        from lgl_sync.defs.alerts import NotifierResource
         from lgl_sync.defs.resources import (
             ControlPlaneResource,
             RetailerStoresResource,
@@ -235,6 +236,7 @@ class World:
         )
 
         return {
+            "notifier": NotifierResource(email_to="ops@lgl.example"),
             "lgl_shopify": ShopifyStoreResource(
                 domain=self.sandbox.domain("lgl"), token=token_for("lgl")
             ),

@@ -16,6 +16,7 @@ import time
 
 import dagster as dg
 
+from lgl_sync.defs.alerts import NotifierResource
 from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.defs.resources import (
@@ -89,6 +90,7 @@ def main() -> None:
                 "lgl_shopify": ShopifyStoreResource(domain=args["lgl"], token=args["token"]),
                 "control_plane": ControlPlaneResource(database_url=args["db"]),
                 "retailer_stores": RetailerStoresResource(),
+                "notifier": NotifierResource(),
             },
         )
         print(json.dumps([o.status for o in result.output_for_node(output)]))

@@ -77,6 +77,7 @@ class OrderLink:
     updated_at: datetime  # as stored: the compare-and-set of a take-over compares it exactly
     reason: str | None = None  # why unconfirmed: lost_answer | custom_id_taken
     address_fp: str | None = None  # the shipping address the LGL order was given (digest)
+    lines_fp: str | None = None  # the retailer's LGL lines it was last matched to (digest)
 
     @property
     def imported(self) -> bool:
@@ -122,6 +123,7 @@ def _order_link(row: sa.Row) -> OrderLink:
         row.updated_at,
         row.reason,
         row.address_fp,
+        row.lines_fp,
     )
 
 
@@ -406,6 +408,58 @@ def record_address(engine: Engine, link: OrderLink, address_fp: str) -> None:
         _order_key(link.retailer_id, link.source_order_id),
         address_fp=address_fp,
     )
+
+
+def record_lines(engine: Engine, link: OrderLink, lines_fp: str, units: dict[str, int]) -> None:
+    """The LGL order now matches (or a person was told how it differs from) the retailer's LGL
+    lines with this digest; ``units`` are its {sku: units} for the stock arithmetic."""
+    _update(
+        engine,
+        order_links,
+        _order_key(link.retailer_id, link.source_order_id),
+        lines_fp=lines_fp,
+        units=units,
+    )
+
+
+@dataclass(frozen=True)
+class HeldOrder:
+    source_order_id: str
+    name: str | None
+    reason: str | None
+    held_since: datetime
+    reminded: int
+
+
+def held_orders(engine: Engine, retailer_id: str) -> list[HeldOrder]:
+    """This retailer's held orders, with when they were first held and the reminders sent."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(order_links).where(
+                order_links.c.retailer_id == retailer_id,
+                order_links.c.status == LinkStatus.HELD.value,
+            )
+        )
+        return [
+            HeldOrder(
+                r.source_order_id,
+                r.source_order_name,
+                r.reason,
+                aware(r.created_at),
+                r.reminded or 0,
+            )
+            for r in rows
+        ]
+
+
+def mark_reminded(engine: Engine, retailer_id: str, held: HeldOrder, steps: int) -> bool:
+    """Reminder step ``steps`` is to be sent for a held order (compare and set on the steps
+    read): False when another run claimed it first, and then this one sends nothing."""
+    before = order_links.c.reminded == held.reminded
+    if not held.reminded:
+        before = sa.or_(order_links.c.reminded.is_(None), order_links.c.reminded == 0)
+    where = [*_order_key(retailer_id, held.source_order_id), before]
+    return _update(engine, order_links, where, reminded=steps) == 1
 
 
 def release_order(engine: Engine, retailer_id: str, source_order_id: str) -> bool:

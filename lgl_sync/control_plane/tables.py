@@ -132,6 +132,9 @@ order_links = sa.Table(
     sa.Column("reason", sa.Text),  # unconfirmed: lost_answer | custom_id_taken
     # Added by 0007: a digest of the shipping address the LGL order was given.
     sa.Column("address_fp", sa.Text),
+    # Added by 0008: a digest of the retailer's LGL lines the LGL order was last matched to.
+    sa.Column("lines_fp", sa.Text),
+    sa.Column("reminded", sa.Integer),  # held: reminder steps sent (LGL_HELD_REMINDER_HOURS)
     *_timestamps(),
 )
 

@@ -31,6 +31,9 @@ ACTIVITY_FIGURES = (
     "held",
     "failed",
     "cancelled",
+    "edited",
+    "edit_for_person",
+    "held_at_retailer",
     "held_after_shipment",
     "shipped_before_cancel",
     "pushed",
@@ -48,12 +51,13 @@ class NotifierResource(dg.ConfigurableResource):
     email_to: str = ""
     ui_base_url: str = "http://127.0.0.1:3000"
 
-    def notifier(self, engine) -> Notifier:
+    def notifier(self, engine, recipients: list[str] | None = None) -> Notifier:
+        """A notifier to ``email_to``, or to ``recipients`` when some are given."""
         return Notifier(
             engine=engine,
             transport=transport_from_env(),
             sender=self.email_from,
-            recipients=[r.strip() for r in self.email_to.split(",") if r.strip()],
+            recipients=recipients or [r.strip() for r in self.email_to.split(",") if r.strip()],
             settings=Settings.from_env(),
         )
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from lgl_sync import settings
 from lgl_sync.control_plane import ledger, watermarks
+from lgl_sync.defs.alerts import NotifierResource
 from lgl_sync.defs.partitions import retailer_asset
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
@@ -18,8 +19,9 @@ from lgl_sync.defs.resources import (
     takeover,
 )
 from lgl_sync.flows import Flow
+from lgl_sync.notify.notices import held_notice, warehouse_notice
 from lgl_sync.sync.lifecycle.reads import changed_since
-from lgl_sync.sync.lifecycle.writer import CancellationReconciler, ChangeStatus
+from lgl_sync.sync.lifecycle.writer import ChangeOutcome, ChangeReconciler, ChangeStatus
 from lgl_sync.sync.orders.reads import read_source_orders, read_source_orders_by_id
 from lgl_sync.sync.orders.rules import (
     SourceOrder,
@@ -220,15 +222,19 @@ def retailer_order_changes(
     control_plane: ControlPlaneResource,
     retailer_stores: RetailerStoresResource,
     lgl_shopify: ShopifyStoreResource,
+    notifier: NotifierResource,
 ) -> dg.MaterializeResult:
     """Imported orders the retailer changed since the last run, applied to their LGL orders.
 
-    One row per change: shipping address updated (or, after a shipment, a person told),
-    LGL order cancelled (restocked, no customer notice), cancel requested (Shopify's job not done
-    yet; confirmed by id next run), held after a partial shipment or shipped in full before the
-    cancellation (a person decides; told once), or failed. Changes are read from the last run's
-    start less LGL_WATERMARK_OVERLAP_MINUTES (the first time, over the retailer's
-    ``fulfillment_lookback_hours``).
+    One row per change: lines edited to match the retailer's LGL lines after an edit, a refund
+    or a move (or, where LGL shipped already, a person told the difference once), a retailer's
+    hold mirrored or released, shipping address updated, LGL order cancelled (restocked, no
+    customer notice; the warehouse emailed at once when the order was open longer than
+    LGL_PICK_WINDOW_MINUTES), cancel requested (Shopify's job not done yet), held after a
+    partial shipment or shipped in full before the cancellation (a person decides), or
+    failed. Changes are read from the last run's start less LGL_WATERMARK_OVERLAP_MINUTES (the
+    first time, over the retailer's ``fulfillment_lookback_hours``); the mark moves only when
+    nothing failed. Held orders are reminded at each LGL_HELD_REMINDER_HOURS step.
     """
     retailer = control_plane.active_retailer(context.partition_key, Flow.ORDERS)
     if retailer is None:
@@ -238,13 +244,33 @@ def retailer_order_changes(
     mark = watermarks.changes_mark(engine, retailer.id)
     overlap = timedelta(minutes=settings.watermark_overlap_minutes())
     since = mark - overlap if mark else now - timedelta(hours=retailer.fulfillment_lookback_hours)
-    reconciler = CancellationReconciler(retailer_id=retailer.id, lgl=lgl, engine=engine)
+    reconciler = ChangeReconciler(
+        retailer=retailer,
+        source=source,
+        lgl=lgl,
+        engine=engine,
+        pick_window=timedelta(minutes=settings.pick_window_minutes()),
+    )
     with control_plane.flow_lock(retailer.id, Flow.ORDERS):
         outcomes = reconciler.run(changed_since(source, since))
-    watermarks.set_changes_mark(engine, retailer.id, now)
+    failed = [o for o in outcomes if o.status == ChangeStatus.FAILED]
+    if not failed:
+        watermarks.set_changes_mark(engine, retailer.id, now)
+    told = _tell_people(context, engine, retailer, outcomes, notifier)
+    metadata = _change_metadata(outcomes, source, lgl) | told
+    if failed:
+        raise dg.Failure(
+            f"{len(failed)} changes could not be applied; the first "
+            f"({failed[0].source_order_name}): {failed[0].detail}",
+            metadata={**metadata, "error_category": "order_change"},
+        )
+    return dg.MaterializeResult(value=outcomes, metadata=metadata)
+
+
+def _change_metadata(outcomes: list[ChangeOutcome], source, lgl) -> dict:
     counts = Counter(o.status for o in outcomes)
     table = pd.DataFrame([vars(o) for o in outcomes])
-    metadata = {
+    return {
         "dagster/row_count": len(outcomes),
         **{status.value: counts.get(status, 0) for status in ChangeStatus},
         "changes": dg.MetadataValue.md(
@@ -253,11 +279,64 @@ def retailer_order_changes(
         **source.metrics.as_metadata("retailer_api"),
         **lgl.metrics.as_metadata("lgl_api"),
     }
-    failed = [o for o in outcomes if o.status == ChangeStatus.FAILED]
-    if failed:
-        raise dg.Failure(
-            f"{len(failed)} cancellations could not be applied; the first "
-            f"({failed[0].source_order_name}): {failed[0].detail}",
-            metadata={**metadata, "error_category": "cancellation"},
+
+
+def _tell_people(context, engine, retailer, outcomes, notifier: NotifierResource) -> dict:
+    """The warehouse at once about late cancellations; a person at each reminder step about
+    orders still held. Returns what was sent, for the metadata."""
+    run_url = notifier.run_url(context.run_id)
+    late = [
+        {"lgl_order": o.lgl_order_id or "", "order": o.source_order_name, "what": o.detail or ""}
+        for o in outcomes
+        if o.warehouse
+    ]
+    told: dict = {"warehouse_told": len(late), "held_reminders": 0}
+    if late:
+        window = f"{settings.pick_window_minutes():g} minutes"
+        floor = notifier.notifier(engine, recipients=settings.warehouse_emails())
+        floor.notify(
+            warehouse_notice(
+                retailer_id=retailer.id,
+                retailer_name=retailer.name,
+                orders=late,
+                window=window,
+                run_id=context.run_id,
+                run_url=run_url,
+            )
         )
-    return dg.MaterializeResult(value=outcomes, metadata=metadata)
+    for step, orders in held_reminders(engine, retailer.id, datetime.now(UTC)).items():
+        notifier.notifier(engine).notify(
+            held_notice(
+                retailer_id=retailer.id,
+                retailer_name=retailer.name,
+                orders=orders,
+                step=step,
+                run_id=context.run_id,
+                run_url=run_url,
+            )
+        )
+        told["held_reminders"] += len(orders)
+    return told
+
+
+def held_reminders(engine, retailer_id: str, now: datetime) -> dict[str, list[dict]]:
+    """Held orders that reached a reminder step they were not reminded of, by step (each
+    claimed in the ledger first, so a step is sent once however many runs see it)."""
+    steps = settings.held_reminder_hours()
+    due: dict[str, list[dict]] = {}
+    for held in ledger.held_orders(engine, retailer_id):
+        age = (now - held.held_since).total_seconds() / 3600
+        reached = sum(1 for hours in steps if age >= hours)
+        if reached <= held.reminded or not ledger.mark_reminded(engine, retailer_id, held, reached):
+            continue
+        label = f"{steps[reached - 1]:g} h"
+        due.setdefault(label, []).append(
+            {
+                "id": held.source_order_id,
+                "order": held.name or held.source_order_id,
+                "reason": (held.reason or "held").replace("_", " "),
+                "detail": "",
+                "since": held.held_since.strftime("%Y-%m-%d %H:%M UTC"),
+            }
+        )
+    return due

@@ -29,7 +29,7 @@ _env = jinja2.Environment(
 class Notice:
     """Something worth telling; the policy decides whether and when it becomes an email."""
 
-    kind: str  # failure | activity | recovery | digest
+    kind: str  # failure | activity | recovery | digest | warehouse | held
     subject: str
     context: dict[str, Any] = field(default_factory=dict)
     retailer_id: str | None = None
@@ -98,6 +98,9 @@ def activity_summary(flow: str, numbers: dict[str, int]) -> str:
             ("held", "held"),
             ("failed", "failed"),
             ("cancelled", "cancelled at LGL after the retailer cancelled"),
+            ("edited", "edited at LGL after the retailer's edit, refund or move"),
+            ("edit_for_person", "changed at the retailer after LGL shipped: for you"),
+            ("held_at_retailer", "on hold at LGL while the retailer holds them"),
             ("held_after_shipment", "cancelled after part shipped: the rest held for you"),
             ("shipped_before_cancel", "cancelled after shipping in full: for you"),
         ],
@@ -173,3 +176,57 @@ def render(notice: Notice, repeats: int = 0) -> tuple[str, str, str]:
     text = _env.get_template(f"{notice.kind}.txt").render(subject=subject, **context)
     html = _env.get_template(f"{notice.kind}.html").render(subject=subject, **context)
     return subject, text, html
+
+
+def warehouse_notice(
+    *,
+    retailer_id: str,
+    retailer_name: str,
+    orders: list[dict[str, str]],
+    window: str,
+    run_id: str,
+    run_url: str,
+) -> Notice:
+    """Late cancellations for the warehouse floor: ``orders`` have lgl_order, order, what."""
+    first = orders[0]["lgl_order"]
+    return Notice(
+        kind="warehouse",
+        subject=f"[{retailer_name}] Pull from pick: {len(orders)} cancelled order(s), "
+        f"first {first}",
+        context={
+            "retailer": retailer_name,
+            "orders": orders,
+            "window": window,
+            "run_id": run_id,
+            "run_url": run_url,
+        },
+        retailer_id=retailer_id,
+        flow=Flow.ORDERS.value,
+        dedupe_key=f"warehouse:{retailer_id}:" + ",".join(sorted(o["lgl_order"] for o in orders)),
+    )
+
+
+def held_notice(
+    *,
+    retailer_id: str,
+    retailer_name: str,
+    orders: list[dict[str, str]],
+    step: str,
+    run_id: str,
+    run_url: str,
+) -> Notice:
+    """Orders held ``step`` or longer (one reminder per order and step: the dedupe key)."""
+    return Notice(
+        kind="held",
+        subject=f"[{retailer_name}] {len(orders)} order(s) held for {step} or more",
+        context={
+            "retailer": retailer_name,
+            "orders": orders,
+            "step": step,
+            "run_id": run_id,
+            "run_url": run_url,
+        },
+        retailer_id=retailer_id,
+        flow=Flow.ORDERS.value,
+        dedupe_key=f"held:{retailer_id}:{step}:" + ",".join(sorted(o["id"] for o in orders)),
+    )

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from lgl_sync.control_plane.notifications import DELIVERED, Past
 
-URGENT_KINDS = ("failure", "recovery")
+URGENT_KINDS = ("failure", "recovery", "warehouse")
 # "logged" is a notice that would have been sent had a transport been configured.
 
 

@@ -27,6 +27,8 @@ class FulfillmentOrderLine:
     line_item_id: str | None
     sku: str | None
     remaining: int
+    total: int = 0  # units of the line assigned to this fulfillment order, shipped or not
+    line_current: int | None = None  # the line item's units less refunded and removed ones
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ def fulfillment_order(node: dict[str, Any]) -> FulfillmentOrder:
             (item.get("lineItem") or {}).get("id"),
             (item.get("lineItem") or {}).get("sku"),
             item.get("remainingQuantity") or 0,
+            item.get("totalQuantity") or 0,
+            (item.get("lineItem") or {}).get("currentQuantity"),
         )
         for item in nodes(node.get("lineItems"))
     )

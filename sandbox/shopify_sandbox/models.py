@@ -121,7 +121,7 @@ class FulfillmentOrder:
     updated_at: datetime
     line_items: list[FulfillmentOrderLineItem] = field(default_factory=list)
     request_status: str = "UNSUBMITTED"
-    holds: list[tuple[str, str]] = field(default_factory=list)  # (handle, reason)
+    holds: list[tuple[str, str, int]] = field(default_factory=list)  # (handle, reason, id)
     status_before_hold: str | None = None
     fulfillment_ids: list[int] = field(default_factory=list)
 

@@ -360,6 +360,10 @@ QUERY_RESOLVERS: dict[str, dict[str, Any]] = {
         },
         "lineItems": lambda fo, info, **args: connection(fo.line_items, args, bulk=_ctx(info).bulk),
         "supportedActions": _supported_actions,
+        "fulfillmentHolds": lambda fo, _: [
+            {"id": gid("FulfillmentHold", number), "handle": handle, "reason": reason}
+            for handle, reason, number in fo.holds
+        ],
         "fulfillments": lambda fo, info, **args: connection(
             [_ctx(info).store.fulfillments[i] for i in fo.fulfillment_ids],
             args,

@@ -49,6 +49,7 @@ DEFAULT_SCOPES = (
     "write_merchant_managed_fulfillment_orders",
     "read_fulfillments",
     "write_fulfillments",
+    "write_order_edits",
 )
 
 
@@ -139,6 +140,7 @@ class Store:
         # (FULFILLMENT_ORDERS_ORDER_ROUTING_COMPLETE); this many seconds later here.
         self.routing_delay = 0.0
         self.jobs: dict[int, tuple[float, Any]] = {}  # job id -> (due, what to run)
+        self.edits: dict[int, Any] = {}  # calculated order id -> its staged changes
         self.metafield_definitions: dict[tuple[str, str, str], Any] = {}
         self.index_history: dict[str, list[tuple[float, dict[str, Any]]]] = {}
         self.idempotency: dict[str, tuple[str, Any]] = {}
@@ -472,7 +474,7 @@ class Store:
             raise SandboxError(
                 f"Fulfillment order {fo.id} cannot be put on hold in status {fo.status}.", ["id"]
             )
-        if any(h == handle for h, _ in fo.holds):
+        if any(h == handle for h, _, _ in fo.holds):
             raise SandboxError(
                 "A fulfillment hold with this handle already exists.",
                 ["fulfillmentHold", "handle"],
@@ -480,18 +482,61 @@ class Store:
             )
         if fo.status != "ON_HOLD":
             fo.status_before_hold = fo.status
-        fo.holds.append((handle, reason))
+        fo.holds.append((handle, reason, next_id()))
         fo.status = "ON_HOLD"
         fo.updated_at = self.now()
         self.touch(self.orders[fo.order_id])
 
-    def release_fulfillment_order(self, fo: FulfillmentOrder) -> None:
+    def release_fulfillment_order(self, fo: FulfillmentOrder, hold_ids: set[int] | None) -> None:
+        """fulfillmentOrderReleaseHold: the holds named (all when none are named) end; the FO
+        reopens once no hold is left."""
         if fo.status != "ON_HOLD":
             raise SandboxError("The fulfillment order is not on hold.", ["id"])
-        fo.holds.clear()
+        fo.holds = [h for h in fo.holds if hold_ids is not None and h[2] not in hold_ids]
+        if fo.holds:
+            fo.updated_at = self.now()
+            self.touch(self.orders[fo.order_id])
+            return
         fo.status = fo.status_before_hold or "OPEN"
         fo.updated_at = self.now()
         self.touch(self.orders[fo.order_id])
+
+    def move_fulfillment_order(
+        self, fo: FulfillmentOrder, location_id: int, units: dict[int, int]
+    ) -> FulfillmentOrder:
+        """Moves ``units`` ({FO line id: units}) to ``location_id``: the FO itself when nothing
+        of it was fulfilled and all of it moves, else a new FO (the original keeps the rest)."""
+        order = self.orders[fo.order_id]
+        whole = not fo.fulfillment_ids and all(
+            units.get(fl.id, 0) == fl.total_quantity for fl in fo.line_items
+        )
+        if order.commits_inventory:
+            for fl in fo.line_items:
+                line = self.line_items[fl.line_item_id]
+                self.move_committed(line, fo.location_id, units.get(fl.id, 0), to="available")
+                self.move_committed(line, location_id, units.get(fl.id, 0), to="committed")
+        if whole:
+            fo.location_id = location_id
+            fo.updated_at = self.now()
+            self.touch(order)
+            return fo
+        moved = FulfillmentOrder(next_id(), order.id, location_id, "OPEN", self.now(), self.now())
+        for fl in fo.line_items:
+            take = units.get(fl.id, 0)
+            if not take:
+                continue
+            fl.remaining_quantity -= take
+            fl.total_quantity -= take
+            new_line = FulfillmentOrderLineItem(next_id(), moved.id, fl.line_item_id, take, take)
+            moved.line_items.append(new_line)
+            self.fulfillment_order_line_items[new_line.id] = new_line
+        if not any(fl.remaining_quantity for fl in fo.line_items):
+            fo.status = "CLOSED"
+        fo.updated_at = self.now()
+        self.fulfillment_orders[moved.id] = moved
+        order.fulfillment_order_ids.append(moved.id)
+        self.touch(order)
+        return moved
 
     def fulfillment_status(self, order: Order) -> str:
         """Order.displayFulfillmentStatus derived from its fulfillment orders."""

@@ -7,11 +7,17 @@ from datetime import datetime
 from typing import Any
 
 from lgl_sync.shopify.client import ShopifyClient
-from lgl_sync.sync.lifecycle.rules import OPEN_STATUSES, LglOrderState, SourceChange
+from lgl_sync.sync.lifecycle.rules import (
+    OPEN_STATUSES,
+    RETAILER_HOLD_HANDLE,
+    LglLine,
+    LglOrderState,
+    SourceChange,
+)
 from lgl_sync.sync.orders.reads import parse_datetime
 from lgl_sync.sync.orders.rules import IMPORTED_TAG
 
-IDS_PER_REQUEST = 50  # each order costs about 1 + 20 fulfillment orders by the formula
+IDS_PER_REQUEST = 5  # each order: 1 + 50 lines x 2 + 10 fulfillment orders x 2 by the formula
 
 
 def changed_since(client: ShopifyClient, since: datetime) -> list[SourceChange]:
@@ -23,6 +29,7 @@ def changed_since(client: ShopifyClient, since: datetime) -> list[SourceChange]:
             node["name"],
             parse_datetime(node["cancelledAt"]) if node.get("cancelledAt") else None,
             node.get("shippingAddress"),
+            node.get("displayFulfillmentStatus") == "FULFILLED",
         )
         for node in client.paginate(
             "RetailerChangedOrders",
@@ -33,7 +40,19 @@ def changed_since(client: ShopifyClient, since: datetime) -> list[SourceChange]:
     ]
 
 
-def _state(node: dict[str, Any], fulfillment_orders: list[dict[str, Any]]) -> LglOrderState:
+def _line(node: dict[str, Any]) -> LglLine:
+    return LglLine(
+        node["id"],
+        node.get("sku"),
+        (node.get("variant") or {}).get("id"),
+        node.get("currentQuantity") or 0,
+        node.get("unfulfilledQuantity") or 0,
+    )
+
+
+def _state(
+    node: dict[str, Any], fulfillment_orders: list[dict[str, Any]], lines: list[dict[str, Any]]
+) -> LglOrderState:
     return LglOrderState(
         id=node["id"],
         name=node["name"],
@@ -43,6 +62,14 @@ def _state(node: dict[str, Any], fulfillment_orders: list[dict[str, Any]]) -> Lg
             fo["id"] for fo in fulfillment_orders if fo.get("status") in OPEN_STATUSES
         ),
         on_hold=any(fo.get("status") == "ON_HOLD" for fo in fulfillment_orders),
+        lines=tuple(_line(line) for line in lines),
+        retailer_holds=tuple(
+            (fo["id"], hold["id"])
+            for fo in fulfillment_orders
+            for hold in fo.get("fulfillmentHolds") or ()
+            if hold.get("handle") == RETAILER_HOLD_HANDLE
+        ),
+        created_at=parse_datetime(node["createdAt"]) if node.get("createdAt") else None,
     )
 
 
@@ -60,5 +87,12 @@ def lgl_order_states(lgl: ShopifyClient, ids: list[str]) -> dict[str, LglOrderSt
                     path="order.fulfillmentOrders",
                     page_size=10,
                 )
-                found[node["id"]] = _state(node, fulfillment_orders)
+                lines = lgl.complete(
+                    node["lineItems"],
+                    "LglOrderLineItems",
+                    {"id": node["id"]},
+                    path="order.lineItems",
+                    page_size=50,
+                )
+                found[node["id"]] = _state(node, fulfillment_orders, lines)
     return found

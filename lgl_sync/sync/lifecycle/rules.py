@@ -16,6 +16,9 @@ from enum import StrEnum
 from typing import Any
 
 HOLD_HANDLE = "lgl-sync-retailer-cancelled"
+# The retailer put the order's fulfillment order at the LGL location on hold: LGL holds its own
+# until the retailer releases theirs (then only this hold is released, never a person's).
+RETAILER_HOLD_HANDLE = "lgl-sync-retailer-hold"
 OPEN_STATUSES = ("OPEN", "IN_PROGRESS", "SCHEDULED")
 
 
@@ -27,6 +30,19 @@ class SourceChange:
     name: str
     cancelled_at: datetime | None
     shipping_address: dict[str, Any] | None
+    fulfilled: bool = False  # shipped in full at the retailer: nothing left to edit
+
+
+@dataclass(frozen=True)
+class LglLine:
+    """A line of an LGL order: ``current`` leaves out removed units, ``unfulfilled`` is what
+    can still be edited."""
+
+    id: str
+    sku: str | None
+    variant_id: str | None
+    current: int
+    unfulfilled: int
 
 
 @dataclass(frozen=True)
@@ -39,6 +55,59 @@ class LglOrderState:
     shipped: bool  # at least one fulfillment that is not cancelled
     open_fulfillment_orders: tuple[str, ...]  # OPEN / IN_PROGRESS / SCHEDULED, not yet held
     on_hold: bool  # some fulfillment order is on hold already
+    lines: tuple[LglLine, ...] = ()
+    # (fulfillment order id, hold id) of LGL Sync's holds for a hold at the retailer
+    retailer_holds: tuple[tuple[str, str], ...] = ()
+    created_at: datetime | None = None
+
+    def units(self) -> dict[str, int]:
+        """{sku: units} of the order's lines, shipped or not."""
+        total: dict[str, int] = {}
+        for line in self.lines:
+            if line.sku and line.current:
+                total[line.sku] = total.get(line.sku, 0) + line.current
+        return total
+
+
+@dataclass(frozen=True)
+class EditPlan:
+    """What an LGL order's lines must change by to match the retailer's LGL lines."""
+
+    add: dict[str, int]  # sku -> units to add
+    remove: dict[str, int]  # sku -> unfulfilled units to take off
+    shipped_over: dict[str, int]  # sku -> units shipped beyond what is wanted now (a person)
+
+    def __bool__(self) -> bool:
+        return bool(self.add or self.remove)
+
+
+def edit_plan(wanted: dict[str, int], state: LglOrderState) -> EditPlan:
+    """By state, never by replaying a recorded change: wanted units per SKU against the LGL
+    order's lines now. Units already shipped cannot be taken off: they are reported."""
+    have = state.units()
+    open_units: dict[str, int] = {}
+    for line in state.lines:
+        if line.sku:
+            open_units[line.sku] = open_units.get(line.sku, 0) + line.unfulfilled
+    add, remove, over = {}, {}, {}
+    for sku in sorted(set(wanted) | set(have)):
+        delta = wanted.get(sku, 0) - have.get(sku, 0)
+        if delta > 0:
+            add[sku] = delta
+        elif delta < 0:
+            removable = min(-delta, open_units.get(sku, 0))
+            if removable:
+                remove[sku] = removable
+            if -delta > removable:
+                over[sku] = -delta - removable
+    return EditPlan(add, remove, over)
+
+
+def describe(plan: EditPlan) -> str:
+    """``+2 SKU-A, -1 SKU-B`` for a person."""
+    parts = [f"+{n} {sku}" for sku, n in plan.add.items()]
+    parts += [f"-{n} {sku}" for sku, n in plan.remove.items()]
+    return ", ".join(parts)
 
 
 class Action(StrEnum):

@@ -1,4 +1,5 @@
-"""Reconciling LGL orders with changes at the retailer (cancellations, addresses), each once.
+"""Reconciling LGL orders with changes at the retailer, each once: cancellations, addresses,
+edits, refunds and moves (the LGL lines), and holds.
 
 Every write is safe to repeat: ``orderCancel`` on a cancelled order is refused, and a hold
 carries LGL Sync's own handle, which Shopify allows once per fulfillment order. Each transition
@@ -9,14 +10,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy.engine import Engine
 
 from lgl_sync.control_plane import ledger
 from lgl_sync.control_plane.ledger import LinkStatus, OrderLink
+from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.shopify.errors import ShopifyError
+from lgl_sync.sync.lifecycle.edits import OrderEditor, lines_fingerprint
 from lgl_sync.sync.lifecycle.reads import lgl_order_states
 from lgl_sync.sync.lifecycle.rules import (
     HOLD_HANDLE,
@@ -24,14 +28,20 @@ from lgl_sync.sync.lifecycle.rules import (
     LglOrderState,
     SourceChange,
     decide,
+    describe,
     staff_note,
 )
-from lgl_sync.sync.orders.rules import address_fingerprint, shipping_address_input
+from lgl_sync.sync.orders.reads import read_source_orders_by_id
+from lgl_sync.sync.orders.rules import SourceOrder, address_fingerprint, shipping_address_input
 
 logger = logging.getLogger(__name__)
 
 
 class ChangeStatus(StrEnum):
+    EDITED = "edited"  # the LGL order's lines match the retailer's LGL lines again
+    EDIT_FOR_PERSON = "edit_for_person"  # shipped units, an unknown SKU, a refusal: told once
+    HELD_AT_RETAILER = "held_at_retailer"  # the retailer's hold mirrored at LGL
+    RELEASED_AT_RETAILER = "released_at_retailer"  # and released with theirs
     ADDRESS_UPDATED = "address_updated"  # the LGL order ships to the new address
     ADDRESS_AFTER_SHIPMENT = "address_after_shipment"  # something shipped: a person told
     CANCELLED = "cancelled"  # the LGL order is cancelled (now or found so)
@@ -47,15 +57,32 @@ class ChangeOutcome:
     lgl_order_id: str | None
     status: ChangeStatus
     detail: str | None = None
+    # The LGL order had been open longer than the pick window when the retailer cancelled it:
+    # it may be on a picker's list, so the warehouse is told at once.
+    warehouse: bool = False
 
 
-class CancellationReconciler:
-    """Applies one retailer's cancellations to the LGL orders imported from them."""
+class ChangeReconciler:
+    """Applies one retailer's changes to the LGL orders imported from them."""
 
-    def __init__(self, *, retailer_id: str, lgl: ShopifyClient, engine: Engine) -> None:
-        self.retailer_id = retailer_id
+    def __init__(
+        self,
+        *,
+        retailer: Retailer,
+        source: ShopifyClient,
+        lgl: ShopifyClient,
+        engine: Engine,
+        pick_window: timedelta,
+    ) -> None:
+        self.retailer_id = retailer.id
+        self.location_id = retailer.target_location_id
+        self.source = source
         self.lgl = lgl
         self.engine = engine
+        self.pick_window = pick_window
+        self.editor = OrderEditor(
+            retailer_id=retailer.id, lgl=lgl, location_id=retailer.lgl_location_id
+        )
 
     def run(self, changes: list[SourceChange]) -> list[ChangeOutcome]:
         """Applies these changes, then confirms cancellations sent before (by id)."""
@@ -66,7 +93,6 @@ class CancellationReconciler:
             for c in changes
             if c.id in links and links[c.id].lgl_order_id and links[c.id].status in live
         ]
-        todo = [(c, link) for c, link in todo if c.cancelled_at or self._moved(c, link)]
         seen = {c.id for c, _ in todo}
         todo += [
             (
@@ -80,21 +106,23 @@ class CancellationReconciler:
             )
             if link.source_order_id not in seen and link.lgl_order_id
         ]
+        live = [c.id for c, _ in todo if not (c.cancelled_at or c.fulfilled)]
+        orders = {o.id: o for o in read_source_orders_by_id(self.source, self.location_id, live)}
         states = lgl_order_states(self.lgl, [link.lgl_order_id for _, link in todo])
-        outcomes = []
+        outcomes: list[ChangeOutcome] = []
         for change, link in todo:
             state = states.get(link.lgl_order_id)
             if state is None:
                 continue  # deleted at LGL: nothing to change
             try:
-                outcome = self._apply(change, link, state)
+                outcomes += self._apply(change, link, state, orders.get(change.id))
             except ShopifyError as exc:
                 logger.warning("change of %s failed: %s", change.name, exc)
-                outcome = ChangeOutcome(
-                    change.name, link.lgl_order_id, ChangeStatus.FAILED, str(exc)[:300]
+                outcomes.append(
+                    ChangeOutcome(
+                        change.name, link.lgl_order_id, ChangeStatus.FAILED, str(exc)[:300]
+                    )
                 )
-            if outcome is not None:
-                outcomes.append(outcome)
         return outcomes
 
     @staticmethod
@@ -104,11 +132,49 @@ class CancellationReconciler:
         )
 
     def _apply(
-        self, change: SourceChange, link: OrderLink, state: LglOrderState
-    ) -> ChangeOutcome | None:
+        self,
+        change: SourceChange,
+        link: OrderLink,
+        state: LglOrderState,
+        order: SourceOrder | None,
+    ) -> list[ChangeOutcome]:
         if change.cancelled_at is not None or link.status == LinkStatus.CANCELLING:
-            return self._reconcile(change, link, state)
-        return self._readdress(change, link, state)
+            return [o for o in [self._reconcile(change, link, state)] if o]
+        outcomes = [self._readdress(change, link, state)] if self._moved(change, link) else []
+        if order is not None and not state.cancelled:
+            held = self.editor.mirror_hold(state, order.held_at_retailer)
+            if held:
+                status = ChangeStatus.HELD_AT_RETAILER
+                if held == "released":
+                    status = ChangeStatus.RELEASED_AT_RETAILER
+                outcomes.append(ChangeOutcome(change.name, state.id, status))
+            outcomes += [o for o in [self._relines(change, link, state, order)] if o]
+        return outcomes
+
+    def _relines(
+        self, change: SourceChange, link: OrderLink, state: LglOrderState, order: SourceOrder
+    ) -> ChangeOutcome | None:
+        """The LGL order's lines matched to the retailer's LGL lines (edits, refunds, moves);
+        nothing left for LGL and nothing shipped: the LGL order is cancelled instead."""
+        wanted = {sku: n for sku, n in order.assigned if n > 0}
+        fingerprint = lines_fingerprint(wanted)
+        if fingerprint == link.lines_fp:
+            return None
+        if not wanted and not state.shipped:
+            return self._cancel(change, link, state, why="nothing left for LGL to ship")
+        note = f"Edited at retailer {self.retailer_id} ({change.name}); applied by LGL Sync."
+        result = self.editor.edit(state, wanted, note)
+        if not result.applied and result.problem and not result.plan.shipped_over:
+            return ChangeOutcome(change.name, state.id, ChangeStatus.FAILED, result.problem)
+        ledger.record_lines(self.engine, link, fingerprint, wanted)
+        over = ", ".join(f"{n} x {sku}" for sku, n in result.plan.shipped_over.items())
+        if over or result.problem:
+            detail = f"the retailer now wants fewer units than LGL shipped: {over}" if over else ""
+            detail = "; ".join(d for d in (detail, result.problem) if d)
+            return ChangeOutcome(change.name, state.id, ChangeStatus.EDIT_FOR_PERSON, detail)
+        if not result.plan:
+            return None  # already matching: nothing was changed
+        return ChangeOutcome(change.name, state.id, ChangeStatus.EDITED, describe(result.plan))
 
     def _readdress(
         self, change: SourceChange, link: OrderLink, state: LglOrderState
@@ -143,7 +209,7 @@ class CancellationReconciler:
             ledger.mark_order_after_cancellation(self.engine, link, LinkStatus.CANCELLED)
             return ChangeOutcome(name, state.id, ChangeStatus.CANCELLED)
         if action == Action.CANCEL:
-            return self._cancel(cancellation, link, state)
+            return self._cancel(cancellation, link, state, why="cancelled at the retailer")
         for fulfillment_order in state.open_fulfillment_orders:
             self._hold(fulfillment_order, name)
         if not ledger.mark_order_after_cancellation(
@@ -157,6 +223,7 @@ class CancellationReconciler:
                 ChangeStatus.HELD_AFTER_SHIPMENT,
                 f"cancelled at the retailer after part of {state.name} shipped: the rest is on "
                 "hold at LGL; decide whether to cancel it or ship it",
+                warehouse=self._picking(state),
             )
         return ChangeOutcome(
             name,
@@ -165,8 +232,14 @@ class CancellationReconciler:
             f"cancelled at the retailer after {state.name} shipped in full",
         )
 
+    def _picking(self, state: LglOrderState) -> bool:
+        """Open at LGL longer than the pick window: it may be on a picker's list already."""
+        return state.created_at is not None and (
+            datetime.now(UTC) - state.created_at > self.pick_window
+        )
+
     def _cancel(
-        self, cancellation: SourceChange, link: OrderLink, state: LglOrderState
+        self, cancellation: SourceChange, link: OrderLink, state: LglOrderState, *, why: str
     ) -> ChangeOutcome:
         data = self.lgl.mutate(
             "OrderCancel",
@@ -180,6 +253,7 @@ class CancellationReconciler:
             return ChangeOutcome(
                 cancellation.name, state.id, ChangeStatus.FAILED, errors[0]["message"]
             )
+        picking = self._picking(state) and link.status != LinkStatus.CANCELLING
         if link.status != LinkStatus.CANCELLING:
             ledger.mark_order_after_cancellation(self.engine, link, LinkStatus.CANCELLING)
         # Confirmed by re-reading cancelledAt (here, or by the next run): the job is async.
@@ -187,8 +261,12 @@ class CancellationReconciler:
         if again is not None and again.cancelled:
             fresh = ledger.order_link(self.engine, self.retailer_id, cancellation.id)
             ledger.mark_order_after_cancellation(self.engine, fresh, LinkStatus.CANCELLED)
-            return ChangeOutcome(cancellation.name, state.id, ChangeStatus.CANCELLED)
-        return ChangeOutcome(cancellation.name, state.id, ChangeStatus.CANCEL_REQUESTED)
+            return ChangeOutcome(
+                cancellation.name, state.id, ChangeStatus.CANCELLED, why, warehouse=picking
+            )
+        return ChangeOutcome(
+            cancellation.name, state.id, ChangeStatus.CANCEL_REQUESTED, why, warehouse=picking
+        )
 
     def _hold(self, fulfillment_order_id: str, source_name: str) -> None:
         data = self.lgl.mutate(

@@ -14,6 +14,8 @@ from lgl_sync.sync.orders.rules import (
     CUSTOM_ID,
     LglVariant,
     SourceOrder,
+    assigned_units,
+    held_at,
     lgl_lines,
     search_query,
     sku_search,
@@ -48,6 +50,8 @@ def source_order(
         shipping_address=node.get("shippingAddress"),
         ship_date=ship_date,
         lines=lgl_lines(fulfillment_orders, location_id),
+        assigned=assigned_units(fulfillment_orders, location_id),
+        held_at_retailer=held_at(fulfillment_orders, location_id),
     )
 
 

@@ -23,6 +23,9 @@ IMPORTED_TAG = "imported-to-LGL"
 # The LGL order's custom ID: an id-type metafield in LGL Sync's own namespace (never the `$app`
 # default, whose names belong to one app), holding the source identifier.
 CUSTOM_ID = ("lgl_sync", "source_order")
+# Paid, or paid and then refunded in part (the rest still ships): a fully refunded order is not.
+PAID = ("PAID", "PARTIALLY_REFUNDED")
+PAID_SEARCH = "(financial_status:paid OR financial_status:partially_refunded)"
 MAX_LINES = 250  # Shopify caps input arrays at 250 items (FACTS.md §1.5)
 
 
@@ -51,6 +54,11 @@ class SourceOrder:
     shipping_address: dict[str, Any] | None
     ship_date: str | None
     lines: tuple[SourceLine, ...]
+    # {sku: units} the retailer's LGL location is to ship in all, shipped or not (what the LGL
+    # order's lines must add up to after edits and refunds), and whether the retailer put a
+    # fulfillment order there on hold.
+    assigned: tuple[tuple[str, int], ...] = ()
+    held_at_retailer: bool = False
 
     def units(self) -> dict[str, int]:
         """{sku: units} still to ship from the retailer's LGL location."""
@@ -96,13 +104,13 @@ def search_query(since: datetime) -> str:
     """Shopify search for candidate orders. ``-tag:`` only trims the list: the index lags
     writes, so the ledger and the order's own tags decide (DESIGN.md)."""
     stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"financial_status:paid -status:cancelled created_at:>='{stamp}' -tag:{IMPORTED_TAG}"
+    return f"{PAID_SEARCH} -status:cancelled created_at:>='{stamp}' -tag:{IMPORTED_TAG}"
 
 
 def changed_query(since: datetime) -> str:
     """Shopify search for orders changed since ``since`` (paid late, released, routed...)."""
     stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"financial_status:paid -status:cancelled updated_at:>='{stamp}' -tag:{IMPORTED_TAG}"
+    return f"{PAID_SEARCH} -status:cancelled updated_at:>='{stamp}' -tag:{IMPORTED_TAG}"
 
 
 def lgl_lines(
@@ -122,9 +130,40 @@ def lgl_lines(
     return tuple(lines.values())
 
 
+def assigned_units(
+    fulfillment_orders: list[FulfillmentOrder], location_id: str
+) -> tuple[tuple[str, int], ...]:
+    """{sku: units} assigned to the LGL location, shipped or not, as sorted pairs.
+
+    Per line item: the units on the location's fulfillment orders that are not cancelled
+    (``totalQuantity``), never more than the line's ``currentQuantity`` (which leaves out
+    refunded and removed units), so the sum is right whether or not Shopify also lowers a
+    closed fulfillment order's total after an edit or a refund."""
+    per_line: dict[str, list] = {}
+    for fo in fulfillment_orders:
+        if fo.location_id != location_id or fo.status == "CANCELLED":
+            continue
+        for item in fo.lines:
+            if not item.line_item_id or not item.sku:
+                continue
+            entry = per_line.setdefault(item.line_item_id, [item.sku, 0, item.line_current])
+            entry[1] += item.total
+    units: dict[str, int] = {}
+    for sku, total, current in per_line.values():
+        units[sku] = units.get(sku, 0) + (total if current is None else min(total, current))
+    return tuple(sorted((sku, n) for sku, n in units.items()))
+
+
+def held_at(fulfillment_orders: list[FulfillmentOrder], location_id: str) -> bool:
+    """Did the retailer put a fulfillment order at the LGL location on hold?"""
+    return any(
+        fo.location_id == location_id and fo.status == "ON_HOLD" for fo in fulfillment_orders
+    )
+
+
 def ineligibility(order: SourceOrder, since: datetime) -> str | None:
     """Why an order is not to be imported (None when it is): the rules of DESIGN.md."""
-    if order.financial_status != "PAID":
+    if order.financial_status not in PAID:
         return "not_paid"
     if order.cancelled:
         return "cancelled"

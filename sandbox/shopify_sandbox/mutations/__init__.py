@@ -6,10 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from shopify_sandbox.bulk import bulk_operation_run_query
+from shopify_sandbox.mutations.edits import (
+    order_edit_add_line_item_discount,
+    order_edit_add_variant,
+    order_edit_begin,
+    order_edit_commit,
+    order_edit_set_quantity,
+    refund_create,
+)
 from shopify_sandbox.mutations.fulfillments import (
     fulfillment_cancel,
     fulfillment_create,
     fulfillment_order_hold,
+    fulfillment_order_move,
     fulfillment_order_release_hold,
     fulfillment_tracking_update,
 )
@@ -44,6 +53,13 @@ def mutation_resolvers() -> dict[str, dict[str, Any]]:
             "fulfillmentCancel": fulfillment_cancel,
             "fulfillmentOrderHold": fulfillment_order_hold,
             "fulfillmentOrderReleaseHold": fulfillment_order_release_hold,
+            "fulfillmentOrderMove": fulfillment_order_move,
+            "orderEditBegin": order_edit_begin,
+            "orderEditAddVariant": order_edit_add_variant,
+            "orderEditSetQuantity": order_edit_set_quantity,
+            "orderEditAddLineItemDiscount": order_edit_add_line_item_discount,
+            "orderEditCommit": order_edit_commit,
+            "refundCreate": refund_create,
             "inventorySetQuantities": inventory_set_quantities,
             "inventoryAdjustQuantities": inventory_adjust_quantities,
             "inventoryActivate": inventory_activate,

@@ -139,7 +139,7 @@ def fulfillment_order_hold(
             "userErrors": [error.as_user_error()],
         }
     hold = {
-        "id": gid("FulfillmentHold", fo.id),
+        "id": gid("FulfillmentHold", fo.holds[-1][2]),
         "handle": handle,
         "reason": fulfillmentHold["reason"],
     }
@@ -151,7 +151,9 @@ def fulfillment_order_hold(
     }
 
 
-def fulfillment_order_release_hold(_: Any, info: GraphQLResolveInfo, id: str, **_a: Any) -> dict:
+def fulfillment_order_release_hold(
+    _: Any, info: GraphQLResolveInfo, id: str, holdIds: list[str] | None = None, **_a: Any
+) -> dict:
     store = context_of(info).store
     fo = lookup(store, id, "FulfillmentOrder")
     try:
@@ -159,7 +161,66 @@ def fulfillment_order_release_hold(_: Any, info: GraphQLResolveInfo, id: str, **
             raise SandboxError(
                 "Fulfillment order does not exist.", ["id"], "FULFILLMENT_ORDER_NOT_FOUND"
             )
-        store.release_fulfillment_order(fo)
+        named = {int(h.rsplit("/", 1)[-1]) for h in holdIds} if holdIds else None
+        store.release_fulfillment_order(fo, named)
     except SandboxError as error:
         return {"fulfillmentOrder": None, "userErrors": [error.as_user_error()]}
     return {"fulfillmentOrder": fo, "userErrors": []}
+
+
+def fulfillment_order_move(
+    _: Any,
+    info: GraphQLResolveInfo,
+    id: str,
+    newLocationId: str,
+    fulfillmentOrderLineItems: list[dict] | None = None,
+) -> dict:
+    """fulfillmentOrderMove: an OPEN or IN_PROGRESS fulfillment order's unfulfilled units go to
+    another location. Nothing fulfilled and everything moved: the same fulfillment order changes
+    location; otherwise a new one at the new location takes the moved units."""
+    store = context_of(info).store
+    fo = lookup(store, id, "FulfillmentOrder")
+    location = lookup(store, newLocationId, "Location")
+    try:
+        if fo is None:
+            raise SandboxError("Fulfillment order does not exist.", ["id"], "GENERAL_ERROR")
+        if location is None:
+            raise SandboxError("Location does not exist.", ["newLocationId"], "GENERAL_ERROR")
+        if fo.status not in ("OPEN", "IN_PROGRESS"):
+            raise SandboxError(
+                f"Fulfillment order cannot be moved in status {fo.status}.", ["id"], "GENERAL_ERROR"
+            )
+        wanted = _units_to_move(fo, fulfillmentOrderLineItems)
+    except SandboxError as error:
+        return {
+            "movedFulfillmentOrder": None,
+            "originalFulfillmentOrder": None,
+            "remainingFulfillmentOrder": None,
+            "userErrors": [error.as_user_error()],
+        }
+    moved = store.move_fulfillment_order(fo, location.id, wanted)
+    return {
+        "movedFulfillmentOrder": moved,
+        "originalFulfillmentOrder": fo,
+        "remainingFulfillmentOrder": fo if moved is not fo else None,
+        "userErrors": [],
+    }
+
+
+def _units_to_move(fo: Any, items: list[dict] | None) -> dict[int, int]:
+    """{fulfillment-order line id: units to move}: everything remaining unless ``items``."""
+    if not items:
+        return {fl.id: fl.remaining_quantity for fl in fo.line_items if fl.remaining_quantity}
+    lines = {fl.id: fl for fl in fo.line_items}
+    wanted = {}
+    for i, item in enumerate(items):
+        number = int(item["id"].rsplit("/", 1)[-1])
+        line = lines.get(number)
+        if line is None or not 0 < item["quantity"] <= line.remaining_quantity:
+            raise SandboxError(
+                "Invalid fulfillment order line item quantity.",
+                ["fulfillmentOrderLineItems", str(i)],
+                "GENERAL_ERROR",
+            )
+        wanted[number] = item["quantity"]
+    return wanted
