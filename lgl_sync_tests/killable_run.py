@@ -18,7 +18,7 @@ import dagster as dg
 
 from lgl_sync.defs.alerts import NotifierResource
 from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
-from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
+from lgl_sync.defs.orders import imported_lgl_orders, retailer_order_changes, retailer_paid_orders
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
@@ -29,6 +29,10 @@ from lgl_sync.shopify.client import ShopifyClient
 FLOWS = {
     "orders": ([retailer_paid_orders, imported_lgl_orders], "imported_lgl_orders"),
     "fulfillments": ([lgl_shipments, retailer_fulfillments], "retailer_fulfillments"),
+    "changes": (
+        [retailer_paid_orders, imported_lgl_orders, retailer_order_changes],
+        "retailer_order_changes",
+    ),
 }
 
 

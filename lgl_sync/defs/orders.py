@@ -286,7 +286,11 @@ def _tell_people(context, engine, retailer, outcomes, notifier: NotifierResource
     orders still held. Returns what was sent, for the metadata."""
     run_url = notifier.run_url(context.run_id)
     late = [
-        {"lgl_order": o.lgl_order_id or "", "order": o.source_order_name, "what": o.detail or ""}
+        {
+            "lgl_order": o.lgl_order_name or o.lgl_order_id or "",
+            "order": o.source_order_name,
+            "what": o.detail or "",
+        }
         for o in outcomes
         if o.warehouse
     ]

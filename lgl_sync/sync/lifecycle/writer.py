@@ -60,6 +60,7 @@ class ChangeOutcome:
     # The LGL order had been open longer than the pick window when the retailer cancelled it:
     # it may be on a picker's list, so the warehouse is told at once.
     warehouse: bool = False
+    lgl_order_name: str | None = None  # for people: "#1042" rather than its id
 
 
 class ChangeReconciler:
@@ -224,6 +225,7 @@ class ChangeReconciler:
                 f"cancelled at the retailer after part of {state.name} shipped: the rest is on "
                 "hold at LGL; decide whether to cancel it or ship it",
                 warehouse=self._picking(state),
+                lgl_order_name=state.name,
             )
         return ChangeOutcome(
             name,
@@ -262,10 +264,10 @@ class ChangeReconciler:
             fresh = ledger.order_link(self.engine, self.retailer_id, cancellation.id)
             ledger.mark_order_after_cancellation(self.engine, fresh, LinkStatus.CANCELLED)
             return ChangeOutcome(
-                cancellation.name, state.id, ChangeStatus.CANCELLED, why, warehouse=picking
+                cancellation.name, state.id, ChangeStatus.CANCELLED, why, picking, state.name
             )
         return ChangeOutcome(
-            cancellation.name, state.id, ChangeStatus.CANCEL_REQUESTED, why, warehouse=picking
+            cancellation.name, state.id, ChangeStatus.CANCEL_REQUESTED, why, picking, state.name
         )
 
     def _hold(self, fulfillment_order_id: str, source_name: str) -> None:
