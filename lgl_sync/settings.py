@@ -75,7 +75,7 @@ SETTINGS = {
             "LGL_WAREHOUSE_EMAIL",
             "",
             "who on the warehouse floor is told at once about a late cancellation "
-            "(comma-separated; empty: NOTIFY_EMAIL_TO)",
+            "(comma-separated; empty: EMAIL_TO)",
         ),
         Setting(
             "LGL_HELD_REMINDER_HOURS",

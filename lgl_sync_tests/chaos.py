@@ -6,10 +6,13 @@ runs a short one inside ``make test``. Each round runs every flow for every reta
 Dagster run in its own process (the four retailers at once), with 10% of all Shopify requests
 failing across every fault kind the sandbox has, and some processes SIGKILLed at random
 moments. Between rounds LGL's stock changes and the warehouse ships; during runs, customers buy
-at the retailers (new paid orders, stock going down under the inventory sync). Then faults,
+at the retailers (new paid orders, stock going down under the inventory sync) and the retailers'
+staff cancel, edit, refund and mark orders paid. Then faults,
 kills and sales stop and clean rounds run until a round changes nothing.
 
-Invariants: each eligible retailer order in the LGL store exactly once with its LGL lines; each
+Invariants: each eligible retailer order in the LGL store exactly once with its current LGL lines
+(after the retailers' edits and refunds; units LGL shipped before an edit reached it stay), and
+no cancelled order shipped after its cancellation reached LGL; each
 LGL shipment on its retailer order exactly once with its tracking; every retailer's stock at its
 LGL location equal to max(0, LGL available - units of orders not in the LGL store); every held
 order counted under a reason; no token in any log or output.
@@ -37,7 +40,11 @@ import sqlalchemy as sa
 from shopify_sandbox.clock import SandboxClock
 from shopify_sandbox.engine import Sandbox
 from shopify_sandbox.faults import KINDS, FaultRule
+from shopify_sandbox.mutations.edits import Edit, unfulfilled
+from shopify_sandbox.mutations.edits import _apply as apply_edit
+from shopify_sandbox.mutations.edits import _refund as refund
 from shopify_sandbox.server import SandboxServer
+from shopify_sandbox.state import next_id
 
 from lgl_sync.devkit.audit import audit
 from lgl_sync.devkit.warehouse import ship_some
@@ -52,6 +59,7 @@ from lgl_sync.devkit.world import (
 from lgl_sync.ops.instance import prepare_dagster_home
 
 LOOKBACK = timedelta(hours=6)  # the retailers' default lookback_hours
+PAID = ("PAID", "PARTIALLY_REFUNDED")  # still to ship (a fully refunded order is not)
 CUSTOM_ID_MODES = ("consistent", "lagging_unique", "lagging_duplicates")  # one per seed
 SEARCH_LAG = 1.0  # seconds: every query:-filtered read (and lagging custom-ID lookups) behind
 STALL_SECONDS = 8.0  # a Retry-After far past the chaos runs' 3 s take-over window
@@ -81,6 +89,8 @@ class ChaosReport:
     sales: int = 0
     cancellations: int = 0  # retailer orders cancelled by their staff during runs
     late_payments: int = 0  # pending orders paid during runs
+    edits: int = 0  # retailer orders edited by their staff during runs (up, added, removed)
+    refunds: int = 0  # lines refunded in part during runs
     shipments: int = 0
     lgl_orders: int = 0
     duplicates: int = 0  # second runs of one retailer and flow launched beside the first
@@ -96,7 +106,8 @@ class ChaosReport:
             f"seed {self.seed}: {self.rounds} chaos rounds, quiet after {self.quiet_after} clean "
             f"round(s); {self.runs} runs, {self.killed} killed, {self.failed_runs} failed; "
             f"{faults} faults ({len(self.faults)} kinds); {self.sales} sales, "
-            f"{self.cancellations} cancellations, {self.late_payments} late payments during runs; "
+            f"{self.cancellations} cancellations, {self.late_payments} late payments, "
+            f"{self.edits} edits, {self.refunds} refunds during runs; "
             f"{self.shipments} shipments; {self.duplicates} duplicate runs (locks "
             f"{'on' if self.locks else 'off'}); custom IDs "
             f"{self.custom_id}; {self.lgl_orders} LGL orders ({self.unconfirmed} unconfirmed, "
@@ -198,6 +209,10 @@ class Chaos:
             self._cancel(store)
         elif roll < 0.07:
             self._pay(store)
+        elif roll < 0.09:
+            self._edit(store)
+        elif roll < 0.10:
+            self._refund(store)
 
     def _cancel(self, store) -> None:
         recent = self.sandbox.clock.utcnow() - LOOKBACK
@@ -221,6 +236,72 @@ class Chaos:
             order.financial_status = "PAID"
             store.touch(order)
             self.report.late_payments += 1
+
+    @property
+    def catalog(self) -> set[str]:
+        return {v.sku for v in self.sandbox.stores[LGL_HANDLE].variants.values() if v.sku}
+
+    def _changeable(self, store) -> list:
+        """Recent open orders with a line that still has units to ship."""
+        recent = self.sandbox.clock.utcnow() - LOOKBACK
+        return [
+            o
+            for o in store.orders.values()
+            if o.cancelled_at is None
+            and o.created_at >= recent
+            and any(unfulfilled(store, li) for li in o.line_items)
+        ]
+
+    def _edit(self, store) -> None:
+        """The retailer's staff edit an order in one commit: a quantity up, a line added (an
+        LGL SKU) or an unshipped line removed."""
+        orders = self._changeable(store)
+        if not orders:
+            return
+        order = self.rng.choice(orders)
+        edit = Edit(next_id(), order.id, {})
+        open_lines = [li for li in order.line_items if unfulfilled(store, li)]
+        line = self.rng.choice(open_lines)
+        kind = self.rng.choice(["up", "add", "remove"])
+        if kind == "remove" and len(open_lines) > 1:
+            edit.quantities[line.id] = (line.current_quantity - unfulfilled(store, line), True)
+        elif kind == "add":
+            at_lgl = _location(store, RETAILER_LGL_LOCATION)
+            have = {li.variant_id for li in order.line_items}
+            choices = [
+                v
+                for v in store.variants.values()
+                if v.ships_from_location_id == at_lgl.id
+                and v.id not in have
+                and v.sku in self.catalog
+            ]
+            if not choices:
+                return
+            variant = self.rng.choice(choices)
+            spec = {"variant_id": variant.id, "quantity": 1, "discount": 0, "location_id": None}
+            edit.added[next_id()] = spec
+        else:
+            edit.quantities[line.id] = (line.current_quantity + 1, False)
+        apply_edit(store, edit, order)
+        self.report.edits += 1
+
+    def _refund(self, store) -> None:
+        """The retailer refunds one unshipped unit of a line (restocked or not)."""
+        orders = self._changeable(store)
+        if not orders:
+            return
+        order = self.rng.choice(orders)
+        line = self.rng.choice([li for li in order.line_items if unfulfilled(store, li)])
+        restock = self.rng.choice(["CANCEL", "NO_RESTOCK"])
+        refund_line = {"lineItemId": f"gid://shopify/LineItem/{line.id}", "quantity": 1}
+        refund(
+            store,
+            {
+                "orderId": f"gid://shopify/Order/{order.id}",
+                "refundLineItems": [{**refund_line, "restockType": restock}],
+            },
+        )
+        self.report.refunds += 1
 
     def _sell(self, store) -> None:
         """A customer buys one unit at the retailer while a run is talking to it."""
@@ -380,8 +461,9 @@ class Chaos:
                     if fo.location_id == at_lgl.id:
                         for li in fo.line_items:
                             lines[store.line_items[li.line_item_id].sku] += li.total_quantity
+                lines = +lines  # the current LGL lines: edited, refunded and removed units out
                 eligible = (
-                    order.financial_status == "PAID"
+                    order.financial_status in PAID
                     and order.cancelled_at is None
                     and order.created_at >= self.sandbox.clock.utcnow() - LOOKBACK
                     and bool(lines)
@@ -390,7 +472,7 @@ class Chaos:
                 # A held order stays held (and its units sold) however old it gets: reached by
                 # the first run (placed within the lookback of the chaos run's start), paid.
                 reached = (
-                    order.financial_status == "PAID"
+                    order.financial_status in PAID
                     and order.cancelled_at is None
                     and order.created_at >= self.started - LOOKBACK
                     and bool(lines)
@@ -408,8 +490,10 @@ class Chaos:
                     found += self._cancelled_copies(handle, order, copies)
                     continue
                 if not eligible:
-                    if copies and order.financial_status != "PAID":
+                    if copies and order.financial_status not in (*PAID, "REFUNDED"):
                         found.append(f"{handle} {order.name}: unpaid order imported")
+                    elif copies and not lines and any(not c.fulfillment_ids for c in copies):
+                        found.append(f"{handle} {order.name}: nothing left for LGL, LGL order open")
                     continue
                 self.report.checked["orders"] += 1
                 if not copies and (handle, f"gid://shopify/Order/{order.id}") in waiting:
@@ -422,11 +506,15 @@ class Chaos:
                 if len(copies) != 1:
                     found.append(f"{handle} {order.name}: {len(copies)} LGL orders, not 1")
                     continue
-                got = Counter()
+                got, shipped = Counter(), Counter()
                 for li in copies[0].line_items:
-                    got[li.sku] += li.quantity
-                if got != lines:
-                    found.append(f"{handle} {order.name}: LGL lines {dict(got)} != {dict(lines)}")
+                    got[li.sku] += li.current_quantity
+                    shipped[li.sku] += li.current_quantity - unfulfilled(lgl, li)
+                # Units LGL shipped before an edit reached it cannot be taken off (a person is
+                # told); everything else matches the retailer's current LGL lines.
+                wanted = +Counter({s: max(lines[s], shipped[s]) for s in set(lines) | set(shipped)})
+                if +got != wanted:
+                    found.append(f"{handle} {order.name}: LGL lines {dict(got)} != {dict(wanted)}")
         for handle, seen in audit(self.sandbox).items():
             self.report.checked["shipments"] += seen.lgl_shipments
             # Shipped before the retailer's cancellation reached LGL: reported, not pushed.

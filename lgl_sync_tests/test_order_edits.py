@@ -23,11 +23,15 @@ from shopify_sandbox.faults import FaultRule
 from shopify_sandbox.models import TrackingInfo, gid
 
 from lgl_sync.control_plane import ledger
+from lgl_sync.control_plane.retailers import get_retailer
 from lgl_sync.control_plane.tables import email_notifications, order_links, order_watermarks
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_order_changes, retailer_paid_orders
 from lgl_sync.devkit.warehouse import ship_some
+from lgl_sync.devkit.world import token_for
+from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.sync.lifecycle.rules import RETAILER_HOLD_HANDLE
+from lgl_sync.sync.onboarding import check_retailer
 from lgl_sync_tests.killable_run import arguments
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
 
@@ -392,3 +396,19 @@ mutation($input: OrderMarkAsPaidInput!) {
   orderMarkAsPaid(input: $input) { userErrors { field message } }
 }
 """
+
+
+def test_validate_names_write_order_edits_when_the_lgl_token_lacks_it(world):
+    seed(world.sandbox, normal=1)
+    world.add_retailer(RETAILER)
+    store = ShopifyClient(domain=world.sandbox.domain(RETAILER), token=token_for(RETAILER))
+    lgl = ShopifyClient(domain=world.sandbox.domain("lgl"), token=token_for("lgl"))
+    retailer = get_retailer(world.engine, RETAILER)
+    assert check_retailer(retailer, store, lgl).ok
+    world.sandbox.store("lgl").scopes.remove("write_order_edits")
+    report = check_retailer(retailer, store, lgl)
+    assert not report.ok
+    assert any("write_order_edits" in p and "LGL store" in p for p in report.problems)
+    # Without it Shopify refuses the edit itself; the sandbox does too.
+    answer = world.sandbox.raw("lgl", BEGIN, {"id": "gid://shopify/Order/1"}).json()
+    assert answer["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"

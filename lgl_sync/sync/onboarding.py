@@ -21,6 +21,15 @@ FLOW_SCOPES = {
 }
 
 
+# Access scopes each enabled flow needs at the LGL store (orders are created there, edited to
+# follow the retailer's edits and refunds, held and cancelled; its stock is read).
+LGL_FLOW_SCOPES = {
+    "import_orders": ("read_orders", "write_orders", "write_order_edits", "read_products"),
+    "push_fulfillments": ("read_orders", "read_merchant_managed_fulfillment_orders"),
+    "sync_inventory": ("read_inventory", "read_locations"),
+}
+
+
 # FACTS.md §9: without read_all_orders a token reads only the last 60 days of orders.
 OLD_ORDERS = (
     "{store} token lacks read_all_orders: an order placed more than 60 days before it ships "
@@ -91,7 +100,14 @@ def _check_retailer_store(retailer: Retailer, store: ShopifyClient, report: Onbo
 
 def _check_lgl_store(retailer: Retailer, lgl: ShopifyClient, report: OnboardingReport):
     lgl.query("Shop")
-    if retailer.push_fulfillments and "read_all_orders" not in _scopes(lgl):
+    scopes = _scopes(lgl)
+    for flow, needed in LGL_FLOW_SCOPES.items():
+        missing = [s for s in needed if getattr(retailer, flow) and s not in scopes]
+        if missing:
+            report.problems.append(
+                f"{flow} is enabled but the LGL store's token lacks {', '.join(missing)}"
+            )
+    if retailer.push_fulfillments and "read_all_orders" not in scopes:
         report.warnings.append(OLD_ORDERS.format(store="the LGL store's"))
     if (
         retailer.lgl_location_id
