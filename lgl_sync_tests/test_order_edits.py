@@ -412,3 +412,17 @@ def test_validate_names_write_order_edits_when_the_lgl_token_lacks_it(world):
     # Without it Shopify refuses the edit itself; the sandbox does too.
     answer = world.sandbox.raw("lgl", BEGIN, {"id": "gid://shopify/Order/1"}).json()
     assert answer["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"
+
+
+def test_a_line_added_with_a_sku_lgl_lacks_is_told_and_the_rest_applied(world):
+    seed(world.sandbox, normal=1)
+    world.add_retailer(RETAILER)
+    order, source_id = _imported_order(world, {"LGL-0009": 1})
+    _edit_at_retailer(world, order, quantities={"LGL-0009": 2}, add={"NEW-0001": 1})
+    result = world.materialize(ORDERS)
+    assert result.success
+    changes = _changes(result)
+    assert changes["edit_for_person"] == 1 and "NEW-0001" in changes["changes"]
+    assert _lgl_units(world, source_id) == {"LGL-0009": 2}
+    again = world.materialize(ORDERS)
+    assert again.success and _changes(again)["edit_for_person"] == 0  # told once

@@ -63,9 +63,13 @@ class OrderEditor:
         if problem:
             return EditResult(False, plan, problem)
         calculated = begun["orderEditBegin"]["calculatedOrder"]
-        problem = self._stage(calculated, plan)
+        notes: dict[str, str] = {}  # sku -> why it could not be added
+        problem = self._stage(calculated, plan, notes)
         if problem:
             return EditResult(False, plan, problem)
+        told = "; ".join(notes.values()) or None
+        if len(notes) == len(plan.add) and not plan.remove:
+            return EditResult(True, plan, told)  # nothing could be staged: nothing to commit
         try:
             committed = self.lgl.mutate(
                 "OrderEditCommit",
@@ -74,12 +78,14 @@ class OrderEditor:
             )
         except AmbiguousOutcomeError:
             again = lgl_order_states(self.lgl, [state.id]).get(state.id)
-            done = again is not None and not edit_plan(wanted, again)
-            return EditResult(done, plan, None if done else "the edit's answer was lost")
+            left = edit_plan(wanted, again) if again is not None else plan
+            done = again is not None and set(left.add) <= set(notes)
+            done = done and not left.remove
+            return EditResult(done, plan, told if done else "the edit's answer was lost")
         problem = _user_error(committed["orderEditCommit"])
-        return EditResult(problem is None, plan, problem)
+        return EditResult(problem is None, plan, problem or told)
 
-    def _stage(self, calculated: dict[str, Any], plan: EditPlan) -> str | None:
+    def _stage(self, calculated: dict[str, Any], plan: EditPlan, notes: dict[str, str]):
         """Stages removals, then additions; the first refusal ends the edit uncommitted."""
         by_sku: dict[str, list[dict[str, Any]]] = {}
         for line in calculated["lineItems"]["nodes"]:
@@ -95,9 +101,11 @@ class OrderEditor:
                     if problem:
                         return problem
                     units -= take
-        return self._stage_additions(calculated["id"], plan, by_sku)
+        return self._stage_additions(calculated["id"], plan, by_sku, notes)
 
-    def _stage_additions(self, calculated_id, plan: EditPlan, by_sku) -> str | None:
+    def _stage_additions(self, calculated_id, plan: EditPlan, by_sku, notes: dict[str, str]):
+        """Stages the additions; a SKU LGL cannot match is left out and noted for a person
+        (the rest still goes through). Returns Shopify's refusal, if any."""
         new = sorted(sku for sku in plan.add if sku not in by_sku)
         variants = lookup_variants(self.lgl, set(new)) if new else {}
         for sku, units in plan.add.items():
@@ -106,7 +114,8 @@ class OrderEditor:
                 problem = self._set_quantity(calculated_id, line, line["quantity"] + units)
             elif len(variants.get(sku, [])) != 1:
                 kind = "unknown" if not variants.get(sku) else "ambiguous"
-                problem = f"{kind} SKU {sku} at LGL: the line cannot be added"
+                notes[sku] = f"{kind} SKU {sku} at LGL: {units} unit(s) not added"
+                continue
             else:
                 problem = self._add(calculated_id, variants[sku][0], units)
             if problem:
@@ -152,7 +161,7 @@ class OrderEditor:
     def mirror_hold(self, state: LglOrderState, held_at_retailer: bool) -> str | None:
         """Holds the LGL order's open fulfillment orders while the retailer holds theirs, and
         releases only LGL Sync's own hold once the retailer released. Returns what was done."""
-        if held_at_retailer and state.open_fulfillment_orders and not state.retailer_holds:
+        if held_at_retailer and state.open_fulfillment_orders:  # any not held yet (a new one)
             for fulfillment_order in state.open_fulfillment_orders:
                 self._hold(fulfillment_order)
             return "held"

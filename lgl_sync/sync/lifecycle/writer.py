@@ -142,14 +142,19 @@ class ChangeReconciler:
         if change.cancelled_at is not None or link.status == LinkStatus.CANCELLING:
             return [o for o in [self._reconcile(change, link, state)] if o]
         outcomes = [self._readdress(change, link, state)] if self._moved(change, link) else []
-        if order is not None and not state.cancelled:
-            held = self.editor.mirror_hold(state, order.held_at_retailer)
-            if held:
-                status = ChangeStatus.HELD_AT_RETAILER
-                if held == "released":
-                    status = ChangeStatus.RELEASED_AT_RETAILER
-                outcomes.append(ChangeOutcome(change.name, state.id, status))
-            outcomes += [o for o in [self._relines(change, link, state, order)] if o]
+        if order is None or state.cancelled:
+            return outcomes
+        relined = self._relines(change, link, state, order)
+        if relined is not None:
+            outcomes.append(relined)
+            if relined.status == ChangeStatus.EDITED and order.held_at_retailer:
+                state = lgl_order_states(self.lgl, [state.id]).get(state.id) or state
+        held = self.editor.mirror_hold(state, order.held_at_retailer)
+        if held:
+            status = ChangeStatus.HELD_AT_RETAILER
+            if held == "released":
+                status = ChangeStatus.RELEASED_AT_RETAILER
+            outcomes.append(ChangeOutcome(change.name, state.id, status))
         return outcomes
 
     def _relines(
