@@ -552,3 +552,59 @@ def test_failed_run_mails_once_with_its_link_and_the_next_success_mails_recovery
 def _held_suffix(outcomes) -> str:
     held = sum(o.status == "held" for o in outcomes)
     return f", {held} held" if held else ""
+
+
+# -- Orders changed at the retailer: the activity email and the warehouse ------------------------
+
+CANCEL_AT_RETAILER = """
+mutation($id: ID!) {
+  orderCancel(orderId: $id, reason: CUSTOMER, restock: true) {
+    job { id } orderCancelUserErrors { message }
+  }
+}
+"""
+
+
+def test_changed_orders_are_named_in_the_activity_email_and_a_late_cancellation_reaches_the_floor(
+    world, smtp, monkeypatch
+):
+    from lgl_sync.defs.orders import retailer_order_changes
+    from lgl_sync_tests.orders_world import lgl_orders_by_source
+
+    monkeypatch.setenv("SMTP_URL", smtp.url)
+    monkeypatch.setenv("NOTIFY_QUIET_HOURS", "off")  # the sensors read the real clock
+    monkeypatch.setenv("LGL_PICK_WINDOW_MINUTES", "0")  # every open LGL order may be picked
+    monkeypatch.setenv("LGL_WAREHOUSE_EMAIL", "floor@lgl.example")
+    seed(world.sandbox, normal=3, lgl_skus=40)
+    world.add_retailer(RETAILER, name="Nationwide Plants")
+    resources = {
+        **world.resources(),
+        "notifier": NotifierResource(email_from=SENDER, email_to=",".join(TO), ui_base_url=UI),
+    }
+    assets = [retailer_paid_orders, imported_lgl_orders, retailer_order_changes]
+    assert world.materialize(assets, resources=resources).success
+    source = sorted(lgl_orders_by_source(world.sandbox))[0]
+    (lgl_order,) = lgl_orders_by_source(world.sandbox)[source]
+    answer = world.sandbox.raw(RETAILER, CANCEL_AT_RETAILER, {"id": source}).json()
+    assert answer["data"]["orderCancel"]["orderCancelUserErrors"] == []
+    world.sandbox.clock.advance(5)
+    smtp.messages.clear()
+    run = world.materialize(assets, resources=resources)
+    assert run.success
+    # The warehouse is told from the run itself, at once, before any sensor.
+    assert smtp.subjects() == [
+        f"[Nationwide Plants] Pull from pick: 1 cancelled order(s), first {lgl_order.name}"
+    ]
+    assert "floor@lgl.example" in str(smtp.messages[0]["To"])
+    context = dg.build_run_status_sensor_context(
+        sensor_name="activity_alerts",
+        dagster_event=_event(world.instance, run.run_id, dg.DagsterEventType.RUN_SUCCESS),
+        dagster_instance=world.instance,
+        dagster_run=world.instance.get_run_by_id(run.run_id),
+        resources={k: resources[k] for k in ("control_plane", "notifier")},
+    )
+    activity_alerts(context)
+    assert smtp.subjects()[1].startswith("[Nationwide Plants] Orders: ")
+    body = smtp.body(1, "plain")
+    assert "Changed at the retailer:" in body
+    assert f"-> {lgl_order.name}: cancel" in body and "cancelled at the retailer" in body

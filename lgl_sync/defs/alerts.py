@@ -115,6 +115,18 @@ def _flow_name(flow: Flow | None) -> str | None:
     return flow.value if flow else None
 
 
+def _changed_orders(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
+    """The orders the run's change step acted on, with the outcome and the reason."""
+    found: list[dict] = []
+    for record in instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+    ).records:
+        value = record.event_log_entry.asset_materialization.metadata.get("changed_orders")
+        if value is not None and isinstance(value.value, list):
+            found += value.value
+    return found
+
+
 def _run_activity(instance: dg.DagsterInstance, run_id: str) -> dict[str, Counter]:
     """Per flow, the numbers of what the run's materializations did."""
     per_flow: dict[str, Counter] = {}
@@ -179,6 +191,7 @@ def activity_alerts(
             reasons=reasons,
             run_id=run.run_id,
             run_url=run_url,
+            orders=_changed_orders(context.instance, run.run_id) if flow == Flow.ORDERS else [],
         )
         if notice is not None:
             sender.notify(notice)

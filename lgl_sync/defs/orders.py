@@ -276,6 +276,18 @@ def _change_metadata(outcomes: list[ChangeOutcome], source, lgl) -> dict:
         "changes": dg.MetadataValue.md(
             table.head(50).to_markdown(index=False) if len(table) else "(no changes)"
         ),
+        # For the activity email: each order changed, what became of it and why (first 50).
+        "changed_orders": dg.MetadataValue.json(
+            [
+                {
+                    "order": o.source_order_name,
+                    "lgl_order": o.lgl_order_name or o.lgl_order_id or "",
+                    "outcome": o.status.value,
+                    "detail": (o.detail or "")[:200],
+                }
+                for o in outcomes[:50]
+            ]
+        ),
         **source.metrics.as_metadata("retailer_api"),
         **lgl.metrics.as_metadata("lgl_api"),
     }

@@ -125,8 +125,10 @@ def activity_notice(
     reasons: dict[str, int],
     run_id: str,
     run_url: str,
+    orders: list[dict] | None = None,
 ) -> Notice | None:
-    """None when the run did nothing worth an email."""
+    """None when the run did nothing worth an email. ``orders``: the orders changed at the
+    retailer and what became of them (order, lgl_order, outcome, detail)."""
     summary = activity_summary(flow, numbers)
     if not summary:
         return None
@@ -139,6 +141,7 @@ def activity_notice(
             "summary": summary,
             "numbers": {k: v for k, v in numbers.items() if v},
             "reasons": reasons,
+            "orders": orders or [],
             "run_id": run_id,
             "run_url": run_url,
         },
