@@ -37,14 +37,12 @@ from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
+from shopify_sandbox.actions import edit_order, open_units, refund_line
 from shopify_sandbox.clock import SandboxClock
 from shopify_sandbox.engine import Sandbox
 from shopify_sandbox.faults import KINDS, FaultRule
-from shopify_sandbox.mutations.edits import Edit, unfulfilled
-from shopify_sandbox.mutations.edits import _apply as apply_edit
-from shopify_sandbox.mutations.edits import _refund as refund
+from shopify_sandbox.mutations.edits import unfulfilled
 from shopify_sandbox.server import SandboxServer
-from shopify_sandbox.state import next_id
 
 from lgl_sync.devkit.audit import audit
 from lgl_sync.devkit.warehouse import ship_some
@@ -259,30 +257,27 @@ class Chaos:
         if not orders:
             return
         order = self.rng.choice(orders)
-        edit = Edit(next_id(), order.id, {})
-        open_lines = [li for li in order.line_items if unfulfilled(store, li)]
-        line = self.rng.choice(open_lines)
+        unshipped = open_units(store, order)
+        line = store.line_items[self.rng.choice(sorted(unshipped))]
         kind = self.rng.choice(["up", "add", "remove"])
-        if kind == "remove" and len(open_lines) > 1:
-            edit.quantities[line.id] = (line.current_quantity - unfulfilled(store, line), True)
+        if kind == "remove" and len(unshipped) > 1:
+            edit_order(
+                store, order, quantities={line.id: line.current_quantity - unshipped[line.id]}
+            )
         elif kind == "add":
             at_lgl = _location(store, RETAILER_LGL_LOCATION)
             have = {li.variant_id for li in order.line_items}
+            catalog = self.catalog
             choices = [
-                v
+                v.id
                 for v in store.variants.values()
-                if v.ships_from_location_id == at_lgl.id
-                and v.id not in have
-                and v.sku in self.catalog
+                if v.ships_from_location_id == at_lgl.id and v.id not in have and v.sku in catalog
             ]
             if not choices:
                 return
-            variant = self.rng.choice(choices)
-            spec = {"variant_id": variant.id, "quantity": 1, "discount": 0, "location_id": None}
-            edit.added[next_id()] = spec
+            edit_order(store, order, add={self.rng.choice(choices): 1})
         else:
-            edit.quantities[line.id] = (line.current_quantity + 1, False)
-        apply_edit(store, edit, order)
+            edit_order(store, order, quantities={line.id: line.current_quantity + 1})
         self.report.edits += 1
 
     def _refund(self, store) -> None:
@@ -291,16 +286,8 @@ class Chaos:
         if not orders:
             return
         order = self.rng.choice(orders)
-        line = self.rng.choice([li for li in order.line_items if unfulfilled(store, li)])
-        restock = self.rng.choice(["CANCEL", "NO_RESTOCK"])
-        refund_line = {"lineItemId": f"gid://shopify/LineItem/{line.id}", "quantity": 1}
-        refund(
-            store,
-            {
-                "orderId": f"gid://shopify/Order/{order.id}",
-                "refundLineItems": [{**refund_line, "restockType": restock}],
-            },
-        )
+        line_id = self.rng.choice(sorted(open_units(store, order)))
+        refund_line(store, order, line_id, 1, restock=self.rng.random() < 0.5)
         self.report.refunds += 1
 
     def _sell(self, store) -> None:

@@ -323,11 +323,11 @@ def order_edit_commit(_: Any, info: GraphQLResolveInfo, id: str, **_a: Any) -> d
             )
     except SandboxError as error:
         return {"order": None, "successMessages": None, "userErrors": [error.as_user_error()]}
-    _apply(store, edit, order)
+    apply_edit(store, edit, order)
     return {"order": order, "successMessages": ["Order updated"], "userErrors": []}
 
 
-def _apply(store: Any, edit: Edit, order: Any) -> None:
+def apply_edit(store: Any, edit: Edit, order: Any) -> None:
     for number, (quantity, restock) in edit.quantities.items():
         line = store.line_items[number]
         delta = quantity - line.current_quantity
@@ -387,13 +387,13 @@ def refund_create(_: Any, info: GraphQLResolveInfo, input: dict) -> dict:
     scoped = f"refundCreate:{key}"
     if key is not None and scoped in store.idempotency:
         return store.idempotency[scoped][1]
-    answer = _refund(store, input)
+    answer = apply_refund(store, input)
     if key is not None:
         store.idempotency[scoped] = ("", answer)
     return answer
 
 
-def _refund(store: Any, input: dict) -> dict:
+def apply_refund(store: Any, input: dict) -> dict:
     order = lookup(store, input["orderId"], "Order")
     try:
         if order is None:
