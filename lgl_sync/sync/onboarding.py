@@ -7,28 +7,8 @@ from dataclasses import dataclass, field
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.shopify.errors import ShopifyError
+from lgl_sync.shopify.scopes import FLOW_OPERATIONS, LGL, RETAILER, describe, flow_missing
 from lgl_sync.sync.inventory.reads import ITEMS_PER_PAGE
-
-# Access scopes each enabled flow needs at the retailer's store.
-FLOW_SCOPES = {
-    "import_orders": ("read_orders", "write_orders", "read_merchant_managed_fulfillment_orders"),
-    "push_fulfillments": (
-        "read_orders",
-        "read_merchant_managed_fulfillment_orders",
-        "write_merchant_managed_fulfillment_orders",
-    ),
-    "sync_inventory": ("read_inventory", "write_inventory", "read_locations"),
-}
-
-
-# Access scopes each enabled flow needs at the LGL store (orders are created there, edited to
-# follow the retailer's edits and refunds, held and cancelled; its stock is read).
-LGL_FLOW_SCOPES = {
-    "import_orders": ("read_orders", "write_orders", "write_order_edits", "read_products"),
-    "push_fulfillments": ("read_orders", "read_merchant_managed_fulfillment_orders"),
-    "sync_inventory": ("read_inventory", "read_locations"),
-}
-
 
 # FACTS.md §9: without read_all_orders a token reads only the last 60 days of orders.
 OLD_ORDERS = (
@@ -81,10 +61,10 @@ def _scopes(client: ShopifyClient) -> set[str]:
 
 def _check_retailer_store(retailer: Retailer, store: ShopifyClient, report: OnboardingReport):
     scopes = _scopes(store)
-    for flow, needed in FLOW_SCOPES.items():
-        missing = [s for s in needed if getattr(retailer, flow) and s not in scopes]
-        if missing:
-            report.problems.append(f"{flow} is enabled but the token lacks {', '.join(missing)}")
+    for flow in FLOW_OPERATIONS:
+        lacking = flow_missing(flow, RETAILER, scopes) if getattr(retailer, flow) else {}
+        if lacking:
+            report.problems.append(f"{flow} is enabled but the token lacks {describe(lacking)}")
     if retailer.push_fulfillments and "read_all_orders" not in scopes:
         report.warnings.append(OLD_ORDERS.format(store="the retailer's"))
     if retailer.target_location_id:
@@ -101,11 +81,11 @@ def _check_retailer_store(retailer: Retailer, store: ShopifyClient, report: Onbo
 def _check_lgl_store(retailer: Retailer, lgl: ShopifyClient, report: OnboardingReport):
     lgl.query("Shop")
     scopes = _scopes(lgl)
-    for flow, needed in LGL_FLOW_SCOPES.items():
-        missing = [s for s in needed if getattr(retailer, flow) and s not in scopes]
-        if missing:
+    for flow in FLOW_OPERATIONS:
+        lacking = flow_missing(flow, LGL, scopes) if getattr(retailer, flow) else {}
+        if lacking:
             report.problems.append(
-                f"{flow} is enabled but the LGL store's token lacks {', '.join(missing)}"
+                f"{flow} is enabled but the LGL store's token lacks {describe(lacking)}"
             )
     if retailer.push_fulfillments and "read_all_orders" not in scopes:
         report.warnings.append(OLD_ORDERS.format(store="the LGL store's"))
