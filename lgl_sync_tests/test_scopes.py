@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.shopify import scopes
 from lgl_sync.shopify.documents import all_documents
 from lgl_sync_tests.conftest import SCHEMA_CANDIDATES
+from lgl_sync_tests.orders_world import RETAILER, seed
 
 
 def _schema_path() -> Path:
@@ -46,3 +48,47 @@ def test_the_table_names_what_each_write_needs():
     assert scopes.missing(["OrderEditBegin"], {"write_order_edits"}) == {}
     everything = {s for ops in scopes.table().values() for need in ops.values() for s in need}
     assert scopes.missing(list(all_documents()), everything) == {}
+
+
+# -- The sandbox enforces them as Shopify does -------------------------------------------------
+
+ORDERS_READ = "{ orders(first: 1) { nodes { id name } } }"
+INVENTORY_WRITE = """
+mutation {
+  inventorySetQuantities(input: {name: "available", reason: "correction", quantities: []})
+    @idempotent(key: "k1") { userErrors { message } }
+}
+"""
+
+
+def test_the_sandbox_answers_access_denied_naming_the_scope(world):
+    """https://shopify.dev/docs/api/usage/access-scopes: a field the token's scopes do not grant
+    is refused with ACCESS_DENIED and the access it requires; a write scope grants its read."""
+    seed(world.sandbox, normal=1)
+    lgl = world.sandbox.store("lgl")
+    assert "errors" not in world.sandbox.raw("lgl", ORDERS_READ).json()
+    lgl.scopes = [s for s in lgl.scopes if s not in ("read_orders", "write_orders")]
+    body = world.sandbox.raw("lgl", ORDERS_READ).json()
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "ACCESS_DENIED"
+    assert "`read_orders` access scope" in error["message"] and body["data"] is None
+    lgl.scopes.append("write_orders")  # grants read_orders
+    assert "errors" not in world.sandbox.raw("lgl", ORDERS_READ).json()
+    lgl.scopes.remove("write_inventory")
+    (error,) = world.sandbox.raw("lgl", INVENTORY_WRITE).json()["errors"]
+    assert "`write_inventory` access scope" in error["message"]
+
+
+def test_an_lgl_token_without_write_orders_fails_the_run_naming_it_and_creates_nothing(world):
+    seed(world.sandbox, normal=3)
+    world.add_retailer(RETAILER)
+    lgl, retailer = world.sandbox.store("lgl"), world.sandbox.store(RETAILER)
+    lgl.scopes.remove("write_orders")
+    tagged = {o.id for o in retailer.orders.values() if "imported-to-LGL" in o.tags}
+    result = world.materialize([retailer_paid_orders, imported_lgl_orders])
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "`write_orders` access scope" in str(failure.event_specific_data.error)
+    assert lgl.orders == {}  # nothing created
+    assert lgl.usage.by_operation["OrderCreate"] == 1  # refused once, not tried per order
+    assert {o.id for o in retailer.orders.values() if "imported-to-LGL" in o.tags} == tagged

@@ -22,6 +22,7 @@ from graphql import (
 )
 from graphql.error import GraphQLSyntaxError
 
+from shopify_sandbox.access import denied
 from shopify_sandbox.clock import SandboxClock
 from shopify_sandbox.cost import actual_cost, oversized_inputs, requested_cost
 from shopify_sandbox.faults import FaultPlan, FaultRule
@@ -202,6 +203,9 @@ class Sandbox:
         input_errors = oversized_inputs(variables)
         if input_errors:
             return Response(200, {"errors": [e.formatted for e in input_errors]}), 0, 0
+        refused = denied(self.schema, document, operation, store.scopes)
+        if refused:
+            return Response(200, {"errors": refused, "data": None}), 0, 0
         report = requested_cost(self.schema, document, operation, variables)
         if report.errors:
             return Response(200, {"errors": [e.formatted for e in report.errors]}), 0, 0

@@ -16,6 +16,7 @@ from pathlib import Path
 import graphql
 
 SDL_PATH = Path(__file__).resolve().parents[1] / "schema.graphql"
+SCOPES_PATH = Path(__file__).resolve().parents[1] / "access_scopes.json"
 
 # Type name -> fields kept. Input objects list the fields the sandbox understands (required
 # fields must all be there). Enums and scalars reachable from these are copied whole.
@@ -494,9 +495,26 @@ def subset_sdl(real: graphql.GraphQLSchema) -> str:
     return header + "\n\n".join(blocks) + "\n"
 
 
+def subset_scopes(path: Path) -> dict[str, list[str]]:
+    """{``Type`` or ``Type.field``: scopes, any one of which grants it} for the subset, from the
+    schema file's ``offline_scopes`` (Shopify's order kept)."""
+    raw = json.loads(gzip.decompress(path.read_bytes()))
+    kept = set(SUBSET) | {f"{t}.{f}" for t, fields in SUBSET.items() for f in fields}
+    table = {}
+    for item in raw["offline_scopes"]["items"]:
+        coordinate = item["typeName"]
+        if item.get("type") == "field":
+            coordinate += "." + item["fieldName"]
+        if coordinate in kept and item.get("offlineScopes"):
+            table[coordinate] = list(item["offlineScopes"])
+    return dict(sorted(table.items()))
+
+
 def main() -> None:
-    real = load_real_schema(Path(sys.argv[1]))
+    path = Path(sys.argv[1])
+    real = load_real_schema(path)
     SDL_PATH.write_text(subset_sdl(real))
+    SCOPES_PATH.write_text(json.dumps(subset_scopes(path), indent=1) + "\n")
 
 
 if __name__ == "__main__":
