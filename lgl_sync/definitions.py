@@ -73,7 +73,16 @@ defs = dg.Definitions(
     resources={
         "lgl_shopify": ShopifyStoreResource(
             domain=dg.EnvVar("SHOPIFY_LGL_DOMAIN"),
-            token=dg.EnvVar("SHOPIFY_LGL_TOKEN"),
+            # A static token, or LGL's own app by the client-credentials grant (secrets stay
+            # in the environment: EnvVar keeps them out of the run config and the UI).
+            **(
+                {
+                    "client_id": dg.EnvVar("SHOPIFY_LGL_CLIENT_ID"),
+                    "client_secret": dg.EnvVar("SHOPIFY_LGL_CLIENT_SECRET"),
+                }
+                if os.environ.get("SHOPIFY_LGL_CLIENT_ID")
+                else {"token": dg.EnvVar("SHOPIFY_LGL_TOKEN")}
+            ),
             api_version=os.environ.get("SHOPIFY_API_VERSION", DEFAULT_API_VERSION),
             location_id=os.environ.get("SHOPIFY_LGL_LOCATION_ID") or None,
         ),

@@ -29,16 +29,23 @@ def _fernet() -> Fernet:
         ) from None
 
 
+APP = "app"  # the store was connected by installing LGL's app: tokens in the control plane
+
+
 def token_kind(reference: str) -> str:
-    """``env`` or ``encrypted``; raises SecretError for anything else (a plaintext token)."""
+    """``env``, ``encrypted`` or ``app``; raises SecretError for anything else (a plaintext
+    token)."""
+    if reference == APP:
+        return APP
     if reference.startswith(ENCRYPTED_PREFIX):
         return "encrypted"
     if ENV_NAME.match(reference):
         return "env"
     raise SecretError(
         "api_token must be an environment variable name such as "
-        "SHOPIFY_NATIONWIDE_PLANTS_TOKEN, or a token encrypted with `lgl-sync retailer "
-        "encrypt-token`; a plaintext token is refused"
+        "SHOPIFY_NATIONWIDE_PLANTS_TOKEN, a token encrypted with `lgl-sync retailer "
+        "encrypt-token`, or `app` for a store connected with `lgl-sync retailer connect`; a "
+        "plaintext token is refused"
     )
 
 
@@ -57,6 +64,16 @@ def resolve_token(reference: str) -> str:
         return _fernet().decrypt(reference[len(ENCRYPTED_PREFIX) :].encode()).decode()
     except InvalidToken:
         raise SecretError("the encrypted token cannot be decrypted with LGL_SECRET_KEY") from None
+
+
+def decrypt_secret(value: str) -> str:
+    """An app secret or token stored encrypted (``enc:v1:...``), in clear for use."""
+    if not value.startswith(ENCRYPTED_PREFIX):
+        raise SecretError("a stored secret is not encrypted")
+    try:
+        return _fernet().decrypt(value[len(ENCRYPTED_PREFIX) :].encode()).decode()
+    except InvalidToken:
+        raise SecretError("a stored secret cannot be decrypted with LGL_SECRET_KEY") from None
 
 
 def new_key() -> str:

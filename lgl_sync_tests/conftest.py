@@ -241,7 +241,9 @@ class World:
                 domain=self.sandbox.domain("lgl"), token=token_for("lgl")
             ),
             "control_plane": ControlPlaneResource(database_url=self.database_url),
-            "retailer_stores": RetailerStoresResource(read_timeout=10),
+            "retailer_stores": RetailerStoresResource(
+                read_timeout=10, database_url=self.database_url
+            ),
         }
 
     def add_retailer(self, handle: str, **overrides: Any) -> Any:

@@ -93,7 +93,7 @@ def main() -> None:
             resources={
                 "lgl_shopify": ShopifyStoreResource(domain=args["lgl"], token=args["token"]),
                 "control_plane": ControlPlaneResource(database_url=args["db"]),
-                "retailer_stores": RetailerStoresResource(),
+                "retailer_stores": RetailerStoresResource(database_url=args["db"]),
                 "notifier": NotifierResource(),
             },
         )

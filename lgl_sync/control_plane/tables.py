@@ -203,3 +203,20 @@ order_watermarks = sa.Table(
     # How far imported orders' changes (cancellations, addresses) have been applied.
     sa.Column("changes_mark", sa.DateTime(timezone=True)),
 )
+
+# Added by 0009: a store's app credentials and the tokens Shopify issued for them, every secret
+# encrypted with LGL_SECRET_KEY. One row per store domain; a refresh rewrites the row at once.
+store_credentials = sa.Table(
+    "store_credentials",
+    metadata,
+    sa.Column("domain", sa.Text, primary_key=True),
+    sa.Column("grant", sa.Text, nullable=False),  # client_credentials | authorization_code
+    sa.Column("client_id", sa.Text, nullable=False),
+    sa.Column("client_secret", sa.Text, nullable=False),  # enc:v1:...
+    sa.Column("access_token", sa.Text),  # enc:v1:...
+    sa.Column("expires_at", sa.DateTime(timezone=True)),  # None: does not expire
+    sa.Column("refresh_token", sa.Text),  # enc:v1:... (authorization code, expiring tokens)
+    sa.Column("refresh_expires_at", sa.DateTime(timezone=True)),
+    sa.Column("scopes", sa.Text),  # as granted
+    *_timestamps(),
+)

@@ -22,7 +22,7 @@ from lgl_sync.control_plane.retailers import Retailer, get_retailer
 from lgl_sync.flows import Flow
 from lgl_sync.retailer import RetailerError
 from lgl_sync.shopify.client import DEFAULT_API_VERSION, ShopifyClient
-from lgl_sync.sync.clients import retailer_client
+from lgl_sync.sync.clients import control_plane_engine, lgl_tokens, retailer_client
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -32,7 +32,14 @@ class ShopifyStoreResource(dg.ConfigurableResource):
     """One Shopify store (the LGL store); ``domain`` may be a sandbox base URL."""
 
     domain: str = Field(description="shop.myshopify.com, or a base URL such as the sandbox's")
-    token: str = Field(description="Admin API access token; wire it with dg.EnvVar")
+    token: str = Field(default="", description="Admin API access token; wire it with dg.EnvVar")
+    client_id: str = Field(
+        default="", description="LGL's app (client-credentials grant), instead of a token"
+    )
+    client_secret: str = Field(default="", description="its secret; wire it with dg.EnvVar")
+    database_url: str | None = Field(
+        default=None, description="where its tokens are kept; the control plane's by default"
+    )
     api_version: str = DEFAULT_API_VERSION
     read_timeout: float | None = None  # SHOPIFY_READ_TIMEOUT_SECONDS
     location_id: str | None = Field(
@@ -40,9 +47,14 @@ class ShopifyStoreResource(dg.ConfigurableResource):
     )
 
     def get_client(self) -> ShopifyClient:
+        tokens = None
+        if self.client_id and self.client_secret:
+            engine = control_plane_engine(self.database_url)
+            tokens = lgl_tokens(self.domain, self.client_id, self.client_secret, engine)
         return ShopifyClient(
             domain=self.domain,
-            token=self.token,
+            token=self.token or None,
+            tokens=tokens,
             api_version=self.api_version,
             read_timeout=self.read_timeout,
         )
@@ -120,6 +132,10 @@ class RetailerStoresResource(dg.ConfigurableResource):
     """Clients for retailers' stores, built from their control-plane rows."""
 
     read_timeout: float | None = None  # SHOPIFY_READ_TIMEOUT_SECONDS
+    database_url: str | None = Field(
+        default=None, description="where installed apps' tokens are kept; the control plane's"
+    )
 
     def client(self, retailer: Retailer) -> ShopifyClient:
-        return retailer_client(retailer, read_timeout=self.read_timeout)
+        engine = control_plane_engine(self.database_url)
+        return retailer_client(retailer, engine=engine, read_timeout=self.read_timeout)

@@ -35,6 +35,7 @@ from lgl_sync.shopify.errors import (
 )
 from lgl_sync.shopify.metrics import ClientMetrics
 from lgl_sync.shopify.throttle import Clock, SystemClock, ThrottleGate
+from lgl_sync.shopify.tokens import StaticToken, TokenSource
 
 logger = logging.getLogger(__name__)
 DEFAULT_API_VERSION = "2026-10"
@@ -83,7 +84,8 @@ class ShopifyClient:
         self,
         *,
         domain: str,
-        token: str,
+        token: str | None = None,
+        tokens: TokenSource | None = None,
         api_version: str = DEFAULT_API_VERSION,
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
@@ -96,12 +98,13 @@ class ShopifyClient:
         session: requests.Session | None = None,
         seed: int | None = None,
     ) -> None:
-        if not token:
+        if not token and tokens is None:
             raise ConfigError("no access token for the store")
         self.endpoint = endpoint_url(domain, api_version)
         self.api_version = api_version
         self.metrics = ClientMetrics()
-        self._headers = {"X-Shopify-Access-Token": token, "Content-Type": "application/json"}
+        self._tokens = tokens or StaticToken(token or "")
+        self._headers = {"Content-Type": "application/json"}
         self._timeout = (
             connect_timeout or settings.connect_timeout(),
             read_timeout or settings.read_timeout(),
@@ -302,19 +305,30 @@ class ShopifyClient:
             )
         self._clock.sleep(seconds)
 
+    def _post(self, body: str, token: str) -> requests.Response:
+        # Never followed: a redirect would carry the token to wherever it points.
+        return self._session.post(
+            self.endpoint,
+            data=body,
+            headers={**self._headers, "X-Shopify-Access-Token": token},
+            timeout=self._timeout,
+            allow_redirects=False,
+        )
+
     def _attempt(self, name: str, body: str) -> tuple[Any, bool, float]:
         """One HTTP call. Returns (data, _, _) on success; (None, _, wait) when throttled;
-        (error, ambiguous, retry_after) when it failed in a retryable way; raises otherwise."""
+        (error, ambiguous, retry_after) when it failed in a retryable way; raises otherwise.
+        A token refused with 401 is renewed once (an expired token: nothing ran) and the call
+        sent again; refused again, it is an auth failure."""
         start = time.perf_counter()
         try:
-            # Never followed: a redirect would carry the token to wherever it points.
-            response = self._session.post(
-                self.endpoint,
-                data=body,
-                headers=self._headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-            )
+            token = self._tokens.current()
+            response = self._post(body, token)
+            if response.status_code == 401:
+                fresh = self._tokens.renewed(token)
+                if fresh is not None and fresh != token:
+                    self.metrics.token_renewals += 1
+                    response = self._post(body, fresh)
         except requests.RequestException as exc:
             self.metrics.record(latency=time.perf_counter() - start)
             kind = "timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__

@@ -17,6 +17,7 @@ class ClientMetrics:
     cost_actual: float = 0.0
     throttle_wait_seconds: float = 0.0
     throttled_responses: int = 0
+    token_renewals: int = 0  # access tokens renewed after Shopify refused one as expired
     retries: Counter = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -128,7 +128,7 @@ class Sandbox:
         store = self.stores.get(handle)
         if store is None or version not in SUPPORTED_VERSIONS:
             return Response(404, {"errors": "Not Found"})
-        if token != store.token:
+        if not store.authorized(token):
             return Response(
                 401,
                 {"errors": INVALID_TOKEN},

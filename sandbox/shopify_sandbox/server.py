@@ -1,6 +1,8 @@
 """The sandbox over HTTP: Shopify's GraphQL endpoint per store, and ``/_sandbox/`` controls.
 
 - ``POST /stores/<handle>/admin/api/<version>/graphql.json`` — the Admin GraphQL API.
+- ``GET /stores/<handle>/admin/oauth/authorize``, ``POST .../admin/oauth/access_token`` —
+  app install and Shopify's token grants (``oauth.py``).
 - ``GET  /_sandbox/stores`` — each store's URL and token.
 - ``GET  /_sandbox/stores/<handle>/dump`` — a store's full state; ``.../usage`` its counters.
 - ``POST /_sandbox/stores/<handle>/faults`` — ``{"rules": [...], "seed": 0}``; DELETE clears.
@@ -21,7 +23,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
+from shopify_sandbox import oauth
 from shopify_sandbox.dump import dump_store
 from shopify_sandbox.engine import Response, Sandbox
 from shopify_sandbox.faults import FaultRule
@@ -30,6 +34,7 @@ from shopify_sandbox.scenario import ScenarioFactory, load_scenario
 logger = logging.getLogger(__name__)
 _GRAPHQL = re.compile(r"^/stores/([\w-]+)/admin/api/([\w-]+)/graphql\.json$")
 _BULK = re.compile(r"^/_sandbox/bulk/([\w-]+)/(\d+)\.jsonl$")
+_OAUTH = re.compile(r"^/stores/([\w-]+)/admin/oauth/(authorize|access_token)$")
 _STORE = re.compile(r"^/_sandbox/stores/([\w-]+)/(dump|usage|faults|settings|requests)$")
 
 
@@ -69,6 +74,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         sandbox = self.server.sandbox
         path = self.path.split("?", 1)[0]
+        match = _OAUTH.match(path)
+        if match and match.group(2) == "access_token":
+            raw = self._body()
+            try:
+                form = (
+                    json.loads(raw)
+                    if raw.strip().startswith(b"{")
+                    else dict(parse_qsl(raw.decode()))
+                )
+            except ValueError:
+                form = {}
+            self._oauth(match, {k: str(v) for k, v in form.items()})
+            return
         match = _GRAPHQL.match(path)
         if match:
             self._send(
@@ -123,9 +141,28 @@ class _Handler(BaseHTTPRequestHandler):
             return {"ok": True}
         raise KeyError(f"POST is not supported on {path}")
 
+    def _oauth(self, match: re.Match, query: dict[str, str]) -> None:
+        store = self.server.sandbox.stores.get(match.group(1))
+        if store is None:
+            self._json(404, {"errors": "Not Found"})
+            return
+        with store.lock:
+            if match.group(2) == "authorize":
+                status, body = oauth.authorize(store, query)
+            else:
+                status, body = oauth.access_token(store, query)
+        if status == 302:
+            self._send(Response(302, "", {"Location": body["location"]}))
+        else:
+            self._send(Response(status, body))
+
     def do_GET(self) -> None:
         sandbox = self.server.sandbox
-        path = self.path.split("?", 1)[0]
+        path, _, raw_query = self.path.partition("?")
+        match = _OAUTH.match(path)
+        if match and match.group(2) == "authorize":
+            self._oauth(match, dict(parse_qsl(raw_query)))
+            return
         if path == "/_sandbox/stores":
             self._json(200, describe(sandbox, self.server.url))
             return

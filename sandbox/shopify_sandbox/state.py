@@ -32,6 +32,7 @@ from shopify_sandbox.models import (
     ProductVariant,
     TrackingInfo,
 )
+from shopify_sandbox.oauth import Grants
 from shopify_sandbox.throttle import LeakyBucket
 
 _ids = itertools.count(1_000_001)
@@ -141,6 +142,7 @@ class Store:
         self.routing_delay = 0.0
         self.jobs: dict[int, tuple[float, Any]] = {}  # job id -> (due, what to run)
         self.edits: dict[int, Any] = {}  # calculated order id -> its staged changes
+        self.grants = Grants()  # apps, and the tokens issued to them (oauth.py)
         self.metafield_definitions: dict[tuple[str, str, str], Any] = {}
         self.index_history: dict[str, list[tuple[float, dict[str, Any]]]] = {}
         self.idempotency: dict[str, tuple[str, Any]] = {}
@@ -181,6 +183,15 @@ class Store:
             self.custom_id_mode = settings["custom_id"]
 
     # -- lookups -------------------------------------------------------------------------------
+
+    @property
+    def shop_domain(self) -> str:
+        """The store's ``*.myshopify.com`` name, as the install flow reports it."""
+        return f"{self.handle}.myshopify.com"
+
+    def authorized(self, token: str | None) -> bool:
+        """The store's own token, or one its token endpoint issued that has not expired."""
+        return token == self.token or self.grants.valid(token, self.clock.monotonic())
 
     def now(self) -> datetime:
         return self.clock.utcnow()

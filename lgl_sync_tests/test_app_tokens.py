@@ -1,0 +1,180 @@
+"""Stores reached through LGL's app: tokens Shopify issues, kept encrypted and renewed.
+
+Contract (the Shopify access issue, credentials part): LGL's own store is reached by the
+client-credentials grant (24-hour tokens) and its token renewed after 24 h of sandbox time; a
+retailer connected by installing the app (authorization code, expiring offline token with a
+refresh token) is synced with no static token, its access token expiring mid-cycle and renewed
+without a failed run; two runs renewing at once both keep a working token, and the stored
+refresh token still works afterwards. Tokens and secrets are stored encrypted, never in clear.
+Shopify's rules: https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens
+and https://shopify.dev/changelog/more-resilient-refreshes-for-expiring-offline-access-tokens.
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import parse_qsl, urlencode, urlparse
+
+import pytest
+import requests
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from shopify_sandbox.oauth import App
+
+from lgl_sync.control_plane import credentials
+from lgl_sync.control_plane.credentials import StoredTokens
+from lgl_sync.control_plane.tables import store_credentials
+from lgl_sync.defs.orders import imported_lgl_orders, retailer_order_changes, retailer_paid_orders
+from lgl_sync.defs.resources import ShopifyStoreResource
+from lgl_sync.shopify.client import ShopifyClient
+from lgl_sync.shopify.errors import AuthError
+from lgl_sync.shopify.tokens import exchange
+from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
+
+ORDERS = [retailer_paid_orders, imported_lgl_orders, retailer_order_changes]
+SECRET = "lgl-app-secret-123"
+
+
+@pytest.fixture
+def keyed(monkeypatch):
+    monkeypatch.setenv("LGL_SECRET_KEY", Fernet.generate_key().decode())
+
+
+def _install(world, handle: str) -> dict:
+    """The merchant installs LGL's app: authorize, then the code exchanged for an expiring
+    offline token (what `lgl-sync retailer connect` does, without the browser)."""
+    store = world.sandbox.store(handle)
+    store.grants.apps["lgl-app"] = App("lgl-app", SECRET)
+    query = {
+        "client_id": "lgl-app",
+        "scope": ",".join(store.scopes),
+        "redirect_uri": "http://127.0.0.1:9/callback",
+        "state": "nonce-1",
+    }
+    answer = requests.get(
+        f"{world.sandbox.domain(handle)}/admin/oauth/authorize?{urlencode(query)}",
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert answer.status_code == 302
+    callback = dict(parse_qsl(urlparse(answer.headers["Location"]).query))
+    assert callback["state"] == "nonce-1" and callback["hmac"]
+    form = {
+        "client_id": "lgl-app",
+        "client_secret": SECRET,
+        "code": callback["code"],
+        "expiring": "1",
+    }
+    return exchange(world.sandbox.domain(handle), form)
+
+
+def _connect(world, handle: str) -> None:
+    tokens = _install(world, handle)
+    assert tokens["expires_in"] == 3600 and tokens["refresh_token"]
+    credentials.save(
+        world.engine,
+        world.sandbox.domain(handle),
+        grant=credentials.AUTHORIZATION_CODE,
+        client_id="lgl-app",
+        client_secret=SECRET,
+        answer=tokens,
+    )
+
+
+def test_a_retailer_connected_by_app_install_syncs_and_survives_token_expiry(world, keyed):
+    seed(world.sandbox, normal=4)
+    _connect(world, RETAILER)
+    world.sandbox.store(RETAILER).token = "legacy-token-revoked"  # no static token works
+    world.add_retailer(RETAILER, api_token="app")
+    assert world.materialize(ORDERS).success
+    imported = len(lgl_orders_by_source(world.sandbox))
+    assert imported >= 4
+    world.sandbox.clock.advance(3700)  # the access token expires between runs
+    store = world.sandbox.store(RETAILER)
+    late = store.create_order(
+        lines=[{"variant_id": store.variants_by_sku("LGL-0003")[0].id, "quantity": 1}]
+    )
+    result = world.materialize(ORDERS)
+    assert result.success  # renewed on the 401, no failed run
+    assert len(lgl_orders_by_source(world.sandbox)) == imported + 1
+    assert f"gid://shopify/Order/{late.id}" in lgl_orders_by_source(world.sandbox)
+    with world.engine.connect() as connection:
+        (row,) = connection.execute(sa.select(store_credentials)).all()
+    for column in ("client_secret", "access_token", "refresh_token"):
+        assert getattr(row, column).startswith("enc:v1:")  # never in clear
+    assert SECRET not in str(tuple(row))
+
+
+def test_two_runs_renewing_at_once_both_keep_a_working_token(world, keyed):
+    seed(world.sandbox, normal=1)
+    _connect(world, RETAILER)
+    domain = world.sandbox.domain(RETAILER)
+    world.sandbox.clock.advance(3700)
+    stale = credentials._row(world.engine, domain).access_token
+    tokens: list[str] = []
+    start = threading.Barrier(2)
+
+    def renew() -> None:
+        source = StoredTokens(world.engine, domain)
+        start.wait()
+        tokens.append(source.renewed(credentials.decrypt_secret(stale)))
+
+    threads = [threading.Thread(target=renew) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(tokens) == 2
+    for token in tokens:  # each run's token works
+        client = ShopifyClient(domain=domain, token=token)
+        assert client.query("Shop")["shop"]["currencyCode"]
+    # The stored refresh token still renews (an hour later again).
+    world.sandbox.clock.advance(3700)
+    later = StoredTokens(world.engine, domain)
+    stored = credentials.decrypt_secret(credentials._row(world.engine, domain).access_token)
+    renewed = later.renewed(stored)
+    assert renewed != stored
+    assert ShopifyClient(domain=domain, token=renewed).query("Shop")
+
+
+def test_lgl_store_by_client_credentials_renewed_after_24_hours(world, keyed):
+    seed(world.sandbox, normal=3)
+    lgl = world.sandbox.store("lgl")
+    lgl.grants.apps["lgl-own"] = App("lgl-own", SECRET, same_organization=True)
+    lgl.token = "no-static-token"
+    world.add_retailer(RETAILER)
+    resources = {
+        **world.resources(),
+        "lgl_shopify": ShopifyStoreResource(
+            domain=world.sandbox.domain("lgl"),
+            client_id="lgl-own",
+            client_secret=SECRET,
+            database_url=world.database_url,
+        ),
+    }
+    assert world.materialize(ORDERS, resources=resources).success
+    first = credentials._row(world.engine, world.sandbox.domain("lgl")).access_token
+    world.sandbox.clock.advance(24 * 3600 + 60)
+    store = world.sandbox.store(RETAILER)
+    store.create_order(
+        lines=[{"variant_id": store.variants_by_sku("LGL-0004")[0].id, "quantity": 1}]
+    )
+    assert world.materialize(ORDERS, resources=resources).success
+    assert credentials._row(world.engine, world.sandbox.domain("lgl")).access_token != first
+
+
+def test_the_token_endpoint_refuses_a_replayed_code_and_a_foreign_app(world, keyed):
+    seed(world.sandbox, normal=1)
+    store = world.sandbox.store(RETAILER)
+    store.grants.apps["lgl-app"] = App("lgl-app", SECRET)
+    tokens = _install(world, RETAILER)
+    assert tokens["access_token"]
+    domain = world.sandbox.domain(RETAILER)
+    with pytest.raises(AuthError, match="invalid_client"):
+        exchange(domain, {"client_id": "lgl-app", "client_secret": "wrong", "code": "x"})
+    with pytest.raises(AuthError, match="unauthorized_client"):
+        # client credentials only for an app of the store's own organisation
+        exchange(
+            domain,
+            {"client_id": "lgl-app", "client_secret": SECRET, "grant_type": "client_credentials"},
+        )
