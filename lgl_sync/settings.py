@@ -84,6 +84,22 @@ SETTINGS = {
             "email at each step, then none until it is released or dismissed",
         ),
         Setting(
+            "LGL_APP_CLIENT_ID",
+            "",
+            "LGL's app (Dev Dashboard): the client ID `lgl-sync retailer connect` installs",
+        ),
+        Setting(
+            "LGL_APP_CLIENT_SECRET",
+            "",
+            "that app's client secret (a secret: from the environment only)",
+        ),
+        Setting(
+            "LGL_PUBLIC_URL",
+            "",
+            "where Shopify sends a merchant back after an install (the app's redirect URL less "
+            "/oauth/callback); empty: http://127.0.0.1:<port> of `retailer connect`",
+        ),
+        Setting(
             "LGL_MAX_PAGES", "2000", "the most pages one paginated read follows before it fails"
         ),
         Setting(
@@ -227,6 +243,14 @@ def max_order_age_hours() -> float:
 
 def sweep_minutes() -> float:
     return _parsed("LGL_SWEEP_MINUTES", _between(0, 7 * 24 * 60), "a number of minutes")
+
+
+def app_client_id() -> str:
+    return _raw("LGL_APP_CLIENT_ID")
+
+
+def public_url() -> str:
+    return _raw("LGL_PUBLIC_URL").rstrip("/")
 
 
 def pick_window_minutes() -> float:

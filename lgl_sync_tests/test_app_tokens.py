@@ -12,23 +12,30 @@ and https://shopify.dev/changelog/more-resilient-refreshes-for-expiring-offline-
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 from urllib.parse import parse_qsl, urlencode, urlparse
 
 import pytest
 import requests
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
-from shopify_sandbox.oauth import App
+from shopify_sandbox.oauth import App, signed_query
 
 from lgl_sync.control_plane import credentials
 from lgl_sync.control_plane.credentials import StoredTokens
 from lgl_sync.control_plane.tables import store_credentials
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_order_changes, retailer_paid_orders
 from lgl_sync.defs.resources import ShopifyStoreResource
+from lgl_sync.devkit.world import token_for
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.shopify.errors import AuthError
 from lgl_sync.shopify.tokens import exchange
+from lgl_sync.web.install import InstallError, PendingInstall, verify
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
 
 ORDERS = [retailer_paid_orders, imported_lgl_orders, retailer_order_changes]
@@ -178,3 +185,116 @@ def test_the_token_endpoint_refuses_a_replayed_code_and_a_foreign_app(world, key
             domain,
             {"client_id": "lgl-app", "client_secret": SECRET, "grant_type": "client_credentials"},
         )
+
+
+# -- Onboarding by app install: `lgl-sync retailer connect` ----------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_new_retailer_is_onboarded_by_retailer_connect_then_synced(world, keyed, monkeypatch):
+    seed(world.sandbox, normal=4)
+    store = world.sandbox.store(RETAILER)
+    store.grants.apps["lgl-app"] = App("lgl-app", SECRET)
+    store.token = "no-legacy-custom-app"  # since 2026 none can be made
+    world.add_retailer(RETAILER, api_token="app")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LGL_DATABASE_URL": world.database_url,
+        "LGL_APP_CLIENT_ID": "lgl-app",
+        "LGL_APP_CLIENT_SECRET": SECRET,
+        "SHOPIFY_LGL_DOMAIN": world.sandbox.domain("lgl"),
+        "SHOPIFY_LGL_TOKEN": token_for("lgl"),
+        "LGL_ALLOW_LOCAL_STORES": "true",
+    }
+    connect = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lgl_sync.cli",
+            "retailer",
+            "connect",
+            RETAILER,
+            "--port",
+            str(port),
+            "--timeout",
+            "60",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert connect.stdout.readline().startswith("Open this link")
+        link = connect.stdout.readline().strip()
+        assert "state=" in link and SECRET not in link
+        approved = requests.get(link, timeout=30)  # the merchant approves; Shopify redirects back
+        assert approved.status_code == 200 and "is connected" in approved.text
+        out, err = connect.communicate(timeout=120)
+    finally:
+        connect.kill()
+    assert connect.returncode == 0, err[-2000:]
+    assert "connected and ready" in out and SECRET not in out + err
+    assert world.materialize(ORDERS).success  # a full cycle with the installed app's token
+    assert len(lgl_orders_by_source(world.sandbox)) >= 4
+
+
+def _callback(install: PendingInstall, **changes: str) -> dict[str, str]:
+    params = {
+        "code": "c0de",
+        "shop": f"{RETAILER}.myshopify.com",
+        "state": install.state,
+        "timestamp": str(int(time.time())),
+    }
+    params.update(changes)
+    signed = signed_query({k: v for k, v in params.items() if k != "hmac"}, SECRET)
+    return {**signed, **({"hmac": changes["hmac"]} if "hmac" in changes else {})}
+
+
+@pytest.mark.parametrize(
+    "bad, reason",
+    [
+        ({"hmac": "0" * 64}, "HMAC"),
+        ({"state": "someone-elses"}, "state"),
+        ({"shop": "evil.example.com"}, "shop"),
+        ({"shop": "other-store.myshopify.com"}, "shop"),
+        ({"timestamp": "1000"}, "timestamp"),
+    ],
+)
+def test_an_install_callback_is_refused_unless_everything_checks_out(world, keyed, bad, reason):
+    seed(world.sandbox, normal=1)
+    retailer = world.add_retailer(RETAILER, api_token="app")
+    install = PendingInstall(retailer, "lgl-app", SECRET, "http://127.0.0.1:9/oauth/callback")
+    assert verify(install, _callback(install)) == "c0de"
+    with pytest.raises(InstallError, match=reason):
+        verify(install, _callback(install, **bad))
+
+
+def test_a_replayed_or_expired_code_is_refused_by_the_token_endpoint(world, keyed):
+    seed(world.sandbox, normal=1)
+    store = world.sandbox.store(RETAILER)
+    store.grants.apps["lgl-app"] = App("lgl-app", SECRET)
+    domain = world.sandbox.domain(RETAILER)
+    _install(world, RETAILER)  # one code issued and used
+    store.grants.codes["old-code"] = ("lgl-app", world.sandbox.clock.monotonic() - 1)
+    form = {"client_id": "lgl-app", "client_secret": SECRET}
+    with pytest.raises(AuthError, match="invalid_grant"):
+        exchange(domain, {**form, "code": "old-code"})  # expired
+    issued = requests.get(
+        f"{domain}/admin/oauth/authorize?"
+        + urlencode(
+            {"client_id": "lgl-app", "redirect_uri": "http://127.0.0.1:9/cb", "state": "s"}
+        ),
+        allow_redirects=False,
+        timeout=5,
+    )
+    fresh = dict(parse_qsl(urlparse(issued.headers["Location"]).query))["code"]
+    assert exchange(domain, {**form, "code": fresh})["access_token"]
+    with pytest.raises(AuthError, match="invalid_grant"):
+        exchange(domain, {**form, "code": fresh})  # replayed

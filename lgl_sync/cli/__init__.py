@@ -15,7 +15,7 @@ import os
 
 import click
 
-from lgl_sync.cli import deployment, operators
+from lgl_sync.cli import connect, deployment, operators
 from lgl_sync.ops.logs import configure
 
 
@@ -32,6 +32,7 @@ def main(log_level: str) -> None:
 
 for command in (*operators.COMMANDS, *deployment.COMMANDS):
     main.add_command(command)
+operators.retailer.add_command(connect.retailer_connect)
 
 if importlib.util.find_spec("shopify_sandbox") is not None:
     from lgl_sync.cli import developers

@@ -1,0 +1,52 @@
+"""The ASGI app for everything that reaches LGL Sync over HTTP (Starlette and uvicorn come
+with Dagster's webserver): ``GET /oauth/callback`` completes an app install, ``GET /healthz``
+answers ok. Serve it with ``uvicorn`` beside the Dagster webserver."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse
+from starlette.routing import Route
+
+from lgl_sync.shopify.errors import ShopifyError
+from lgl_sync.web.install import InstallError, PendingInstall, complete
+
+logger = logging.getLogger(__name__)
+CONNECTED = (
+    "<!doctype html><title>LGL Sync</title><p style='font-family:sans-serif'>"
+    "{name} is connected to LGL Sync. You can close this tab.</p>"
+)
+
+
+def create_app(
+    engine: Engine,
+    installs: dict[str, PendingInstall],
+    on_installed: Callable[[PendingInstall], None] = lambda _install: None,
+) -> Starlette:
+    """``installs`` maps each issued state to its pending install (used once)."""
+
+    async def callback(request: Request):
+        query = dict(request.query_params)
+        install = installs.get(query.get("state", ""))
+        if install is None:
+            return PlainTextResponse("unknown or already used install state", status_code=400)
+        try:
+            complete(engine, install, query)
+        except InstallError as exc:
+            logger.warning("install callback refused: %s", exc)
+            return PlainTextResponse(str(exc), status_code=400)
+        except ShopifyError as exc:
+            return PlainTextResponse(f"Shopify refused the install: {exc}", status_code=502)
+        installs.pop(install.state, None)
+        on_installed(install)
+        return HTMLResponse(CONNECTED.format(name=install.retailer.name))
+
+    async def healthz(_request: Request):
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/oauth/callback", callback), Route("/healthz", healthz)])
