@@ -2,10 +2,10 @@
 
 One row per store (``store_credentials``): the app's client ID and secret, the access token
 and when it expires, and for an installed app the rotating refresh token. A token is renewed
-``RENEW_BEFORE`` ahead of its expiry, or once after Shopify refused it. Several runs may renew at
-once: each writes its answer only if the row still holds the token it started from (compare and
-set), and a run that loses uses the winner's token. That is safe because Shopify keeps a used
-refresh token valid until its replacement is used
+``RENEW_BEFORE`` ahead of its expiry, or once after Shopify refused it. Renewal is single-flight
+per store: the row is locked while Shopify is asked, and a run that waited uses the token the
+first one stored; the new refresh token is written in the same transaction as the access token.
+Should an answer be lost, Shopify keeps the used refresh token valid until its replacement is used
 (https://shopify.dev/changelog/more-resilient-refreshes-for-expiring-offline-access-tokens).
 Secrets never leave this module in clear except as the token a client sends.
 """
@@ -141,26 +141,30 @@ class StoredTokens:
     def _stale(self, row: Any) -> bool:
         return row.expires_at is not None and aware(row.expires_at) - self.now() < RENEW_BEFORE
 
-    def _renew(self, row: Any) -> str:
+    def _renew(self, seen: Any) -> str:
+        """Single-flight per store: the row is locked (a no-op update takes the row lock on
+        Postgres and the write lock on SQLite, both bounded by the database's lock timeout)
+        while Shopify is asked, so a second run waits and then uses the first one's token."""
+        with self.engine.begin() as connection:
+            mine = table.c.domain == self.domain
+            connection.execute(table.update().where(mine).values(domain=table.c.domain))
+            row = connection.execute(sa.select(table).where(mine)).first()
+            if row.access_token != seen.access_token and not self._stale(row):
+                return decrypt_secret(row.access_token)  # renewed while this run waited
+            answer = exchange(self.domain, self._grant(row), self.session)
+            connection.execute(
+                table.update().where(mine).values(**_token_values(answer, self.now()))
+            )
+        return answer["access_token"]
+
+    def _grant(self, row: Any) -> dict[str, str]:
         form = {"client_id": row.client_id, "client_secret": decrypt_secret(row.client_secret)}
         if row.grant == CLIENT_CREDENTIALS:
-            form["grant_type"] = CLIENT_CREDENTIALS
-        elif row.refresh_token:
-            form["grant_type"] = "refresh_token"
-            form["refresh_token"] = decrypt_secret(row.refresh_token)
-        else:
-            raise AuthError(
-                f"the token for {self.domain} expired and there is no refresh token: "
-                "reconnect the store (`lgl-sync retailer connect`)"
-            )
-        answer = exchange(self.domain, form, self.session)
-        with self.engine.begin() as connection:
-            won = connection.execute(
-                table.update()
-                .where(table.c.domain == self.domain, table.c.access_token == row.access_token)
-                .values(**_token_values(answer, self.now()))
-            ).rowcount
-        if won:
-            return answer["access_token"]
-        latest = _row(self.engine, self.domain)  # another run renewed first: its token
-        return decrypt_secret(latest.access_token)
+            return {**form, "grant_type": CLIENT_CREDENTIALS}
+        if row.refresh_token:
+            refresh = decrypt_secret(row.refresh_token)
+            return {**form, "grant_type": "refresh_token", "refresh_token": refresh}
+        raise AuthError(
+            f"the token for {self.domain} expired and there is no refresh token: "
+            "reconnect the store (`lgl-sync retailer connect`)"
+        )
