@@ -242,3 +242,30 @@ def test_two_runs_started_together_create_no_duplicate(world, monkeypatch):
     print(f"\nconcurrent runs: {[sorted(set(s)) for s in statuses]}")
     _assert_imported_exactly_once(world, seeded)
     assert world.sandbox.store("lgl").usage.by_operation["OrderCreate"] == len(seeded.expected)
+
+
+def test_the_duplicate_check_finds_a_second_lgl_order_of_this_retailer_only(world):
+    """The check reads this run's retailer's LGL orders by their tag (Shopify may drop an app's
+    sourceName, so it is not relied on) and fails on a source order imported twice."""
+    seed(world.sandbox, normal=3)
+    world.add_retailer(RETAILER)
+    first = _run(world)
+    assert first.success and first.get_asset_check_evaluations()[0].passed
+    lgl = world.sandbox.store("lgl")
+    original = next(iter(lgl.orders.values()))
+    variant = original.line_items[0].variant_id
+    for tags, identifier in (
+        (list(original.tags), original.source_identifier),  # a duplicate of this retailer's
+        (["imported-from-someone-else"], "someone-else:1"),  # another retailer's, not read
+        (["imported-from-someone-else"], "someone-else:1"),
+    ):
+        lgl.create_order(
+            lines=[{"variant_id": variant, "quantity": 1}],
+            tags=tags,
+            source_identifier=identifier,
+        )
+    check = _run(world).get_asset_check_evaluations()[0]
+    assert not check.passed
+    metadata = {k: v.value for k, v in check.metadata.items()}
+    assert metadata["duplicated_source_orders"] == 1
+    assert metadata["lgl_orders_checked"] == len(lgl.orders) - 2  # none of someone-else's

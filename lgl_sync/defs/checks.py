@@ -16,13 +16,19 @@ DUPLICATE_WINDOW_DAYS = 30
     blocking=False,
     description="No retailer order has more than one LGL order (last 30 days).",
 )
-def one_lgl_order_per_source_order(lgl_shopify: ShopifyStoreResource) -> dg.AssetCheckResult:
-    """Reads every LGL order LGL Sync created recently and counts source identifiers."""
+def one_lgl_order_per_source_order(
+    context: dg.AssetCheckExecutionContext, lgl_shopify: ShopifyStoreResource
+) -> dg.AssetCheckResult:
+    """Reads the LGL orders imported from this run's retailer in the window (its tag
+    ``imported-from-<slug>``; Shopify may drop an app's ``sourceName``, so that is never relied
+    on) and counts source identifiers."""
     since = (datetime.now(UTC) - timedelta(days=DUPLICATE_WINDOW_DAYS)).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
     )
     client = lgl_shopify.get_client()
-    query = f"source_name:lgl-sync created_at:>='{since}'"
+    retailer_id = context.run.tags.get("dagster/partition")
+    scope = f"tag:'imported-from-{retailer_id}'" if retailer_id else "source_identifier:*"
+    query = f"{scope} created_at:>='{since}'"
     counts = Counter(
         node["sourceIdentifier"]
         for node in client.paginate("LglOrdersBySource", {"query": query}, path="orders")

@@ -254,7 +254,7 @@ def _address(source: dict[str, Any] | None) -> dict[str, Any] | None:
     )
     address = {k: source[k] for k in fields if source.get(k)}
     if source.get("countryCodeV2"):
-        address["countryCode"] = source["countryCodeV2"]
+        address["countryCode"] = str(source["countryCodeV2"]).upper()
     return address
 
 
@@ -269,9 +269,11 @@ def billing_address(retailer: Retailer) -> dict[str, Any] | None:
         "province": retailer.billing_province,
         "zip": retailer.billing_zip,
     }
-    country = retailer.billing_country
-    if country:
-        values["countryCode" if len(country) == 2 else "country"] = country
+    country = (retailer.billing_country or "").strip()
+    if country:  # CountryCode values are upper case ("us" is refused)
+        values["countryCode" if len(country) == 2 else "country"] = (
+            country.upper() if len(country) == 2 else country
+        )
     address = {k: v for k, v in values.items() if v}
     return address or None
 
@@ -310,7 +312,6 @@ def build_order_input(
         "financialStatus": "PAID",
         "currency": currency,
         "sourceIdentifier": source_identifier(retailer.id, order.id),
-        "sourceName": "lgl-sync",
         "metafields": [
             {
                 "namespace": CUSTOM_ID[0],
