@@ -13,6 +13,11 @@ from shopify_sandbox.state import next_id
 from lgl_sync.devkit.world import RETAILER_LGL_LOCATION, token_for
 
 RETAILER = "nationwide-plants"
+# A customer's shipping address (an order without one is held: customer_data_redacted).
+BUYER_ADDRESS = {
+    "firstName": "Buyer", "lastName": "One", "address1": "2 Elm St", "city": "Austin",
+    "provinceCode": "TX", "zip": "73301", "countryCode": "US",
+}  # fmt: skip
 
 
 @dataclass

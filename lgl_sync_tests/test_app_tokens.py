@@ -36,7 +36,7 @@ from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.shopify.errors import AuthError
 from lgl_sync.shopify.tokens import exchange
 from lgl_sync.web.install import InstallError, PendingInstall, verify
-from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
+from lgl_sync_tests.orders_world import BUYER_ADDRESS, RETAILER, lgl_orders_by_source, seed
 
 ORDERS = [retailer_paid_orders, imported_lgl_orders, retailer_order_changes]
 SECRET = "lgl-app-secret-123"
@@ -99,7 +99,8 @@ def test_a_retailer_connected_by_app_install_syncs_and_survives_token_expiry(wor
     world.sandbox.clock.advance(3700)  # the access token expires between runs
     store = world.sandbox.store(RETAILER)
     late = store.create_order(
-        lines=[{"variant_id": store.variants_by_sku("LGL-0003")[0].id, "quantity": 1}]
+        lines=[{"variant_id": store.variants_by_sku("LGL-0003")[0].id, "quantity": 1}],
+        shipping_address=BUYER_ADDRESS,
     )
     result = world.materialize(ORDERS)
     assert result.success  # renewed on the 401, no failed run
@@ -166,7 +167,8 @@ def test_lgl_store_by_client_credentials_renewed_after_24_hours(world, keyed):
     world.sandbox.clock.advance(24 * 3600 + 60)
     store = world.sandbox.store(RETAILER)
     store.create_order(
-        lines=[{"variant_id": store.variants_by_sku("LGL-0004")[0].id, "quantity": 1}]
+        lines=[{"variant_id": store.variants_by_sku("LGL-0004")[0].id, "quantity": 1}],
+        shipping_address=BUYER_ADDRESS,
     )
     assert world.materialize(ORDERS, resources=resources).success
     assert credentials._row(world.engine, world.sandbox.domain("lgl")).access_token != first

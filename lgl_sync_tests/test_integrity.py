@@ -48,7 +48,7 @@ from lgl_sync.devkit.warehouse import ship_some
 from lgl_sync.devkit.world import token_for
 from lgl_sync.flows import Flow
 from lgl_sync_tests.killable_run import arguments
-from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
+from lgl_sync_tests.orders_world import BUYER_ADDRESS, RETAILER, lgl_orders_by_source, seed
 from lgl_sync_tests.test_defs_inventory import _available
 from lgl_sync_tests.test_defs_inventory import _seed as _seed_inventory
 from lgl_sync_tests.test_defs_inventory import _sync as _sync_inventory
@@ -247,6 +247,7 @@ def _paid_order(world, handle: str, lines: dict[str, int]) -> None:
         ],
         created_at=store.now() - timedelta(minutes=30),
         email="buyer@example.com",
+        shipping_address=BUYER_ADDRESS,
     )
 
 

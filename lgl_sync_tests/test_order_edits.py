@@ -33,7 +33,7 @@ from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.sync.lifecycle.rules import RETAILER_HOLD_HANDLE
 from lgl_sync.sync.onboarding import check_retailer
 from lgl_sync_tests.killable_run import arguments
-from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
+from lgl_sync_tests.orders_world import BUYER_ADDRESS, RETAILER, lgl_orders_by_source, seed
 
 ORDERS = [
     retailer_paid_orders,
@@ -159,6 +159,7 @@ def _imported_order(world, lines: dict[str, int]):
             for sku, units in lines.items()
         ],
         email="edit@example.com",
+        shipping_address=BUYER_ADDRESS,
     )
     assert world.materialize(ORDERS).success
     source_id = gid("Order", order.id)
@@ -374,7 +375,9 @@ def test_an_index_lag_longer_than_the_overlap_ends_in_an_import_at_the_next_swee
     store = world.sandbox.store(RETAILER)
     variant = store.variants_by_sku("LGL-0008")[0]
     late = store.create_order(
-        lines=[{"variant_id": variant.id, "quantity": 1}], financial_status="PENDING"
+        lines=[{"variant_id": variant.id, "quantity": 1}],
+        financial_status="PENDING",
+        shipping_address=BUYER_ADDRESS,
     )
     store.search_lag = 3600.0  # the index shows the payment an hour late
     _gql(world, MARK_PAID, {"input": {"id": gid("Order", late.id)}})

@@ -23,7 +23,7 @@ from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.devkit.world import token_for
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.sync.onboarding import check_retailer
-from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
+from lgl_sync_tests.orders_world import BUYER_ADDRESS, RETAILER, lgl_orders_by_source, seed
 
 PUSH = [lgl_shipments, retailer_fulfillments, fulfillment_lag]
 
@@ -46,6 +46,7 @@ def _order(world, lines: int, quantity: int = 3, hours: float = 1):
         ],
         created_at=retailer.now() - timedelta(hours=hours),
         email="buyer@example.com",
+        shipping_address=BUYER_ADDRESS,
     )
     assert _materialize(world, [retailer_paid_orders, imported_lgl_orders]).success
     lgl_order = lgl_orders_by_source(world.sandbox)[f"gid://shopify/Order/{source.id}"][0]

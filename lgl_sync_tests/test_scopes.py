@@ -92,3 +92,24 @@ def test_an_lgl_token_without_write_orders_fails_the_run_naming_it_and_creates_n
     assert lgl.orders == {}  # nothing created
     assert lgl.usage.by_operation["OrderCreate"] == 1  # refused once, not tried per order
     assert {o.id for o in retailer.orders.values() if "imported-to-LGL" in o.tags} == tagged
+
+
+def test_an_order_whose_customer_data_is_redacted_is_held_never_imported_address_less(world):
+    """Without protected customer data access Shopify returns no name, address, email or phone
+    (https://shopify.dev/docs/apps/launch/protected-customer-data): such an order is held, with
+    the reason, and imported once the app has the access."""
+    seeded = seed(world.sandbox, normal=3)
+    world.add_retailer(RETAILER)
+    retailer = world.sandbox.store(RETAILER)
+    retailer.protected_customer_data = False
+    result = world.materialize([retailer_paid_orders, imported_lgl_orders])
+    assert result.success
+    outcomes = result.output_for_node("imported_lgl_orders")
+    redacted = [o for o in outcomes if o.reason == "customer_data_redacted"]
+    assert len(redacted) >= 3 and world.sandbox.store("lgl").orders == {}
+    retailer.protected_customer_data = True
+    assert world.materialize([retailer_paid_orders, imported_lgl_orders]).success
+    imported = {o.source_identifier for o in world.sandbox.store("lgl").orders.values()}
+    assert len(imported) == len(seeded.expected)
+    for order in world.sandbox.store("lgl").orders.values():
+        assert order.shipping_address  # never an address-less LGL order

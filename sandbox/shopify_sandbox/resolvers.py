@@ -236,10 +236,20 @@ def _attributes(record: Any, _: GraphQLResolveInfo) -> list[dict]:
     return [{"key": k, "value": v} for k, v in record.custom_attributes]
 
 
+def _protected(attr: str):
+    """A Level 2 customer field (name, address, email, phone): null for an app without
+    protected customer data access (https://shopify.dev/docs/apps/launch/protected-customer-data)."""
+
+    def resolve(record: Any, info: GraphQLResolveInfo) -> Any:
+        return getattr(record, attr) if _ctx(info).store.protected_customer_data else None
+
+    return resolve
+
+
 def _address(attr: str):
-    def resolve(record: Any, _: GraphQLResolveInfo) -> dict | None:
+    def resolve(record: Any, info: GraphQLResolveInfo) -> dict | None:
         address = getattr(record, attr)
-        if address is None:
+        if address is None or not _ctx(info).store.protected_customer_data:
             return None
         full = " ".join(filter(None, (address.get("firstName"), address.get("lastName"))))
         return {**address, "name": full or None, "countryCodeV2": address.get("countryCode")}
@@ -323,6 +333,8 @@ QUERY_RESOLVERS: dict[str, dict[str, Any]] = {
         "customAttributes": _attributes,
         "shippingAddress": _address("shipping_address"),
         "billingAddress": _address("billing_address"),
+        "email": _protected("email"),
+        "phone": _protected("phone"),
         "totalPriceSet": lambda o, _: _money(
             sum(li.price * li.quantity for li in o.line_items), o.currency_code
         ),

@@ -143,6 +143,9 @@ class Store:
         self.jobs: dict[int, tuple[float, Any]] = {}  # job id -> (due, what to run)
         self.edits: dict[int, Any] = {}  # calculated order id -> its staged changes
         self.grants = Grants()  # apps, and the tokens issued to them (oauth.py)
+        # False: the app lacks protected customer data access, so customers' names,
+        # addresses, emails and phones read as null (resolvers._protected).
+        self.protected_customer_data = True
         self.metafield_definitions: dict[tuple[str, str, str], Any] = {}
         self.index_history: dict[str, list[tuple[float, dict[str, Any]]]] = {}
         self.idempotency: dict[str, tuple[str, Any]] = {}
@@ -171,6 +174,8 @@ class Store:
             self.search_lag = float(settings["search_lag"])
         if "development_store" in settings:
             self.development_store = bool(settings["development_store"])
+        if "protected_customer_data" in settings:
+            self.protected_customer_data = bool(settings["protected_customer_data"])
         if "scopes" in settings:
             self.scopes = list(settings["scopes"])
         if "routing_delay" in settings:

@@ -80,7 +80,7 @@ class LglVariant:
 class Hold:
     """Why an order is not imported now: it stays for a person or a later run."""
 
-    reason: str  # unknown_sku | ambiguous_sku | too_many_lines
+    reason: str  # unknown_sku | ambiguous_sku | customer_data_redacted | too_many_lines
     detail: str
 
 
@@ -218,6 +218,12 @@ def map_lines(
     ambiguous = sorted({line.sku for line in order.lines if len(variants[line.sku]) > 1})
     if ambiguous:
         return [], Hold("ambiguous_sku", ", ".join(ambiguous))
+    if not order.shipping_address:
+        return [], Hold(
+            "customer_data_redacted",
+            "Shopify returned no shipping address: the app may lack protected customer data "
+            "access (Dev Dashboard: API access, protected customer data), or the order has none",
+        )
     if len(order.lines) > MAX_LINES:
         return [], Hold(
             "too_many_lines", f"{len(order.lines)} LGL lines; Shopify takes {MAX_LINES} per order"
