@@ -18,14 +18,17 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlparse
 
 import pytest
 import requests
 import sqlalchemy as sa
+from click.testing import CliRunner
 from cryptography.fernet import Fernet
 from shopify_sandbox.oauth import App, signed_query
 
+from lgl_sync.cli import main
 from lgl_sync.control_plane import credentials
 from lgl_sync.control_plane.credentials import StoredTokens
 from lgl_sync.control_plane.tables import store_credentials
@@ -302,3 +305,23 @@ def test_a_replayed_or_expired_code_is_refused_by_the_token_endpoint(world, keye
     assert exchange(domain, {**form, "code": fresh})["access_token"]
     with pytest.raises(AuthError, match="invalid_grant"):
         exchange(domain, {**form, "code": fresh})  # replayed
+
+
+def test_health_warns_two_weeks_before_a_refresh_token_expires(world, keyed, monkeypatch):
+    seed(world.sandbox, normal=1)
+    _connect(world, RETAILER)
+    domain = world.sandbox.domain(RETAILER)
+    monkeypatch.setenv("LGL_DATABASE_URL", world.database_url)
+    monkeypatch.setenv("SHOPIFY_LGL_DOMAIN", world.sandbox.domain("lgl"))
+    monkeypatch.setenv("SHOPIFY_LGL_TOKEN", token_for("lgl"))
+    assert credentials.expiring(world.engine) == []  # 90 days left
+    with world.engine.begin() as connection:
+        connection.execute(
+            sa.update(store_credentials).values(
+                refresh_expires_at=datetime.now(UTC) + timedelta(days=10)
+            )
+        )
+    result = CliRunner().invoke(main, ["health"])
+    assert result.exit_code == 1
+    assert f"{domain}: the app's refresh token expires" in result.output
+    assert SECRET not in result.output

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lgl_sync.cli.errors import fail_cleanly
-from lgl_sync.control_plane import ledger
+from lgl_sync.control_plane import credentials, ledger
 from lgl_sync.control_plane.allowances import allow_zero
 from lgl_sync.control_plane.database import create_engine, database_url, redacted
 from lgl_sync.control_plane.migrate import upgrade
@@ -303,7 +303,7 @@ def health() -> None:
     """Exit 0 when every enabled retailer's flows are fresh and no check failed; otherwise
     exit 1 with one line per problem (for cron, uptime monitors, container health checks)."""
 
-    found = problems(_statuses()) + lgl_store_problems()
+    found = problems(_statuses()) + lgl_store_problems() + credentials.expiring(_engine())
     if found:
         for line in found:
             click.echo(line)

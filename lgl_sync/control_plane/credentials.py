@@ -107,6 +107,27 @@ def status(engine: Engine, domain: str) -> StatusOfTokens:
     )
 
 
+REFRESH_WARNING = timedelta(days=14)
+
+
+def expiring(engine: Engine, now: datetime | None = None) -> list[str]:
+    """Stores whose refresh token expires within ``REFRESH_WARNING`` (a store unused that long,
+    disabled retailers included, must be refreshed or reconnected before then)."""
+    now = now or _now()
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(table.c.domain, table.c.refresh_expires_at).where(
+                table.c.refresh_expires_at.is_not(None)
+            )
+        ).all()
+    return [
+        f"{row.domain}: the app's refresh token expires {aware(row.refresh_expires_at):%Y-%m-%d}; "
+        "run any flow for it (a refresh renews it) or `lgl-sync retailer connect` again"
+        for row in rows
+        if aware(row.refresh_expires_at) - now < REFRESH_WARNING
+    ]
+
+
 class StoredTokens:
     """A TokenSource over a ``store_credentials`` row."""
 
