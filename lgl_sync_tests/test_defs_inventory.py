@@ -222,3 +222,21 @@ def test_a_new_lgl_snapshot_requests_every_retailers_sync(world):
     )
     requested = after.get_requested_partitions(dg.AssetKey("retailer_inventory"))
     assert requested == set(handles)
+
+
+def test_shopify_idempotency_refusals_are_waited_out_or_retried_under_a_new_key(world):
+    """FACTS.md §9: IDEMPOTENCY_CONCURRENT_REQUEST (the key's first request still runs: try the
+    same key again later) and IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED (after a failed attempt: read
+    again, then a new key). Both end with every SKU written once, nothing doubled."""
+    handle = RETAILERS[0][0]
+    stock, differing = _seed(world, 300, [handle], changed=0.1)
+    store = world.sandbox.store(handle)
+    store.idempotency_faults.update({"concurrent": 2, "failed": 1})
+    result = _sync(world, handle)
+    assert result.success
+    assert store.idempotency_faults == {"concurrent": 0, "failed": 0}  # both met
+    assert len(store.failed_keys) == 1  # the failed key was never sent again for a write
+    after = _available(world, handle)
+    assert all(after[s] == stock[s] for s in differing[handle])
+    materialization = result.asset_materializations_for_node("retailer_inventory")[0]
+    assert materialization.metadata["conflicts_retried"].value == 1  # re-read once, new key

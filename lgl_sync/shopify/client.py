@@ -294,6 +294,11 @@ class ShopifyClient:
             self._sleep(wait, name, "the throttle bucket to refill")
             self.metrics.throttle_wait_seconds += wait
 
+    def pause(self, seconds: float, name: str, reason: str) -> None:
+        """Waits on the client's clock before calling ``name`` again (bounded like every other
+        wait by LGL_MAX_SLEEP_SECONDS)."""
+        self._sleep(seconds, name, reason)
+
     def _sleep(self, seconds: float, name: str, reason: str) -> None:
         """Sleeps, unless the wait is longer than ``LGL_MAX_SLEEP_SECONDS``: then the call
         fails at once with the reason, and the next run carries on."""

@@ -149,6 +149,8 @@ class Store:
         self.metafield_definitions: dict[tuple[str, str, str], Any] = {}
         self.index_history: dict[str, list[tuple[float, dict[str, Any]]]] = {}
         self.idempotency: dict[str, tuple[str, Any]] = {}
+        self.failed_keys: set[str] = set()  # idempotency keys whose request failed
+        self.idempotency_faults: dict[str, int] = {}  # "concurrent" / "failed": next N requests
         self.locations: dict[int, Location] = {}
         self.products: dict[int, Product] = {}
         self.variants: dict[int, ProductVariant] = {}

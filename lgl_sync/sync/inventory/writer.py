@@ -35,6 +35,10 @@ from lgl_sync.sync.inventory.rules import (
 logger = logging.getLogger(__name__)
 BATCH = 250  # Shopify's input-array cap (FACTS.md §1.5)
 MAX_CONFLICT_ROUNDS = 3
+# Re-read, then send under a new key: a stale changeFromQuantity, or an earlier attempt with the
+# key that Shopify says failed (FACTS.md §9).
+REREAD_AND_RETRY = ("CHANGE_FROM_QUANTITY_STALE", "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED")
+BUSY_WAITS = (1.0, 2.0, 4.0, 8.0)  # seconds before sending a busy key again
 
 
 @dataclass
@@ -142,12 +146,14 @@ class InventorySyncer:
         for attempt in range(MAX_CONFLICT_ROUNDS + 1):
             if not pending:
                 return
-            errors = self._send_batch(batch, attempt, pending, result)
+            errors = self._send_until_not_busy(batch, attempt, pending, result)
             if not errors:
                 result.written += len(pending)
                 return
-            if not any(e.get("code") == "CHANGE_FROM_QUANTITY_STALE" for e in errors):
+            if not any(e.get("code") in REREAD_AND_RETRY for e in errors):
                 raise UserErrorsError("inventorySetQuantities", errors)
+            # Stale (someone wrote meanwhile), or Shopify says the key's earlier attempt
+            # failed: read again and send under the next attempt's (new) key.
             result.conflicts_retried += 1
             pending = self._reread_conflicts(pending)
         raise UserErrorsError(
@@ -159,6 +165,19 @@ class InventorySyncer:
                 }
             ],
         )
+
+    def _send_until_not_busy(
+        self, batch: int, attempt: int, pending: dict, result: InventorySyncResult
+    ) -> list[dict]:
+        """Sends a batch; while Shopify says the same key's first request is still running
+        (IDEMPOTENCY_CONCURRENT_REQUEST) waits and sends it again under the same key, a
+        bounded number of times (the client's clock and LGL_MAX_SLEEP_SECONDS bound each wait)."""
+        for wait in BUSY_WAITS:
+            errors = self._send_batch(batch, attempt, pending, result)
+            if not any(e.get("code") == "IDEMPOTENCY_CONCURRENT_REQUEST" for e in errors):
+                return errors
+            self.client.pause(wait, "InventorySetQuantities", "a concurrent request to finish")
+        return errors
 
     def _send_batch(
         self,

@@ -62,6 +62,9 @@ def _idempotent(resolver):
             return resolver(root, info, **args)
         fingerprint = json.dumps([info.field_name, args], sort_keys=True, default=str)
         scoped = f"{info.field_name}:{key}"
+        refused = _key_refusal(ctx.store, scoped)
+        if refused is not None:
+            return refused
         previous = ctx.store.idempotency.get(scoped)
         if previous is not None:
             if previous[0] != fingerprint:
@@ -83,6 +86,35 @@ def _idempotent(resolver):
         return result
 
     return resolve
+
+
+def _key_refusal(store: Any, scoped: str) -> dict | None:
+    """Shopify's two refusals of a key (FACTS.md §9, the 2026-10 enums): the first request
+    with it is still running (``IDEMPOTENCY_CONCURRENT_REQUEST``: try again later), or it failed
+    (``IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED``: retry with a new key). The store's
+    ``idempotency_faults`` make the next requests meet them: ``concurrent`` answers the first,
+    ``failed`` fails the request with an internal error and remembers the key as failed."""
+
+    def refusal(code: str, message: str) -> dict:
+        error = {"field": None, "code": code, "message": message}
+        return {"inventoryAdjustmentGroup": None, "inventoryLevel": None, "userErrors": [error]}
+
+    if store.idempotency_faults.get("concurrent", 0) > 0:
+        store.idempotency_faults["concurrent"] -= 1
+        return refusal(
+            "IDEMPOTENCY_CONCURRENT_REQUEST",
+            "A request with this idempotency key is currently in progress. Try again.",
+        )
+    if scoped in store.failed_keys:
+        return refusal(
+            "IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED",
+            "The previous attempt with this idempotency key failed. Retry with a new key.",
+        )
+    if store.idempotency_faults.get("failed", 0) > 0:
+        store.idempotency_faults["failed"] -= 1
+        store.failed_keys.add(scoped)
+        raise GraphQLError("Internal error", extensions={"code": "INTERNAL_SERVER_ERROR"})
+    return None
 
 
 def _changes_group(ctx: RequestContext, reason: str, uri: str | None, changes: list) -> dict:
