@@ -111,7 +111,9 @@ class ChaosReport:
             f"{self.custom_id}; {self.lgl_orders} LGL orders ({self.unconfirmed} unconfirmed, "
             "left for a person); checked "
             f"{self.checked['orders']} orders ({self.checked['held']} held), "
-            f"{self.checked['shipments']} shipments, {self.checked['skus']} SKU levels: "
+            f"{self.checked['shipments']} shipments ({self.checked['shipped_before_cancel']} "
+            f"before a cancellation, {self.checked['shipped_beyond_order']} beyond a cut order: "
+            f"reported), {self.checked['skus']} SKU levels: "
             f"{len(self.violations)} violations"
         )
 
@@ -506,8 +508,11 @@ class Chaos:
             self.report.checked["shipments"] += seen.lgl_shipments
             # Shipped before the retailer's cancellation reached LGL: reported, not pushed.
             self.report.checked["shipped_before_cancel"] += len(seen.after_cancellation)
+            # Shipped, then the retailer cut the order below it: reported, not pushed.
+            self.report.checked["shipped_beyond_order"] += len(seen.beyond_order)
             for name in seen.missing:
-                found.append(f"{handle}: LGL shipment {name} not on the retailer order")
+                why = self._push_record(name)
+                found.append(f"{handle}: LGL shipment {name} not on the retailer order ({why})")
             for name in seen.duplicated_shipments:
                 found.append(f"{handle}: LGL shipment {name} on the retailer order twice")
             for source in seen.duplicated_sources:
@@ -535,6 +540,25 @@ class Chaos:
             elif any(fo.status != "ON_HOLD" for fo in open_fos):
                 found.append(f"{handle} {order.name}: cancelled, rest of {copy.name} not held")
         return found
+
+    def _push_record(self, shipment_name: str) -> str:
+        """What the pushback's ledger says of an LGL shipment (for a violation's message)."""
+        lgl = self.sandbox.stores[LGL_HANDLE]
+        ids = [
+            f"gid://shopify/Fulfillment/{f.id}"
+            for f in lgl.fulfillments.values()
+            if f.name == shipment_name
+        ]
+        engine = sa.create_engine(f"sqlite:///{self.database}")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text(
+                    "SELECT status, reason FROM fulfillment_links WHERE lgl_fulfillment_id = :id"
+                ),
+                {"id": ids[0] if ids else ""},
+            ).all()
+        engine.dispose()
+        return ", ".join(f"{r.status} {r.reason or ''}".strip() for r in rows) or "no ledger row"
 
     def _unconfirmed(self) -> set[tuple[str, str]]:
         """(retailer, source order) of imports whose outcome nothing could confirm yet."""

@@ -26,7 +26,9 @@ from lgl_sync.control_plane import ledger
 from lgl_sync.control_plane.retailers import get_retailer
 from lgl_sync.control_plane.tables import email_notifications, order_links, order_watermarks
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
+from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_order_changes, retailer_paid_orders
+from lgl_sync.devkit.audit import audit
 from lgl_sync.devkit.warehouse import ship_some
 from lgl_sync.devkit.world import token_for
 from lgl_sync.shopify.client import ShopifyClient
@@ -429,3 +431,26 @@ def test_a_line_added_with_a_sku_lgl_lacks_is_told_and_the_rest_applied(world):
     assert _lgl_units(world, source_id) == {"LGL-0009": 2}
     again = world.materialize(ORDERS)
     assert again.success and _changes(again)["edit_for_person"] == 0  # told once
+
+
+def test_a_shipment_beyond_what_the_retailer_cut_the_order_to_is_reported_not_lost(world):
+    """LGL shipped 2 of 3 units; before the push, the retailer refunds 2. Shopify takes no more
+    than the order still holds, so the pushback reports the shipment (a person decides) and
+    the audit counts it apart: shipped beyond a cut order, not missing."""
+    seed(world.sandbox, normal=1)
+    world.add_retailer(RETAILER)
+    order, source_id = _imported_order(world, {"LGL-0011": 3})
+    (lgl_order,) = lgl_orders_by_source(world.sandbox)[source_id]
+    lgl = world.sandbox.store("lgl")
+    fo = lgl.fulfillment_orders[lgl_order.fulfillment_order_ids[0]]
+    lgl.create_fulfillment(
+        [(fo, [(fo.line_items[0].id, 2)])], [TrackingInfo("UPS", "1ZCUT2", None)], True
+    )
+    _refund_at_retailer(world, order, "LGL-0011", 2)
+    changes = _changes(world.materialize(ORDERS))
+    assert changes["edit_for_person"] == 1 and changes["edited"] == 0
+    pushed = world.materialize([lgl_shipments, retailer_fulfillments])
+    outcomes = pushed.output_for_node("retailer_fulfillments")
+    assert [(o.status, o.reason) for o in outcomes] == [("skipped", "quantity_exceeds_remaining")]
+    seen = audit(world.sandbox.engine)[RETAILER]
+    assert seen.missing == [] and len(seen.beyond_order) == 1
