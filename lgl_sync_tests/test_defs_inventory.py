@@ -21,6 +21,7 @@ from lgl_sync.defs.inventory import (
 )
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.devkit.world import RETAILER_LGL_LOCATION, RETAILERS, token_for
+from lgl_sync_tests.orders_world import BUYER_ADDRESS
 
 UPSTREAM = [lgl_inventory_snapshot, unimported_order_units]
 SYNC = [retailer_inventory, inventory_drift]
@@ -149,6 +150,7 @@ def test_unimported_sales_are_not_undone_and_retailers_share_one_pool(world):
             lines=[{"variant_id": variant.id, "quantity": quantity}],
             decrement_inventory=True,
             financial_status="PAID",
+            shipping_address=BUYER_ADDRESS,
         )
 
     sell(first, 3)
