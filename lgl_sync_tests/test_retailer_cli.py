@@ -227,3 +227,32 @@ def test_validate_names_missing_scopes_and_unknown_locations(cli, sandbox, monke
     assert "lgl_location_id gid://shopify/Location/999 is not a location" in result.output
     assert "Traceback" not in result.output
     assert gid("Location", 999) in result.output
+
+
+def test_update_round_trips_with_export_and_shows_the_difference(cli, tmp_path):
+    assert cli("retailer", "add", definition=VALID).exit_code == 0
+    exported = cli("retailer", "export", VALID["id"])
+    assert exported.exit_code == 0
+    definition = yaml.safe_load(exported.output)
+    normalised = {**VALID, "target_location_id": gid("Location", VALID["target_location_id"])}
+    assert {k: definition[k] for k in VALID} == normalised  # every column out, as stored
+    unchanged = cli("retailer", "update", "--yes", definition=definition)
+    assert unchanged.exit_code == 0 and "nothing to change" in unchanged.output
+    definition.update(lookback_hours=12, billing_city="Dallas")
+    refused = cli("retailer", "update", definition={**definition, "domain": "np.example.com"})
+    assert refused.exit_code != 0 and "domain" in refused.output  # validated before any diff
+    declined = cli("retailer", "update", definition=definition, input="n\n")
+    assert declined.exit_code != 0 and "billing_city: 'Austin' -> 'Dallas'" in declined.output
+    assert yaml.safe_load(cli("retailer", "export", VALID["id"]).output)["billing_city"] == "Austin"
+    updated = cli("retailer", "update", "--yes", definition=definition)
+    assert updated.exit_code == 0 and "2 field(s)" in updated.output
+    again = yaml.safe_load(cli("retailer", "export", VALID["id"]).output)
+    assert again == definition
+    nobody = {**definition, "id": "nobody-here", "api_token": "SHOPIFY_NOBODY_HERE_TOKEN"}
+    missing = cli("retailer", "update", "--yes", definition=nobody)
+    assert missing.exit_code != 0 and "retailer add" in missing.output
+
+
+def test_version_is_printed(cli):
+    result = cli("--version")
+    assert result.exit_code == 0 and result.output.startswith("lgl-sync, version ")

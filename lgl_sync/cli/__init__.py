@@ -20,6 +20,7 @@ from lgl_sync.ops.logs import configure
 
 
 @click.group()
+@click.version_option(package_name="lgl-sync", prog_name="lgl-sync")
 @click.option(
     "--log-level",
     default=lambda: os.environ.get("LOG_LEVEL", "INFO"),

@@ -26,6 +26,7 @@ from lgl_sync.control_plane.retailers import (
     list_retailers,
     remove_retailer,
     set_enabled,
+    update_retailer,
 )
 from lgl_sync.flows import Flow
 from lgl_sync.ops.health import age_text, collect, problems
@@ -134,6 +135,56 @@ def retailer_add(path: str, check: bool) -> None:
         raise click.ClickException(f"{found.id} was not added: the live check found problems")
     add_retailer(_engine(), found)
     click.echo(f"Added {found.id} ({found.name}).")
+
+
+@retailer.command("update")
+@click.option(
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML whose keys are retailers columns (as `retailer export` writes it)",
+)
+@click.option("--check", is_flag=True, help="also validate against the live store before writing")
+@click.option("--yes", is_flag=True, help="write without asking after the difference is shown")
+@fail_cleanly
+def retailer_update(path: str, check: bool, yes: bool) -> None:
+    """Validate a changed retailer definition, show what changes, and write it."""
+    wanted = Retailer.parse(_load_definition(path))
+    engine = _engine()
+    current = get_retailer(engine, wanted.id)
+    if current is None:
+        raise click.ClickException(f"no retailer {wanted.id} (use `retailer add`)")
+    before, after = _exported(current), _exported(wanted)
+    changed = [k for k in after if before.get(k) != after.get(k)]
+    if not changed:
+        click.echo(f"{wanted.id}: nothing to change.")
+        return
+    for key in changed:
+        click.echo(f"  {key}: {before.get(key)!r} -> {after.get(key)!r}")
+    if check and not _validate_live(wanted):
+        raise click.ClickException(f"{wanted.id} was not updated: the live check found problems")
+    if not yes and not click.confirm(f"Write {len(changed)} change(s) to {wanted.id}?"):
+        raise click.ClickException("not updated")
+    update_retailer(engine, wanted)
+    click.echo(f"Updated {wanted.id} ({len(changed)} field(s)).")
+
+
+def _exported(found: Retailer) -> dict:
+    """A retailer as its YAML definition: every column but the timestamps; an encrypted token
+    stays encrypted (it is not a secret in clear)."""
+    return {k: v for k, v in found.row().items() if k not in ("created_at", "updated_at")}
+
+
+@retailer.command("export")
+@click.argument("retailer_id")
+@fail_cleanly
+def retailer_export(retailer_id: str) -> None:
+    """A retailer's definition as YAML, ready to edit and pass to `retailer update --file`."""
+    found = get_retailer(_engine(), retailer_id)
+    if found is None:
+        raise click.ClickException(f"no retailer {retailer_id}")
+    click.echo(yaml.safe_dump(_exported(found), sort_keys=False, allow_unicode=True), nl=False)
 
 
 @retailer.command("list")

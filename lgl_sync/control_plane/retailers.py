@@ -28,6 +28,19 @@ def add_retailer(engine: Engine, retailer: Retailer) -> None:
         connection.execute(retailers.insert().values(**retailer.row()))
 
 
+def update_retailer(engine: Engine, retailer: Retailer) -> bool:
+    """Replaces an existing retailer's settings (its row keeps its creation time); False when
+    there is no retailer with that slug."""
+    values = {k: v for k, v in retailer.row().items() if k != "id"}
+    with engine.begin() as connection:
+        changed = connection.execute(
+            retailers.update()
+            .where(retailers.c.id == retailer.id)
+            .values(**values, updated_at=sa.func.now())
+        ).rowcount
+    return changed == 1
+
+
 def get_retailer(engine: Engine, retailer_id: str) -> Retailer | None:
     with engine.connect() as connection:
         row = (
