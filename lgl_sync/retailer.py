@@ -187,6 +187,18 @@ class Retailer(BaseModel):
             raise ValueError("target_location_id is required: it is the retailer's LGL location")
         return self
 
+    def onboarding_problems(self) -> list[str]:
+        """What `retailer add`, `update` and `validate` refuse, beyond a valid row: every LGL
+        order carries the retailer's billing address, so it is required while orders are
+        imported (rows read at run time are not refused for it, so an adopted row keeps
+        syncing while a person completes it)."""
+        if self.import_orders and not self.billing_address1:
+            return [
+                "billing address is required when import_orders is on (every LGL order "
+                "carries it): set " + ", ".join(BILLING_ADDRESS)
+            ]
+        return []
+
     @classmethod
     def parse(cls, data: dict[str, Any]) -> Retailer:
         """Validates a definition; raises RetailerError naming every bad field."""

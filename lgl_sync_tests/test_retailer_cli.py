@@ -256,3 +256,12 @@ def test_update_round_trips_with_export_and_shows_the_difference(cli, tmp_path):
 def test_version_is_printed(cli):
     result = cli("--version")
     assert result.exit_code == 0 and result.output.startswith("lgl-sync, version ")
+
+
+def test_a_retailer_importing_orders_needs_a_billing_address(cli):
+    no_billing = {k: v for k, v in VALID.items() if not k.startswith("billing_")}
+    refused = cli("retailer", "add", definition=no_billing)
+    assert refused.exit_code != 0 and "billing address is required" in refused.output
+    assert cli("retailer", "add", definition={**no_billing, "import_orders": False}).exit_code == 0
+    turned_on = cli("retailer", "update", "--yes", definition={**no_billing, "import_orders": True})
+    assert turned_on.exit_code != 0 and "billing address is required" in turned_on.output

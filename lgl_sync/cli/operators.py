@@ -131,6 +131,7 @@ def retailer_add(path: str, check: bool) -> None:
     """Validate a retailer definition and add it."""
 
     found = Retailer.parse(_load_definition(path))
+    _refuse_incomplete(found)
     if check and not _validate_live(found):
         raise click.ClickException(f"{found.id} was not added: the live check found problems")
     add_retailer(_engine(), found)
@@ -151,6 +152,7 @@ def retailer_add(path: str, check: bool) -> None:
 def retailer_update(path: str, check: bool, yes: bool) -> None:
     """Validate a changed retailer definition, show what changes, and write it."""
     wanted = Retailer.parse(_load_definition(path))
+    _refuse_incomplete(wanted)
     engine = _engine()
     current = get_retailer(engine, wanted.id)
     if current is None:
@@ -168,6 +170,12 @@ def retailer_update(path: str, check: bool, yes: bool) -> None:
         raise click.ClickException("not updated")
     update_retailer(engine, wanted)
     click.echo(f"Updated {wanted.id} ({len(changed)} field(s)).")
+
+
+def _refuse_incomplete(found: Retailer) -> None:
+    problems = found.onboarding_problems()
+    if problems:
+        raise click.ClickException(f"{found.id}: " + "; ".join(problems))
 
 
 def _exported(found: Retailer) -> dict:

@@ -102,7 +102,7 @@ def check_retailer(
     retailer: Retailer, store: ShopifyClient, lgl: ShopifyClient
 ) -> OnboardingReport:
     """Token and scopes, locations, LGL reachability and SKU coverage."""
-    report = OnboardingReport()
+    report = OnboardingReport(problems=retailer.onboarding_problems())
     for where, check, client in (
         ("retailer store", _check_retailer_store, store),
         ("LGL store", _check_lgl_store, lgl),
