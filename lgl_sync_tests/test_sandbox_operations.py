@@ -362,7 +362,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_lgl_sync_sandbox_serves_the_default_scenario_and_prints_urls_and_tokens():
+def test_lgl_sync_sandbox_serves_the_default_scenario_and_prints_urls_tokens_and_locations():
     port = _free_port()
     command = [str(Path(sys.executable).with_name("lgl-sync")), "sandbox", "--port", str(port)]
     process = subprocess.Popen(
@@ -373,8 +373,15 @@ def test_lgl_sync_sandbox_serves_the_default_scenario_and_prints_urls_and_tokens
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        lines = [process.stdout.readline() for _ in range(6)]
+        lines = [process.stdout.readline()]
+        while not lines[-1].startswith("Controls") and len(lines) < 100:
+            lines.append(process.stdout.readline())
+        locations = [line.split() for line in lines if line.split()[:1] == ["location"]]
+        lines = [line for line in lines if line.split()[:1] != ["location"]]
         stores = dict(line.split()[:2] for line in lines[1:6])
+        # Each store's locations are listed with their ids (for a retailer file).
+        assert len(locations) >= 9 and all(parts[1].isdigit() for parts in locations)
+        assert any(" ".join(parts[2:]) == "LGL Warehouse" for parts in locations)
         assert set(stores) == {
             "lgl",
             "nationwide-plants",

@@ -46,8 +46,7 @@ def sandbox(host: str, port: int, skus: int, orders: int, seed: int, speed: floa
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     click.echo(f"Shopify sandbox at {server.url} (ready in {time.monotonic() - started:.2f}s)")
-    for handle, info in describe(engine, server.url).items():
-        click.echo(f"  {handle:22} {info['domain']}  token={info['token']}")
+    _print_stores(engine, server.url)
     click.echo(f"Controls: {server.url}/_sandbox/stores  (Ctrl-C to stop)")
     click.echo("Point LGL Sync at these local stores with LGL_ALLOW_LOCAL_STORES=true.")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -55,8 +54,24 @@ def sandbox(host: str, port: int, skus: int, orders: int, seed: int, speed: floa
         server.serve_forever()
 
 
+def _print_stores(engine: Sandbox, url: str) -> None:
+    """Each store's domain and token, and its locations' ids (a retailer file's
+    ``target_location_id`` and ``lgl_location_id``)."""
+    for handle, info in describe(engine, url).items():
+        click.echo(f"  {handle:22} {info['domain']}  token={info['token']}")
+        for location in engine.stores[handle].locations.values():
+            click.echo(f"  {'':22}   location {location.id:>12}  {location.name}")
+
+
 @click.command()
 @click.option("--port", default=3000, show_default=True, type=int)
+@click.option(
+    "--sandbox-port",
+    default=0,
+    show_default="any free port",
+    type=int,
+    help="With --sandbox: the port the sandbox listens on.",
+)
 @click.option(
     "--sandbox",
     "with_sandbox",
@@ -64,7 +79,7 @@ def sandbox(host: str, port: int, skus: int, orders: int, seed: int, speed: floa
     help="Serve the sandbox's default scenario here and point LGL Sync at it (a fresh "
     "control plane with its four retailers, schedules on).",
 )
-def dev(port: int, with_sandbox: bool) -> None:
+def dev(port: int, sandbox_port: int, with_sandbox: bool) -> None:
     """Run `dagster dev` (webserver + daemon) on this project's definitions."""
     home = prepare_dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
@@ -74,19 +89,26 @@ def dev(port: int, with_sandbox: bool) -> None:
     command = [dagster, "dev", "-w", workspace, "-p", str(port)]
     if not with_sandbox:
         os.execv(dagster, command)
-    _dev_on_sandbox(home, command)
+    _dev_on_sandbox(home, command, sandbox_port)
 
 
-def _dev_on_sandbox(home: Path, command: list[str]) -> None:
+def _dev_on_sandbox(home: Path, command: list[str], sandbox_port: int = 0) -> None:
     """`dagster dev` as a child, with the sandbox served from this process until it exits."""
 
     sandbox = Sandbox()
     load_world(sandbox, {"name": "default"})
     control_db = home / "dev_control_plane.db"  # the sandbox is new, so is its control plane
     control_db.unlink(missing_ok=True)
-    with SandboxServer(sandbox, generate=generate) as server:
+    try:
+        server = SandboxServer(sandbox, port=sandbox_port, generate=generate)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on port {sandbox_port}: {exc.strerror}"
+        ) from None
+    with server:
         env = sandbox_environment(sandbox, server.url, f"sqlite:///{control_db}")
         click.echo(f"Sandbox at {server.url}; control plane {control_db}")
+        _print_stores(sandbox, server.url)
         # Ctrl-C is how `dagster dev` shuts down its webserver and daemon, so the child must
         # not inherit an ignored SIGINT (as a background job's is); SIGTERM here becomes one.
         child = subprocess.Popen(
