@@ -104,6 +104,19 @@ def flow_of_job(job_name: str | None) -> Flow | None:
     return _BY_JOB.get(job_name or "")
 
 
+def run_kind(job_name: str | None, asset_keys) -> str:
+    """What ``sync_jobs.job_type`` says of a run, whatever launched it: the flow of its job, or
+    for a UI launch, a backfill or an automation run (``__ASSET_JOB``) the flow of the assets it
+    materializes (``orders+inventory`` when several), else the job's own name."""
+    flow = flow_of_job(job_name)
+    if flow is not None:
+        return flow.value
+    flows = sorted(
+        {f.value for key in asset_keys or () if (f := flow_of_asset(key.to_user_string()))}
+    )
+    return "+".join(flows) if flows else (job_name or "sync")
+
+
 def flow_of(job_name: str | None, step_key: str | None) -> Flow | None:
     """The flow of a job, or of an asset's step or one of its checks
     (``retailer_fulfillments_fulfillment_lag``)."""

@@ -96,3 +96,16 @@ def test_runs_and_materializations_are_mirrored_once_and_caught_up(history_world
     assert all(jobs[r.run_id]["status"] == "completed" for r in later)
     assert len(jobs) == 5 and len(activity) == 10
     assert json.loads(again)
+
+
+def test_an_asset_run_launched_outside_a_job_is_mirrored_with_its_flow(world):
+    """UI launches, backfills and automation run as ``__ASSET_JOB`` (here Dagster's ephemeral
+    asset job): ``sync_jobs.job_type`` still names the flow, as the old system's rows do."""
+    seed(world.sandbox, normal=2, lgl_skus=20)
+    world.add_retailer(RETAILER)
+    orders = world.materialize([retailer_paid_orders, imported_lgl_orders])
+    assert orders.success
+    assert world.instance.get_run_by_id(orders.run_id).job_name != "import_orders"
+    _mirror(world, None)
+    jobs, _ = _rows(world)
+    assert jobs[orders.run_id]["job_type"] == "orders"

@@ -14,7 +14,7 @@ from dagster import DagsterEventType
 
 from lgl_sync.control_plane.history import append_activity, upsert_sync_job
 from lgl_sync.defs.resources import ControlPlaneResource
-from lgl_sync.flows import flow_of_job
+from lgl_sync.flows import run_kind
 from lgl_sync.ops.runs import root_cause
 
 RUN_EVENTS = {
@@ -90,13 +90,21 @@ def mirror_once(instance: dg.DagsterInstance, engine, cursor: dict[str, str]) ->
     return cursor
 
 
+def _planned_assets(instance: dg.DagsterInstance, run_id: str) -> list[dg.AssetKey]:
+    """The assets a run set out to materialize (what an ``__ASSET_JOB`` run is about)."""
+    records = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED, limit=200
+    ).records
+    return [r.event_log_entry.dagster_event.asset_key for r in records]
+
+
 def _mirror_run(instance: dg.DagsterInstance, engine, record, status: str) -> None:
     run = instance.get_run_by_id(record.run_id)
     if run is None:
         return
     when = _when(record)
     finished = status in ("completed", "failed", "canceled")
-    job_type = getattr(flow_of_job(run.job_name), "value", run.job_name)
+    job_type = run_kind(run.job_name, run.asset_selection or _planned_assets(instance, run.run_id))
     error = _error(instance, run.run_id) if status == "failed" else None
     upsert_sync_job(
         engine,
