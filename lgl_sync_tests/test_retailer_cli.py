@@ -265,3 +265,19 @@ def test_a_retailer_importing_orders_needs_a_billing_address(cli):
     assert cli("retailer", "add", definition={**no_billing, "import_orders": False}).exit_code == 0
     turned_on = cli("retailer", "update", "--yes", definition={**no_billing, "import_orders": True})
     assert turned_on.exit_code != 0 and "billing address is required" in turned_on.output
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [("LOG_LEVEL", "loud"), ("LOG_DIR", "/proc/no-such-dir"), ("DAGSTER_HOME", "/proc/no-such")],
+)
+def test_a_bad_environment_value_is_one_line_naming_it_with_exit_2(
+    tmp_path, monkeypatch, variable, value
+):
+    monkeypatch.setenv("LGL_DATABASE_URL", f"sqlite:///{tmp_path / 'control.db'}")
+    monkeypatch.delenv("LOG_DIR", raising=False)
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(main, ["retailer", "list"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and variable in result.output
+    assert "Traceback" not in result.output

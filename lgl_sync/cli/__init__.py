@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
 import click
 
@@ -28,7 +29,23 @@ from lgl_sync.ops.logs import configure
 )
 def main(log_level: str) -> None:
     """LGL Sync: retailers' Shopify stores <-> the LGL warehouse store."""
-    configure(log_level)
+    level = (log_level or "").upper()
+    if level not in LEVELS:
+        _refuse(f"LOG_LEVEL must be one of {', '.join(LEVELS)}, not {log_level[:40]!r}")
+    try:
+        configure(level)
+    except OSError as exc:
+        name = "LOG_DIR" if os.environ.get("LOG_DIR") else "DAGSTER_HOME"
+        _refuse(f"{name}: the log directory {exc.filename} cannot be created ({exc.strerror})")
+
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _refuse(message: str) -> None:
+    """A bad environment value: one line naming the variable, exit 2, no traceback."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
 
 
 for command in (*operators.COMMANDS, *deployment.COMMANDS):
