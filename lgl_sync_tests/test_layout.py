@@ -164,4 +164,6 @@ def test_the_production_wheel_holds_no_simulator(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("lgl_sync/sync/orders/") for n in names)
     assert any(n.startswith("lgl_sync/shopify/queries/") for n in names)
+    # What a wheel install needs beside the code: the instance template, the scope table.
+    assert {"lgl_sync/ops/dagster.yaml", "lgl_sync/shopify/access_scopes.json"} <= set(names)
     assert not [n for n in names if "shopify_sandbox" in n or n.endswith("schema.graphql")]

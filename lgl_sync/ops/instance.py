@@ -8,7 +8,9 @@ from pathlib import Path
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = PROJECT_ROOT / "dagster.yaml"
+# Shipped in the package (a wheel install keeps it): the instance's run queue, per-retailer
+# limits, run monitoring and log handler.
+TEMPLATE = Path(__file__).with_name("dagster.yaml")
 
 
 def dagster_home() -> Path:
@@ -20,7 +22,9 @@ def dagster_home() -> Path:
 
 def instance_config(pg_url: str | None) -> dict:
     """The project's dagster.yaml, plus Postgres storage when ``pg_url`` is given."""
-    config = yaml.safe_load(TEMPLATE.read_text()) if TEMPLATE.exists() else {}
+    config = yaml.safe_load(TEMPLATE.read_text()) or {}
+    if not config:  # never an empty instance: no run queue, no limits, no log handler
+        raise RuntimeError(f"{TEMPLATE} is missing or empty: reinstall lgl-sync")
     if pg_url:
         # The URL is read from the environment at load time, so it is never written to disk.
         config["storage"] = {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}
