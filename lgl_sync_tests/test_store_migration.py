@@ -66,3 +66,14 @@ def test_upgrade_keeps_every_old_row_and_adds_what_is_missing(postgres_url):
     second = _upgrade(postgres_url)
     assert second.returncode == 0, second.stderr
     assert _snapshot(postgres_url) == after
+    # LGL Sync's own tables have row-level security on (no policies): Supabase's public roles
+    # reach nothing there, the owner LGL Sync connects as is unaffected.
+    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, relrowsecurity FROM pg_class WHERE relname = ANY(%s)",
+            (["order_links", "fulfillment_links", "store_credentials", "retailers"],),
+        )
+        secured = dict(cursor.fetchall())
+        cursor.execute("SELECT count(*) FROM order_links")  # still readable by its owner
+    assert secured["order_links"] and secured["fulfillment_links"] and secured["store_credentials"]
+    assert secured["retailers"] is False  # adopted from Supabase: left as it was
