@@ -245,6 +245,33 @@ def sweep_minutes() -> float:
     return _parsed("LGL_SWEEP_MINUTES", _between(0, 7 * 24 * 60), "a number of minutes")
 
 
+CRONS = {
+    "LGL_ORDERS_CRON": "*/10 * * * *",
+    "LGL_FULFILLMENTS_CRON": "5-59/10 * * * *",
+    "LGL_INVENTORY_CRON": "*/5 * * * *",
+    "NOTIFY_DIGEST_CRON": "0 7 * * *",
+}
+
+
+def cron(name: str) -> tuple[str, str | None]:
+    """A schedule's cron from the environment: (the cron to use, the problem or None). A bad
+    value never stops the code location from loading: its schedule keeps the default cadence,
+    stopped, and the problem names the variable (the schedule's description, `health`)."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    value = os.environ.get(name, "").strip() or CRONS[name]
+    if is_valid_cron_string(value):
+        return value, None
+    return CRONS[
+        name
+    ], f"{name} must be a cron expression such as {CRONS[name]!r}, not {value[:40]!r}"
+
+
+def cron_problems() -> list[str]:
+    """Every schedule variable with a bad value, one line each (for `health`)."""
+    return [problem for name in CRONS if (problem := cron(name)[1])]
+
+
 def app_client_id() -> str:
     return _raw("LGL_APP_CLIENT_ID")
 

@@ -70,3 +70,42 @@ def test_run_is_recorded_in_the_instance_run_storage(
         event = instance.get_latest_materialization_event(dg.AssetKey("lgl_inventory_snapshot"))
         rows = event.asset_materialization.metadata["dagster/row_count"].value
         assert rows == len(sandbox.store(LGL_HANDLE).inventory_items)
+
+
+def test_a_bad_cron_leaves_the_code_location_loading_with_that_schedule_stopped(tmp_path):
+    """LGL_ORDERS_CRON set to nonsense: the definitions still load (every other schedule,
+    sensor and asset with them); the orders schedule keeps its default cadence, stopped, its
+    description naming the variable; `lgl-sync health` names it too and fails."""
+    env = {
+        **os.environ,
+        "LGL_ORDERS_CRON": "every ten minutes",
+        "LGL_SCHEDULES": "running",
+        "LGL_DATABASE_URL": f"sqlite:///{tmp_path / 'control.db'}",
+        "DAGSTER_HOME": str(tmp_path),
+    }
+    probe = (
+        "from lgl_sync.definitions import defs\n"
+        "s = defs.get_schedule_def('import_orders_schedule')\n"
+        "print(s.default_status.value, s.cron_schedule, '|', s.description)\n"
+        "print(defs.get_schedule_def('push_fulfillments_schedule').default_status.value)\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    first, second = loaded.stdout.strip().splitlines()[-2:]
+    assert first.startswith("STOPPED */10 * * * * |") and "LGL_ORDERS_CRON" in first
+    assert second == "RUNNING"  # the others are untouched
+    upgraded = subprocess.run(
+        [sys.executable, "-m", "lgl_sync.cli", "db", "upgrade"], env=env, capture_output=True
+    )
+    assert upgraded.returncode == 0, upgraded.stderr[-2000:]
+    health = subprocess.run(
+        [sys.executable, "-m", "lgl_sync.cli", "health"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert health.returncode == 1
+    assert "LGL_ORDERS_CRON must be a cron expression" in health.stdout

@@ -14,6 +14,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from lgl_sync import settings
 from lgl_sync.cli.errors import fail_cleanly
 from lgl_sync.control_plane import credentials, ledger
 from lgl_sync.control_plane.allowances import allow_zero
@@ -362,7 +363,12 @@ def health() -> None:
     """Exit 0 when every enabled retailer's flows are fresh and no check failed; otherwise
     exit 1 with one line per problem (for cron, uptime monitors, container health checks)."""
 
-    found = problems(_statuses()) + lgl_store_problems() + credentials.expiring(_engine())
+    found = (
+        settings.cron_problems()
+        + problems(_statuses())
+        + lgl_store_problems()
+        + credentials.expiring(_engine())
+    )
     if found:
         for line in found:
             click.echo(line)

@@ -13,6 +13,7 @@ from collections import Counter
 import dagster as dg
 from dagster import DagsterEventType
 
+from lgl_sync import settings
 from lgl_sync.control_plane import notifications
 from lgl_sync.control_plane.retailers import get_retailer, list_retailers
 from lgl_sync.defs.resources import ControlPlaneResource
@@ -219,7 +220,7 @@ def daily_digest():
 
 daily_digest_schedule = dg.ScheduleDefinition(
     job=daily_digest,
-    cron_schedule=os.environ.get("NOTIFY_DIGEST_CRON", "0 7 * * *"),
+    cron_schedule=settings.cron("NOTIFY_DIGEST_CRON")[0],
     execution_timezone=os.environ.get("NOTIFY_TIMEZONE", "UTC"),
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="07:00 (NOTIFY_TIMEZONE): the digest, with what quiet hours held back.",

@@ -7,21 +7,34 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from lgl_sync import settings
 from lgl_sync.control_plane.retailers import list_retailers
 from lgl_sync.defs.jobs import import_orders_job, inventory_snapshot_job, push_fulfillments_job
 from lgl_sync.defs.resources import ControlPlaneResource
 from lgl_sync.flows import RETAILER_FLOW_TAG, Flow
 
 
-def default_status() -> dg.DefaultScheduleStatus:
+def default_status(problem: str | None = None) -> dg.DefaultScheduleStatus:
     """``LGL_SCHEDULES=running|stopped``; by default running once the LGL store is configured,
-    so production runs on its own and a laptop without credentials does not fail every tick."""
+    so production runs on its own and a laptop without credentials does not fail every tick.
+    A schedule whose cron variable is bad stays stopped (``problem``)."""
     choice = os.environ.get("LGL_SCHEDULES", "").strip().lower()
     if choice not in ("", "running", "stopped"):
         raise ValueError(f"LGL_SCHEDULES must be 'running' or 'stopped', not {choice!r}")
-    if choice == "running" or (not choice and os.environ.get("SHOPIFY_LGL_DOMAIN")):
+    if problem is None and (
+        choice == "running" or (not choice and os.environ.get("SHOPIFY_LGL_DOMAIN"))
+    ):
         return dg.DefaultScheduleStatus.RUNNING
     return dg.DefaultScheduleStatus.STOPPED
+
+
+def _described(text: str, problem: str | None) -> str:
+    return f"STOPPED: {problem}. {text}" if problem else text
+
+
+ORDERS_CRON, ORDERS_PROBLEM = settings.cron("LGL_ORDERS_CRON")
+FULFILLMENTS_CRON, FULFILLMENTS_PROBLEM = settings.cron("LGL_FULFILLMENTS_CRON")
+INVENTORY_CRON, INVENTORY_PROBLEM = settings.cron("LGL_INVENTORY_CRON")
 
 
 ACTIVE = [
@@ -61,8 +74,13 @@ def retailer_run_requests(
 
 @dg.schedule(
     job=import_orders_job,
-    cron_schedule=os.environ.get("LGL_ORDERS_CRON", "*/10 * * * *"),
-    default_status=default_status(),
+    cron_schedule=ORDERS_CRON,
+    default_status=default_status(ORDERS_PROBLEM),
+    description=_described(
+        "Every 10 minutes (LGL_ORDERS_CRON): import orders for each retailer with import_orders "
+        "on.",
+        ORDERS_PROBLEM,
+    ),
 )
 def import_orders_schedule(
     context: dg.ScheduleEvaluationContext, control_plane: ControlPlaneResource
@@ -73,8 +91,12 @@ def import_orders_schedule(
 
 @dg.schedule(
     job=push_fulfillments_job,
-    cron_schedule=os.environ.get("LGL_FULFILLMENTS_CRON", "5-59/10 * * * *"),
-    default_status=default_status(),
+    cron_schedule=FULFILLMENTS_CRON,
+    default_status=default_status(FULFILLMENTS_PROBLEM),
+    description=_described(
+        "Every 10 minutes between the order imports (LGL_FULFILLMENTS_CRON): push shipments.",
+        FULFILLMENTS_PROBLEM,
+    ),
 )
 def push_fulfillments_schedule(
     context: dg.ScheduleEvaluationContext, control_plane: ControlPlaneResource
@@ -85,7 +107,10 @@ def push_fulfillments_schedule(
 
 inventory_schedule = dg.ScheduleDefinition(
     job=inventory_snapshot_job,
-    cron_schedule=os.environ.get("LGL_INVENTORY_CRON", "*/5 * * * *"),
-    default_status=default_status(),
-    description="Every 5 minutes: the LGL snapshot; every retailer's sync follows it.",
+    cron_schedule=INVENTORY_CRON,
+    default_status=default_status(INVENTORY_PROBLEM),
+    description=_described(
+        "Every 5 minutes (LGL_INVENTORY_CRON): the LGL snapshot; every retailer's sync follows it.",
+        INVENTORY_PROBLEM,
+    ),
 )
