@@ -15,6 +15,7 @@ import dagster as dg
 def test_demo_runs_every_flow_twice_and_leaves_its_runs_for_the_ui(tmp_path):
     lgl_sync = str(Path(sys.executable).with_name("lgl-sync"))
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "LOG_DIR": str(tmp_path / "logs")}
+    env.pop("LGL_DATABASE_URL", None)
     done = subprocess.run([lgl_sync, "demo"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     out = " ".join(done.stdout.split())
@@ -29,3 +30,23 @@ def test_demo_runs_every_flow_twice_and_leaves_its_runs_for_the_ui(tmp_path):
         assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         assert len(runs) == 2 * (3 * 4 + 1)
     assert "run=" in (tmp_path / "logs" / "lgl-sync.log").read_text()
+    # The newcomer's next commands read the demo's control plane (one per DAGSTER_HOME).
+    env.pop("LGL_DATABASE_URL", None)
+    for command in (["retailer", "list"], ["status"]):
+        answer = subprocess.run(
+            [lgl_sync, *command], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert answer.returncode == 0, answer.stderr[-2000:]
+        assert "nationwide-plants" in answer.stdout and "epic-gardening" in answer.stdout
+    health = subprocess.run([lgl_sync, "health"], env=env, capture_output=True, text=True)
+    assert "no such table" not in health.stdout + health.stderr
+
+
+def test_the_demo_never_replaces_a_control_plane_it_did_not_make(tmp_path):
+    lgl_sync = str(Path(sys.executable).with_name("lgl-sync"))
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "LOG_DIR": str(tmp_path / "logs")}
+    env.pop("LGL_DATABASE_URL", None)
+    (tmp_path / "lgl_sync.db").write_bytes(b"someone's data")
+    done = subprocess.run([lgl_sync, "demo"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "did not make" in done.stderr
+    assert (tmp_path / "lgl_sync.db").read_bytes() == b"someone's data"

@@ -16,6 +16,7 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 import dagster as dg
@@ -55,13 +56,35 @@ def _levels(store) -> dict[int, int]:
     }
 
 
+DEMO_MARK = ".demo_control_plane"
+
+
+def _demo_control_plane(home: Path) -> Path:
+    """The control plane `status`, `health` and `retailer list` read by default
+    (``$DAGSTER_HOME/lgl_sync.db``), emptied for the demo's new sandbox, but only when the
+    demo made it: a file holding anything else is left alone and the demo stops. With
+    ``LGL_DATABASE_URL`` set, the demo keeps to a file of its own beside it."""
+    if os.environ.get("LGL_DATABASE_URL"):
+        path = home / "demo_control_plane.db"
+        path.unlink(missing_ok=True)
+        return path
+    path, mark = home / "lgl_sync.db", home / DEMO_MARK
+    if path.exists() and not mark.exists():
+        raise SystemExit(
+            f"{path} holds a control plane the demo did not make; run the demo with another "
+            "DAGSTER_HOME (or move that file) so nothing of yours is replaced"
+        )
+    path.unlink(missing_ok=True)
+    mark.write_text("lgl_sync.db here is the demo's: `lgl-sync demo` replaces it\n")
+    return path
+
+
 def run_demo() -> None:
     started = time.monotonic()
     console = Console(width=max(Console().width, 100))
     home = prepare_dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
-    control_db = home / "demo_control_plane.db"  # the sandbox is new each time, so is this
-    control_db.unlink(missing_ok=True)
+    control_db = _demo_control_plane(home)  # the sandbox is new each time, so is this
     sandbox = Sandbox()
     load_world(sandbox, {"name": "default"})
     rng = random.Random(7)
