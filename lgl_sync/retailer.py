@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -93,6 +93,9 @@ class Retailer(BaseModel):
     billing_country: str | None = None
     inventory_safety_buffer: int = 0
     activate_missing_inventory: bool = False
+    # What target_location_id is: merchant_managed (an ordinary location the retailer routes
+    # orders to) or fulfillment_service (LGL's fulfillment service: only requested orders).
+    location_model: Literal["merchant_managed", "fulfillment_service"] = "merchant_managed"
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

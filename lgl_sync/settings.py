@@ -84,6 +84,18 @@ SETTINGS = {
             "email at each step, then none until it is released or dismissed",
         ),
         Setting(
+            "LGL_UNSUBMITTED_HOURS",
+            "24",
+            "at LGL's fulfillment service: how long a paid order may wait with nobody asking LGL "
+            "to ship it before a person is told (one email per set of orders)",
+        ),
+        Setting(
+            "LGL_FULFILLMENT_SERVICE_NAME",
+            "LGL Sync",
+            "the name of LGL's fulfillment service in a retailer's store (`retailer connect "
+            "--location-model fulfillment_service` creates it; `validate` looks for it)",
+        ),
+        Setting(
             "LGL_APP_CLIENT_ID",
             "",
             "LGL's app (Dev Dashboard): the client ID `lgl-sync retailer connect` installs",
@@ -299,6 +311,23 @@ def held_reminder_hours() -> tuple[float, ...]:
     return _parsed(
         "LGL_HELD_REMINDER_HOURS", _hours_list, "comma-separated positive hours, e.g. 1,4,24"
     )
+
+
+def unsubmitted_hours() -> float:
+    return _parsed("LGL_UNSUBMITTED_HOURS", _positive_number, "a positive number of hours")
+
+
+def fulfillment_service_name() -> str:
+    name = _raw("LGL_FULFILLMENT_SERVICE_NAME").strip()
+    if not name or len(name) > 255:
+        raise SettingError("LGL_FULFILLMENT_SERVICE_NAME must be a name of 1 to 255 characters")
+    return name
+
+
+def fulfillment_service_handle() -> str:
+    """The handle Shopify gives LGL's service: its name in lower case, words joined by -."""
+    name = fulfillment_service_name().lower()
+    return "-".join("".join(c if c.isalnum() else " " for c in name).split())
 
 
 def unconfirmed_minutes() -> float:

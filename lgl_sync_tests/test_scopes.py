@@ -35,9 +35,13 @@ def test_the_scope_table_is_generated_from_the_current_queries_and_schema():
 
 def test_every_operation_belongs_to_a_flow_at_a_store():
     used = {
-        op for stores in scopes.FLOW_OPERATIONS.values() for ops in stores.values() for op in ops
+        op
+        for table in (scopes.FLOW_OPERATIONS, scopes.SERVICE_OPERATIONS)
+        for stores in table.values()
+        for ops in stores.values()
+        for op in ops
     }
-    assert set(all_documents()) == used | set(scopes.ALWAYS)
+    assert set(all_documents()) == used | set(scopes.ALWAYS) | set(scopes.CONNECT_OPERATIONS)
 
 
 def test_the_table_names_what_each_write_needs():

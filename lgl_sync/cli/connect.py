@@ -17,7 +17,7 @@ from lgl_sync import settings
 from lgl_sync.cli.errors import fail_cleanly
 from lgl_sync.control_plane.database import create_engine
 from lgl_sync.control_plane.migrate import upgrade
-from lgl_sync.control_plane.retailers import get_retailer
+from lgl_sync.control_plane.retailers import get_retailer, update_retailer
 from lgl_sync.secrets import APP
 from lgl_sync.web.app import create_app
 from lgl_sync.web.install import PendingInstall
@@ -32,11 +32,23 @@ from lgl_sync.web.install import PendingInstall
     show_default=True,
     help="The environment variable holding the app's client secret (never typed or shown).",
 )
+@click.option(
+    "--location-model",
+    type=click.Choice(["merchant_managed", "fulfillment_service"]),
+    default=None,
+    help="fulfillment_service: create LGL's fulfillment service in the store (found again if "
+    "it exists) and make its location the retailer's LGL location. Default: the retailer's.",
+)
 @click.option("--port", default=8765, show_default=True, help="Port of the callback server.")
 @click.option("--timeout", default=900, show_default=True, help="Seconds to wait for approval.")
 @fail_cleanly
 def retailer_connect(
-    retailer_id: str, client_id: str, client_secret_env: str, port: int, timeout: int
+    retailer_id: str,
+    client_id: str,
+    client_secret_env: str,
+    location_model: str | None,
+    port: int,
+    timeout: int,
 ) -> None:
     """Install LGL's app in a retailer's store: link, callback, tokens stored, validate."""
     from lgl_sync.cli.operators import _validate_live
@@ -61,10 +73,28 @@ def retailer_connect(
     install = PendingInstall(found, client_id, secret, f"{base}/oauth/callback")
     if not _serve_until_installed(engine, install, port, timeout):
         raise click.ClickException(f"no approval within {timeout} s; run connect again")
-    click.echo(f"{retailer_id}: tokens stored (encrypted). Validating...")
+    click.echo(f"{retailer_id}: tokens stored (encrypted).")
+    if (location_model or found.location_model) == "fulfillment_service":
+        found = _set_up_service(engine, found)
+    click.echo("Validating...")
     if not _validate_live(found):
         raise click.ClickException(f"{retailer_id} is connected but has problems")
     click.echo(f"{retailer_id} is connected and ready.")
+
+
+def _set_up_service(engine, found):
+    """LGL's fulfillment service in the retailer's store, its location the retailer's."""
+    from lgl_sync.sync.clients import retailer_client
+    from lgl_sync.sync.onboarding import ensure_fulfillment_service
+
+    location_id, created = ensure_fulfillment_service(retailer_client(found, engine=engine))
+    updated = found.model_copy(
+        update={"location_model": "fulfillment_service", "target_location_id": location_id}
+    )
+    update_retailer(engine, updated)
+    what = "created" if created else "found"
+    click.echo(f"{found.id}: LGL's fulfillment service {what}; its location {location_id}")
+    return updated
 
 
 def _serve_until_installed(engine, install: PendingInstall, port: int, timeout: int) -> bool:

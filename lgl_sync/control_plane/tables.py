@@ -55,6 +55,7 @@ retailers = sa.Table(
     # Added by LGL Sync (nullable, so the old system's rows stay valid).
     sa.Column("inventory_safety_buffer", sa.Integer, server_default="0"),
     sa.Column("activate_missing_inventory", sa.Boolean, server_default=sa.false()),
+    sa.Column("location_model", sa.Text, server_default="merchant_managed"),
 )
 
 sync_jobs = sa.Table(

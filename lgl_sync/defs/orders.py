@@ -19,10 +19,22 @@ from lgl_sync.defs.resources import (
     takeover,
 )
 from lgl_sync.flows import Flow
-from lgl_sync.notify.notices import held_notice, warehouse_notice
+from lgl_sync.notify.notices import held_notice, unsubmitted_notice, warehouse_notice
+from lgl_sync.shopify.models import FULFILLMENT_SERVICE
 from lgl_sync.sync.lifecycle.reads import changed_since
+from lgl_sync.sync.lifecycle.rules import SourceChange
 from lgl_sync.sync.lifecycle.writer import ChangeOutcome, ChangeReconciler, ChangeStatus
-from lgl_sync.sync.orders.reads import read_source_orders, read_source_orders_by_id
+from lgl_sync.sync.orders.reads import (
+    read_candidates,
+    read_source_orders,
+    read_source_orders_by_id,
+)
+from lgl_sync.sync.orders.requests import (
+    Answers,
+    answer_cancellation_requests,
+    answer_fulfillment_requests,
+    unsubmitted,
+)
 from lgl_sync.sync.orders.rules import (
     SourceOrder,
     changed_query,
@@ -86,16 +98,21 @@ def _read_candidates(engine, client, retailer, config: OrderImportConfig):
         queries.append(
             changed_query(mark.mark - timedelta(minutes=settings.watermark_overlap_minutes()))
         )
-    location = retailer.target_location_id
-    found = {o.id: o for q in queries for o in read_source_orders(client, location, q)}
+    location, model = retailer.target_location_id, retailer.location_model
+    if model == FULFILLMENT_SERVICE:  # the requests waiting are the whole queue
+        found = {o.id: o for o in read_candidates(client, location, now, model)}
+    else:
+        found = {o.id: o for q in queries for o in read_source_orders(client, location, q)}
     tracked = [link.source_order_id for link in ledger.tracked_orders(engine, retailer.id)]
     by_id = [i for i in tracked if i not in found]
-    found.update({o.id: o for o in read_source_orders_by_id(client, location, by_id)})
+    found.update({o.id: o for o in read_source_orders_by_id(client, location, by_id, model)})
     reach = max(lookback, timedelta(hours=settings.max_order_age_hours()))
     horizon = mark.horizon if mark else now - reach
     watermarks.propose(engine, retailer.id, read_at=now, horizon=horizon, swept=sweep)
     read = {
-        "read_by": ", ".join(["created_at"] * sweep + ["updated_at"] * (not first)),
+        "read_by": "fulfillment requests"
+        if model == FULFILLMENT_SERVICE
+        else ", ".join(["created_at"] * sweep + ["updated_at"] * (not first)),
         "changed_since": "(first run)" if first else mark.mark.isoformat(),
         "horizon": horizon.isoformat(),
         "read_by_id": len(by_id),
@@ -135,12 +152,15 @@ def imported_lgl_orders(
     tracked = frozenset(o.source_order_id for o in ledger.tracked_orders(engine, retailer.id))
     horizon = _horizon(engine, retailer, config)
     eligible, skipped = split_eligible(retailer_paid_orders, horizon, tracked)
+    answers = Answers()
     with control_plane.flow_lock(retailer.id, Flow.ORDERS):
         outcomes = importer.run(eligible)
+        if retailer.location_model == FULFILLMENT_SERVICE and not config.dry_run:
+            answers = _answer_requests(source, engine, retailer, retailer_paid_orders, outcomes)
     if not config.dry_run:
         settled = not any(o.status == ImportStatus.FAILED for o in outcomes)
         _settle_read(engine, retailer.id, retailer_paid_orders, eligible, move_mark=settled)
-    metadata = _metadata(outcomes, skipped, source, lgl)
+    metadata = _metadata(outcomes, skipped, source, lgl) | answers.as_metadata()
     failed = [o for o in outcomes if o.status == ImportStatus.FAILED]
     if failed:
         raise dg.Failure(
@@ -149,10 +169,27 @@ def imported_lgl_orders(
             f"{failed[0].detail or failed[0].reason}",
             metadata={**metadata, "error_category": failed[0].reason or "server"},
         )
+    if answers.failed:
+        raise dg.Failure(
+            f"{len(answers.failed)} fulfillment requests could not be answered (asked again "
+            f"next run); the first: {answers.failed[0]}",
+            metadata={**metadata, "error_category": "request_answer"},
+        )
     context.log.info(
         "orders: %s", {str(k): n for k, n in Counter(o.status for o in outcomes).items()}
     )
     return dg.MaterializeResult(value=outcomes, metadata=metadata)
+
+
+def _answer_requests(source, engine, retailer, read: list[SourceOrder], outcomes) -> Answers:
+    """At LGL's fulfillment service: accepts the requests of the orders now imported, rejects
+    those whose SKUs LGL does not stock (the SKUs named)."""
+    rejects = {
+        o.source_order_id: o.detail or "unknown SKU"
+        for o in outcomes
+        if o.status == ImportStatus.HELD and o.reason == "unknown_sku"
+    }
+    return answer_fulfillment_requests(source, engine, retailer, read, rejects)
 
 
 def _horizon(engine, retailer, config: OrderImportConfig) -> datetime:
@@ -251,13 +288,26 @@ def retailer_order_changes(
         engine=engine,
         pick_window=timedelta(minutes=settings.pick_window_minutes()),
     )
+    answers = Answers()
     with control_plane.flow_lock(retailer.id, Flow.ORDERS):
-        outcomes = reconciler.run(changed_since(source, since))
+        changes = changed_since(source, since)
+        if retailer.location_model == FULFILLMENT_SERVICE:
+            answers = answer_cancellation_requests(source, lgl, engine, retailer)
+            changes += _also_read(source, retailer, changes, answers.cancellations_accepted)
+        outcomes = reconciler.run(changes)
     failed = [o for o in outcomes if o.status == ChangeStatus.FAILED]
-    if not failed:
+    if not failed and not answers.failed:
         watermarks.set_changes_mark(engine, retailer.id, now)
     told = _tell_people(context, engine, retailer, outcomes, notifier)
-    metadata = _change_metadata(outcomes, source, lgl) | told
+    metadata = _change_metadata(outcomes, source, lgl) | told | answers.as_metadata()
+    if retailer.location_model == FULFILLMENT_SERVICE:
+        metadata |= _report_unsubmitted(context, engine, retailer, source, notifier)
+    if answers.failed and not failed:
+        raise dg.Failure(
+            f"{len(answers.failed)} cancellation requests could not be answered (asked again "
+            f"next run); the first: {answers.failed[0]}",
+            metadata={**metadata, "error_category": "request_answer"},
+        )
     if failed:
         raise dg.Failure(
             f"{len(failed)} changes could not be applied; the first "
@@ -265,6 +315,37 @@ def retailer_order_changes(
             metadata={**metadata, "error_category": "order_change"},
         )
     return dg.MaterializeResult(value=outcomes, metadata=metadata)
+
+
+def _also_read(source, retailer, changes, order_ids: list[str]) -> list[SourceChange]:
+    """Orders whose cancellation LGL accepted and that the changes search did not list (its
+    index lags): read by id, so their LGL orders are cancelled in this run."""
+    listed = {c.id for c in changes}
+    wanted = [i for i in dict.fromkeys(order_ids) if i not in listed]
+    location, model = retailer.target_location_id, retailer.location_model
+    return [
+        SourceChange(o.id, o.name, datetime.now(UTC) if o.cancelled else None, o.shipping_address)
+        for o in read_source_orders_by_id(source, location, wanted, model)
+    ]
+
+
+def _report_unsubmitted(context, engine, retailer, source, notifier: NotifierResource) -> dict:
+    """Paid orders at LGL's service nobody asked LGL to ship for LGL_UNSUBMITTED_HOURS: a
+    person is told (once per set of orders); their count goes to the metadata."""
+    hours = settings.unsubmitted_hours()
+    waiting = unsubmitted(source, retailer, hours)
+    if waiting:
+        notifier.notifier(engine).notify(
+            unsubmitted_notice(
+                retailer_id=retailer.id,
+                retailer_name=retailer.name,
+                orders=waiting[:100],
+                hours=f"{hours:g} h",
+                run_id=context.run_id,
+                run_url=notifier.run_url(context.run_id),
+            )
+        )
+    return {"unsubmitted_paid_orders": len(waiting)}
 
 
 def _change_metadata(outcomes: list[ChangeOutcome], source, lgl) -> dict:

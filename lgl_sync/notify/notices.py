@@ -29,7 +29,7 @@ _env = jinja2.Environment(
 class Notice:
     """Something worth telling; the policy decides whether and when it becomes an email."""
 
-    kind: str  # failure | activity | recovery | digest | warehouse | held
+    kind: str  # failure | activity | recovery | digest | warehouse | held | unsubmitted
     subject: str
     context: dict[str, Any] = field(default_factory=dict)
     retailer_id: str | None = None
@@ -232,4 +232,31 @@ def held_notice(
         retailer_id=retailer_id,
         flow=Flow.ORDERS.value,
         dedupe_key=f"held:{retailer_id}:{step}:" + ",".join(sorted(o["id"] for o in orders)),
+    )
+
+
+def unsubmitted_notice(
+    *,
+    retailer_id: str,
+    retailer_name: str,
+    orders: list[dict[str, str]],
+    hours: str,
+    run_id: str,
+    run_url: str,
+) -> Notice:
+    """Paid orders at LGL's fulfillment service that nobody asked LGL to ship (one email per
+    set of orders: the dedupe key)."""
+    return Notice(
+        kind="unsubmitted",
+        subject=f"[{retailer_name}] {len(orders)} paid order(s) not sent to LGL for {hours}",
+        context={
+            "retailer": retailer_name,
+            "orders": orders,
+            "hours": hours,
+            "run_id": run_id,
+            "run_url": run_url,
+        },
+        retailer_id=retailer_id,
+        flow=Flow.ORDERS.value,
+        dedupe_key=f"unsubmitted:{retailer_id}:" + ",".join(sorted(o["id"] for o in orders)),
     )

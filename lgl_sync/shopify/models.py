@@ -10,6 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 FULFILLABLE = frozenset({"OPEN", "IN_PROGRESS"})  # FACTS.md §4.2
+# The two kinds of a retailer's LGL location (FACTS.md §7): an ordinary location the retailer
+# routes orders to, or LGL's own fulfillment service, which ships only what it was asked to.
+MERCHANT_MANAGED, FULFILLMENT_SERVICE = "merchant_managed", "fulfillment_service"
+LOCATION_MODELS = (MERCHANT_MANAGED, FULFILLMENT_SERVICE)
+# Request statuses of a fulfillment order a fulfillment service was asked to ship and has not
+# given back (a request unsubmitted, rejected, withdrawn or cancelled is not the service's).
+REQUESTED = frozenset({"SUBMITTED", "ACCEPTED", "CANCELLATION_REQUESTED", "CANCELLATION_REJECTED"})
 
 
 def nodes(value: Any) -> list[dict[str, Any]]:
@@ -39,10 +46,25 @@ class FulfillmentOrder:
     status: str | None
     location_id: str | None
     lines: tuple[FulfillmentOrderLine, ...]
+    request_status: str | None = None  # a fulfillment service's: SUBMITTED, ACCEPTED...
 
     @property
     def fulfillable(self) -> bool:
         return self.status in FULFILLABLE
+
+
+def lgl_share(
+    fulfillment_orders: list[FulfillmentOrder], location_id: str | None, model: str
+) -> list[FulfillmentOrder]:
+    """The order's fulfillment orders with only the ones LGL was given at its location: all of
+    them at a merchant-managed location, only the requested ones at LGL's fulfillment service."""
+    if model != FULFILLMENT_SERVICE:
+        return list(fulfillment_orders)
+    return [
+        fo
+        for fo in fulfillment_orders
+        if fo.location_id != location_id or fo.request_status in REQUESTED
+    ]
 
 
 def fulfillment_order(node: dict[str, Any]) -> FulfillmentOrder:
@@ -59,4 +81,6 @@ def fulfillment_order(node: dict[str, Any]) -> FulfillmentOrder:
         )
         for item in nodes(node.get("lineItems"))
     )
-    return FulfillmentOrder(node.get("id"), node.get("status"), location, lines)
+    return FulfillmentOrder(
+        node.get("id"), node.get("status"), location, lines, node.get("requestStatus")
+    )

@@ -97,6 +97,34 @@ FLOW_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 # Read by every check and by `validate` itself, whatever the flows.
 ALWAYS = ("AccessScopes", "Location", "PrimaryLocation", "CustomIdDefinitionCreate")
+# What only LGL's fulfillment service runs (location_model fulfillment_service): answering the
+# retailer store's requests, and `retailer connect` creating the service.
+SERVICE_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "import_orders": {
+        RETAILER: (
+            "AssignedFulfillmentOrders",
+            "FulfillmentRequestAccept",
+            "FulfillmentRequestReject",
+            "CancellationRequestAccept",
+            "CancellationRequestReject",
+            "FulfillmentOrderRequestStatus",
+        ),
+        LGL: (),
+    },
+}
+CONNECT_OPERATIONS = ("FulfillmentServiceCreate", "LocationsWithServices")
+# Shopify lists several scopes for fulfillment-order fields (any one grants the field), but each
+# reaches only one kind of location: the one LGL's location model needs, by flow.
+MODEL_SCOPES: dict[str, dict[str, str]] = {
+    "merchant_managed": {
+        "import_orders": "read_merchant_managed_fulfillment_orders",
+        "push_fulfillments": "write_merchant_managed_fulfillment_orders",
+    },
+    "fulfillment_service": {
+        "import_orders": "write_assigned_fulfillment_orders",
+        "push_fulfillments": "write_assigned_fulfillment_orders",
+    },
+}
 
 
 def coordinates(schema: graphql.GraphQLSchema, text: str) -> set[str]:
@@ -164,8 +192,25 @@ def describe(lacking: dict[str, list[str]]) -> str:
     return "; ".join(f"{scope} ({', '.join(needs[:3])})" for scope, needs in lacking.items())
 
 
-def flow_missing(flow: str, store: str, granted: set[str]) -> dict[str, list[str]]:
-    return missing(FLOW_OPERATIONS[flow][store], granted)
+def flow_operations(flow: str, store: str, model: str = "merchant_managed") -> tuple[str, ...]:
+    """The operations a flow runs at a store under a location model."""
+    extra = (
+        SERVICE_OPERATIONS.get(flow, {}).get(store, ()) if model == "fulfillment_service" else ()
+    )
+    return (*FLOW_OPERATIONS[flow][store], *extra)
+
+
+def flow_missing(
+    flow: str, store: str, granted: set[str], model: str = "merchant_managed"
+) -> dict[str, list[str]]:
+    """What the flow lacks at the store; at the retailer's store also the fulfillment-order
+    scope of the location model (Shopify's "any of" would accept one that hides LGL's
+    fulfillment orders)."""
+    lacking = missing(flow_operations(flow, store, model), granted)
+    scope = MODEL_SCOPES.get(model, {}).get(flow) if store == RETAILER else None
+    if scope and not grants(granted, scope):
+        lacking.setdefault(scope, []).append(f"fulfillment orders at a {model} location")
+    return lacking
 
 
 def main() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lgl_sync import settings
 from lgl_sync.retailer import Retailer
-from lgl_sync.shopify.client import ShopifyClient
+from lgl_sync.shopify.client import ShopifyClient, raise_user_errors
 from lgl_sync.shopify.errors import ShopifyError
+from lgl_sync.shopify.models import FULFILLMENT_SERVICE, MERCHANT_MANAGED
 from lgl_sync.shopify.scopes import FLOW_OPERATIONS, LGL, RETAILER, describe, flow_missing
 from lgl_sync.sync.inventory.reads import ITEMS_PER_PAGE
 
@@ -61,8 +63,9 @@ def _scopes(client: ShopifyClient) -> set[str]:
 
 def _check_retailer_store(retailer: Retailer, store: ShopifyClient, report: OnboardingReport):
     scopes = _scopes(store)
+    model = retailer.location_model
     for flow in FLOW_OPERATIONS:
-        lacking = flow_missing(flow, RETAILER, scopes) if getattr(retailer, flow) else {}
+        lacking = flow_missing(flow, RETAILER, scopes, model) if getattr(retailer, flow) else {}
         if lacking:
             report.problems.append(f"{flow} is enabled but the token lacks {describe(lacking)}")
     if retailer.push_fulfillments and "read_all_orders" not in scopes:
@@ -75,7 +78,46 @@ def _check_retailer_store(retailer: Retailer, store: ShopifyClient, report: Onbo
                 "retailer's store"
             )
         else:
-            report.notes.append(f"target location: {location['name']}")
+            report.notes.append(f"target location: {location['name']} ({model})")
+            report.problems += location_problems(retailer, location)
+            if model == FULFILLMENT_SERVICE and not report.problems:
+                _probe_requests(retailer, store, report)
+
+
+def location_problems(retailer: Retailer, location: dict) -> list[str]:
+    """Does the target location's kind match the retailer's location model? (FACTS.md §7)"""
+    service = location.get("fulfillmentService") or {}
+    is_service = bool(location.get("isFulfillmentService") or service)
+    ours = settings.fulfillment_service_handle()
+    if retailer.location_model == MERCHANT_MANAGED and is_service:
+        owner = service.get("serviceName") or "a fulfillment service"
+        return [
+            f"target location {location['name']} belongs to {owner}: orders there arrive as "
+            "fulfillment requests. Set location_model: fulfillment_service if it is LGL's "
+            f"service ({ours}), or choose an ordinary location"
+        ]
+    if retailer.location_model == FULFILLMENT_SERVICE and not is_service:
+        return [
+            f"target location {location['name']} is an ordinary location, not LGL's "
+            "fulfillment service: set location_model: merchant_managed, or run "
+            f"`lgl-sync retailer connect {retailer.id} --location-model fulfillment_service`"
+        ]
+    if retailer.location_model == FULFILLMENT_SERVICE and service.get("handle") != ours:
+        return [
+            f"target location {location['name']} belongs to the fulfillment service "
+            f"{service.get('serviceName') or service.get('handle')!r}, not LGL's ({ours}): "
+            "since 2024-10 an app cannot fulfil orders assigned to another app's service"
+        ]
+    return []
+
+
+def _probe_requests(retailer: Retailer, store: ShopifyClient, report: OnboardingReport):
+    """Fulfillment orders at LGL's service are visible to the token: one page of them read."""
+    found = store.query(
+        "AssignedFulfillmentOrders",
+        {"first": 5, "status": None, "locationIds": [retailer.target_location_id]},
+    )["assignedFulfillmentOrders"]["nodes"]
+    report.notes.append(f"fulfillment orders visible at LGL's service: {len(found)} (first page)")
 
 
 def _check_lgl_store(retailer: Retailer, lgl: ShopifyClient, report: OnboardingReport):
@@ -119,3 +161,20 @@ def check_retailer(
         report.covered_skus = len(theirs & ours)
         report.missing_skus = sorted(theirs - ours)
     return report
+
+
+def ensure_fulfillment_service(store: ShopifyClient) -> tuple[str, bool]:
+    """LGL's fulfillment service in a retailer's store: found by its handle among the store's
+    locations (every page, fulfillment services' "legacy" locations included), else created
+    (no callback URL: LGL polls its requests). Returns (its location id, created)."""
+    handle = settings.fulfillment_service_handle()
+    for location in store.paginate("LocationsWithServices", path="locations", page_size=100):
+        if (location.get("fulfillmentService") or {}).get("handle") == handle:
+            return location["id"], False
+    data = store.mutate(
+        "FulfillmentServiceCreate",
+        {"name": settings.fulfillment_service_name(), "inventoryManagement": True},
+        idempotent=False,
+    )
+    created = raise_user_errors(data, "fulfillmentServiceCreate")["fulfillmentService"]
+    return created["location"]["id"], True

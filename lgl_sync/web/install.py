@@ -23,7 +23,13 @@ from sqlalchemy.engine import Engine
 from lgl_sync.control_plane import credentials
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.domains import MYSHOPIFY, store_domain
-from lgl_sync.shopify.scopes import FLOW_OPERATIONS, RETAILER, table
+from lgl_sync.shopify.scopes import (
+    FLOW_OPERATIONS,
+    MODEL_SCOPES,
+    RETAILER,
+    flow_operations,
+    table,
+)
 from lgl_sync.shopify.tokens import exchange
 
 MAX_CALLBACK_AGE_SECONDS = 24 * 3600
@@ -47,10 +53,13 @@ def wanted_scopes(retailer: Retailer) -> list[str]:
     first scope Shopify lists (write scopes grant their reads, so reads already met are
     dropped)."""
     chosen: list[str] = []
-    for flow, stores in FLOW_OPERATIONS.items():
+    for flow in FLOW_OPERATIONS:
         if not getattr(retailer, flow):
             continue
-        for operation in stores[RETAILER]:
+        scope = MODEL_SCOPES[retailer.location_model].get(flow)
+        if scope and scope not in chosen:
+            chosen.append(scope)  # the fulfillment-order scope that reaches LGL's location
+        for operation in flow_operations(flow, RETAILER, retailer.location_model):
             for anyof in table().get(operation, {}).values():
                 if not any(s in chosen for s in anyof):
                     chosen.append(anyof[0])

@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from shopify_sandbox import services
 from shopify_sandbox.models import Order, gid
 from shopify_sandbox.mutations.edits import Edit, apply_edit, apply_refund, unfulfilled
 from shopify_sandbox.state import SandboxError, Store, next_id
@@ -89,3 +90,32 @@ def move(store: Store, order: Order, location_id: int) -> None:
         if fo.status in ("OPEN", "IN_PROGRESS") and fo.location_id != location_id:
             units = {fl.id: fl.remaining_quantity for fl in fo.line_items if fl.remaining_quantity}
             store.move_fulfillment_order(fo, location_id, units)
+
+
+def request_fulfillment(store: Store, order: Order, location_id: int | None = None) -> list[Any]:
+    """The merchant's "Request fulfillment": every unsubmitted fulfillment order of the order
+    at a fulfillment service (at ``location_id`` when given) is submitted; returns them."""
+    sent = []
+    for fo_id in list(order.fulfillment_order_ids):
+        fo = store.fulfillment_orders[fo_id]
+        if (
+            store.is_service(fo)
+            and fo.status == "OPEN"
+            and fo.request_status in ("UNSUBMITTED", "REJECTED")
+            and location_id in (None, fo.location_id)
+        ):
+            services.submit_request(store, fo)
+            sent.append(fo)
+    return sent
+
+
+def request_cancellation(store: Store, order: Order) -> list[Any]:
+    """The merchant asks the fulfillment service to cancel the order's requested or accepted
+    fulfillment orders; returns them."""
+    asked = []
+    for fo_id in list(order.fulfillment_order_ids):
+        fo = store.fulfillment_orders[fo_id]
+        if store.is_service(fo) and fo.request_status in ("SUBMITTED", "ACCEPTED"):
+            services.submit_cancellation(store, fo)
+            asked.append(fo)
+    return asked

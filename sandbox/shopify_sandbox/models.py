@@ -23,6 +23,26 @@ class Location:
     name: str
     is_active: bool = True
     fulfills_online_orders: bool = True
+    fulfillment_service: FulfillmentService | None = None  # a fulfillment service's own location
+
+
+@dataclass
+class FulfillmentService:
+    """A fulfillment service and the location Shopify made for it (services.py). ``ours``: it
+    belongs to the app whose token calls (every store here has one app)."""
+
+    gid_type = "FulfillmentService"
+    id: int
+    handle: str
+    service_name: str
+    location_id: int
+    ours: bool = True
+    callback_url: str | None = None
+    inventory_management: bool = False
+    tracking_support: bool = False
+    requires_shipping_method: bool = True
+    fulfillment_orders_opt_in: bool = True
+    type: str = "THIRD_PARTY"
 
 
 @dataclass
@@ -121,6 +141,9 @@ class FulfillmentOrder:
     updated_at: datetime
     line_items: list[FulfillmentOrderLineItem] = field(default_factory=list)
     request_status: str = "UNSUBMITTED"
+    cancel_restock: bool = False  # orderCancel's restock, applied when the service accepts
+    # The service's answers, as the merchant sees them: (what, message, reason).
+    answers: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     holds: list[tuple[str, str, int]] = field(default_factory=list)  # (handle, reason, id)
     status_before_hold: str | None = None
     fulfillment_ids: list[int] = field(default_factory=list)

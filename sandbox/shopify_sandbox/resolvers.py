@@ -9,6 +9,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
+from shopify_sandbox import services
 from shopify_sandbox.connections import connection
 from shopify_sandbox.models import gid
 from shopify_sandbox.search import search
@@ -50,8 +51,12 @@ ALL_ORDERS_DAYS = 60
 def visible(store: Store, record: Any) -> bool:
     """Whether the token may see a record: without ``read_all_orders`` only the last 60 days
     of orders can be read (https://shopify.dev/docs/api/usage/access-scopes#orders-permissions);
-    older ones read as null and are absent from ``orders``."""
-    if getattr(record, "gid_type", None) != "Order" or "read_all_orders" in store.scopes:
+    older ones read as null and are absent from ``orders``. A fulfillment order outside the
+    token's fulfillment-order scopes is hidden the same way (services.py)."""
+    kind = getattr(record, "gid_type", None)
+    if kind == "FulfillmentOrder":
+        return services.readable(store, record)
+    if kind != "Order" or "read_all_orders" in store.scopes:
         return True
     return record.created_at >= store.now() - timedelta(days=ALL_ORDERS_DAYS)
 
@@ -105,6 +110,18 @@ def _query_root(store_attr: str, sort: dict | None = None, default_sort: str | N
         return _page(info, records, args, key)
 
     return resolve
+
+
+def _locations(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict:
+    """Active locations; deactivated ones with ``includeInactive``, and fulfillment services'
+    locations ("legacy") only with ``includeLegacy`` (queries/locations)."""
+    records = [
+        loc
+        for loc in _ctx(info).store.locations.values()
+        if (loc.is_active or args.get("includeInactive"))
+        and (loc.fulfillment_service is None or args.get("includeLegacy"))
+    ]
+    return _page(info, records, args, lambda loc: loc.name)
 
 
 def _shop(_: Any, info: GraphQLResolveInfo) -> dict:
@@ -186,7 +203,8 @@ def _current_bulk(_: Any, info: GraphQLResolveInfo, type: str = "QUERY") -> Any:
 
 
 def _fulfillment_orders(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict:
-    records = _ctx(info).store.fulfillment_orders.values()
+    store = _ctx(info).store
+    records = [fo for fo in store.fulfillment_orders.values() if services.readable(store, fo)]
     if not args.get("includeClosed"):
         records = [fo for fo in records if fo.status not in ("CLOSED", "CANCELLED")]
     key = {"UPDATED_AT": lambda fo: fo.updated_at}.get(args.get("sortKey"))
@@ -195,7 +213,15 @@ def _fulfillment_orders(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict:
 
 def _order_fulfillment_orders(order: Any, info: GraphQLResolveInfo, **args: Any) -> dict:
     store = _ctx(info).store
-    return _page(info, [store.fulfillment_orders[i] for i in order.fulfillment_order_ids], args)
+    fos = [store.fulfillment_orders[i] for i in order.fulfillment_order_ids]
+    return _page(info, [fo for fo in fos if services.readable(store, fo)], args)
+
+
+def _assigned_fulfillment_orders(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict:
+    store = _ctx(info).store
+    ids = args.get("locationIds")
+    wanted = {parse_gid(i, "Location")[1] for i in ids if parse_gid(i, "Location")} if ids else None
+    return _page(info, services.assigned(store, args.get("assignmentStatus"), wanted), args)
 
 
 def _order_fulfillments(order: Any, info: GraphQLResolveInfo, **args: Any) -> list:
@@ -286,6 +312,7 @@ def _fulfillment_line_items(fulfillment: Any, info: GraphQLResolveInfo, **args: 
 def _fulfillment_fos(fulfillment: Any, info: GraphQLResolveInfo, **args: Any) -> dict:
     store = _ctx(info).store
     fos = [store.fulfillment_orders[i] for i in fulfillment.fulfillment_order_ids]
+    fos = [fo for fo in fos if services.readable(store, fo)]
     return connection(fos, args, bulk=_ctx(info).bulk)
 
 
@@ -298,7 +325,7 @@ QUERY_RESOLVERS: dict[str, dict[str, Any]] = {
     "QueryRoot": {
         "shop": _shop,
         "currentAppInstallation": _app_installation,
-        "locations": _query_root("locations", {"NAME": lambda loc: loc.name}),
+        "locations": _locations,
         "location": _location,
         "orders": _query_root("orders", _ORDER_SORT, "PROCESSED_AT"),
         "order": _by_kind("Order"),
@@ -306,6 +333,8 @@ QUERY_RESOLVERS: dict[str, dict[str, Any]] = {
         "products": _query_root("products", {"TITLE": lambda p: p.title}),
         "inventoryItems": _query_root("inventory_items"),
         "fulfillmentOrders": _fulfillment_orders,
+        "assignedFulfillmentOrders": _assigned_fulfillment_orders,
+        "fulfillmentOrder": _by_kind("FulfillmentOrder"),
         "fulfillment": _by_kind("Fulfillment"),
         "node": _node,
         "nodes": _nodes,
@@ -316,6 +345,7 @@ QUERY_RESOLVERS: dict[str, dict[str, Any]] = {
     },
     "Location": {
         "legacyResourceId": lambda loc, _: str(loc.id),
+        "isFulfillmentService": lambda loc, _: loc.fulfillment_service is not None,
         "inventoryLevels": lambda loc, info, **args: _page(
             info,
             [
@@ -402,6 +432,7 @@ QUERY_RESOLVERS: dict[str, dict[str, Any]] = {
         "fulfillmentLineItems": _fulfillment_line_items,
         "fulfillmentOrders": _fulfillment_fos,
     },
+    "FulfillmentService": {"location": _store_record("locations", "location_id")},
     "FulfillmentLineItem": {"lineItem": _store_record("line_items", "line_item_id")},
     "Product": {
         "variants": lambda p, info, **args: connection(

@@ -38,6 +38,8 @@ from shopify_sandbox.throttle import LeakyBucket
 _ids = itertools.count(1_000_001)
 # Shopify's supported versions in November 2026 (FACTS.md §7); anything else answers 404.
 SUPPORTED_VERSIONS = ("2026-01", "2026-04", "2026-07", "2026-10")
+# A fulfillment service's fulfillment order it has taken on (fulfillable by it).
+ACCEPTED_REQUESTS = frozenset({"ACCEPTED", "CANCELLATION_REJECTED"})
 DEFAULT_SCOPES = (
     "read_orders",
     "write_orders",
@@ -137,6 +139,13 @@ class Store:
         # orderCancel is asynchronous on Shopify (it returns a Job): the order reads as
         # cancelled only ``job_seconds`` later on the store's clock.
         self.job_seconds = 2.0
+        # What orderCancel does to a fulfillment order a fulfillment service has accepted
+        # (undocumented, FACTS.md §9): "request" sends the service a cancellation request
+        # that it accepts or rejects; "immediate" cancels the fulfillment order at once.
+        self.service_cancel = "request"
+        # True: Shopify sends the fulfillment request itself when an order is placed (as a
+        # Flow action or the store's auto-request would); else a person requests it.
+        self.auto_request = False
         # Shopify's routing creates fulfillment orders asynchronously after the order
         # (FULFILLMENT_ORDERS_ORDER_ROUTING_COMPLETE); this many seconds later here.
         self.routing_delay = 0.0
@@ -161,6 +170,7 @@ class Store:
         self.inventory_levels: dict[int, InventoryLevel] = {}
         self.orders: dict[int, Order] = {}
         self.line_items: dict[int, LineItem] = {}
+        self.fulfillment_services: dict[int, Any] = {}  # services.py
         self.fulfillment_orders: dict[int, FulfillmentOrder] = {}
         self.fulfillment_order_line_items: dict[int, FulfillmentOrderLineItem] = {}
         self.fulfillments: dict[int, Fulfillment] = {}
@@ -182,6 +192,12 @@ class Store:
             self.scopes = list(settings["scopes"])
         if "routing_delay" in settings:
             self.routing_delay = float(settings["routing_delay"])
+        if "service_cancel" in settings:
+            if settings["service_cancel"] not in ("request", "immediate"):
+                raise ValueError("service_cancel must be request or immediate")
+            self.service_cancel = settings["service_cancel"]
+        if "auto_request" in settings:
+            self.auto_request = bool(settings["auto_request"])
         if "job_seconds" in settings:
             self.job_seconds = float(settings["job_seconds"])
         if "custom_id" in settings:
@@ -216,6 +232,7 @@ class Store:
             "FulfillmentOrder": self.fulfillment_orders,
             "Fulfillment": self.fulfillments,
             "FulfillmentOrderLineItem": self.fulfillment_order_line_items,
+            "FulfillmentService": self.fulfillment_services,
             "BulkOperation": self.bulk_operations,
         }.get(kind)
         return None if table is None else table.get(number)
@@ -434,6 +451,8 @@ class Store:
                 created_at=at,
                 updated_at=at,
             )
+            if self.auto_request and order.financial_status == "PAID" and self.is_service(fo):
+                fo.request_status = "SUBMITTED"
             for line, quantity in items:
                 fo_line = FulfillmentOrderLineItem(next_id(), fo.id, line.id, quantity, quantity)
                 fo.line_items.append(fo_line)
@@ -450,21 +469,36 @@ class Store:
         order.closed = True
         for fo_id in order.fulfillment_order_ids:
             fo = self.fulfillment_orders[fo_id]
-            if fo.status in ("OPEN", "IN_PROGRESS", "ON_HOLD", "SCHEDULED"):
-                fo.status = "CLOSED" if fo.fulfillment_ids else "CANCELLED"
-                for fo_line in fo.line_items:
-                    line = self.line_items[fo_line.line_item_id]
-                    if order.commits_inventory:
-                        self.move_committed(
-                            line,
-                            fo.location_id,
-                            fo_line.remaining_quantity,
-                            to="available" if restock else "gone",
-                        )
-                    line.current_quantity -= fo_line.remaining_quantity
-                    fo_line.remaining_quantity = 0
+            if fo.status not in ("OPEN", "IN_PROGRESS", "ON_HOLD", "SCHEDULED"):
+                continue
+            if self.service_cancel == "request" and fo.request_status in ACCEPTED_REQUESTS:
+                # The service accepted it: it is asked to cancel, and answers (services.py).
+                fo.request_status = "CANCELLATION_REQUESTED"
+                fo.cancel_restock = restock
                 fo.updated_at = self.now()
+                continue
+            self.cancel_fulfillment_order(order, fo, restock=restock)
         self.touch(order)
+
+    def cancel_fulfillment_order(self, order: Order, fo: FulfillmentOrder, *, restock: bool):
+        """The fulfillment order's unshipped units leave the order (closed if some shipped)."""
+        fo.status = "CLOSED" if fo.fulfillment_ids else "CANCELLED"
+        for fo_line in fo.line_items:
+            line = self.line_items[fo_line.line_item_id]
+            if order.commits_inventory:
+                self.move_committed(
+                    line,
+                    fo.location_id,
+                    fo_line.remaining_quantity,
+                    to="available" if restock else "gone",
+                )
+            line.current_quantity -= fo_line.remaining_quantity
+            fo_line.remaining_quantity = 0
+        fo.updated_at = self.now()
+
+    def is_service(self, fo: FulfillmentOrder) -> bool:
+        """Is the fulfillment order assigned to a fulfillment service's location?"""
+        return self.locations[fo.location_id].fulfillment_service is not None
 
     def start_job(self, work: Any) -> int:
         """Queues ``work`` to run ``job_seconds`` from now; returns the job's id."""
@@ -596,6 +630,14 @@ class Store:
                     f"Fulfillment order {fo.id} has an unfulfillable status= {fo.status.lower()}.",
                     path,
                 )
+            if self.is_service(fo) and fo.request_status not in ACCEPTED_REQUESTS | {
+                "CANCELLATION_REQUESTED"
+            }:
+                raise SandboxError(
+                    f"Fulfillment order {fo.id} has not been accepted by the fulfillment "
+                    f"service (request status {fo.request_status.lower()}).",
+                    path,
+                )
             by_id = {li.id: li for li in fo.line_items}
             if wanted is None:
                 plan += [
@@ -659,11 +701,9 @@ class Store:
                 item = self.line_items[line.line_item_id]
                 self.move_committed(item, fulfillment.location_id, line.quantity, to="unfulfilled")
             fo = self.fulfillment_orders[fo_line.fulfillment_order_id]
-            fo.status = (
-                "OPEN"
-                if not any(self.fulfillments[f].status == "SUCCESS" for f in fo.fulfillment_ids)
-                else "IN_PROGRESS"
-            )
+            live = any(self.fulfillments[f].status == "SUCCESS" for f in fo.fulfillment_ids)
+            accepted = self.is_service(fo) and fo.request_status != "UNSUBMITTED"
+            fo.status = "IN_PROGRESS" if live or accepted else "OPEN"
         self.touch(self.orders[fulfillment.order_id])
 
     # -- metering ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from lgl_sync.control_plane.ledger import FulfillmentLink, LinkStatus
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient, raise_user_errors
 from lgl_sync.shopify.errors import AmbiguousOutcomeError, ShopifyError
+from lgl_sync.shopify.models import lgl_share
 from lgl_sync.sync.fulfillments.reads import (
     retailer_order_by_number,
     retailer_order_state,
@@ -242,7 +243,9 @@ class FulfillmentPusher:
             return self._created(shipment, adopted, PushStatus.ALREADY_PUSHED, lines)
         if state.cancelled:
             return self._skip(shipment, "retailer_order_cancelled", state.name)
-        allocation = allocate(lines, state.fulfillment_orders, self.retailer.target_location_id)
+        location = self.retailer.target_location_id
+        ours = lgl_share(list(state.fulfillment_orders), location, self.retailer.location_model)
+        allocation = allocate(lines, ours, location)
         if allocation.problem:
             return self._skip(shipment, allocation.problem, allocation.detail)
         return self._create(shipment, source_id, allocation, lines)

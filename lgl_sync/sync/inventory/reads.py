@@ -92,12 +92,13 @@ def unimported_units(
 ) -> list[tuple[str, int]]:
     """(sku, units) of one retailer's paid orders that have not reached the LGL store."""
     since = datetime.now(UTC) - timedelta(hours=retailer.lookback_hours)
-    found = read_candidates(client, retailer.target_location_id, since)
+    model = retailer.location_model
+    found = read_candidates(client, retailer.target_location_id, since, model)
     # Held orders stay sold however old they get: read by id, whatever search shows.
     held = [link.source_order_id for link in ledger.tracked_orders(engine, retailer.id, HELD)]
     seen = {o.id for o in found}
     found += read_source_orders_by_id(
-        client, retailer.target_location_id, [i for i in held if i not in seen]
+        client, retailer.target_location_id, [i for i in held if i not in seen], model
     )
     oldest = datetime.min.replace(tzinfo=UTC)
     eligible = [

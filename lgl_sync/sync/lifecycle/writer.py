@@ -77,6 +77,7 @@ class ChangeReconciler:
     ) -> None:
         self.retailer_id = retailer.id
         self.location_id = retailer.target_location_id
+        self.model = retailer.location_model
         self.source = source
         self.lgl = lgl
         self.engine = engine
@@ -108,7 +109,10 @@ class ChangeReconciler:
             if link.source_order_id not in seen and link.lgl_order_id
         ]
         live = [c.id for c, _ in todo if not (c.cancelled_at or c.fulfilled)]
-        orders = {o.id: o for o in read_source_orders_by_id(self.source, self.location_id, live)}
+        orders = {
+            o.id: o
+            for o in read_source_orders_by_id(self.source, self.location_id, live, self.model)
+        }
         states = lgl_order_states(self.lgl, [link.lgl_order_id for _, link in todo])
         outcomes: list[ChangeOutcome] = []
         for change, link in todo:

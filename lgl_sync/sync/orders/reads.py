@@ -9,7 +9,12 @@ from typing import Any
 
 from lgl_sync.shopify.client import ShopifyClient, raise_user_errors
 from lgl_sync.shopify.fulfillment_orders import read_fulfillment_orders
-from lgl_sync.shopify.models import FulfillmentOrder
+from lgl_sync.shopify.models import (
+    FULFILLMENT_SERVICE,
+    MERCHANT_MANAGED,
+    FulfillmentOrder,
+    lgl_share,
+)
 from lgl_sync.sync.orders.rules import (
     CUSTOM_ID,
     LglVariant,
@@ -33,9 +38,19 @@ def parse_datetime(value: str) -> datetime:
 
 
 def source_order(
-    node: dict[str, Any], fulfillment_orders: list[FulfillmentOrder], location_id: str
+    node: dict[str, Any],
+    fulfillment_orders: list[FulfillmentOrder],
+    location_id: str,
+    model: str = MERCHANT_MANAGED,
 ) -> SourceOrder:
-    """A SourceOrder from an EligibleOrders node whose fulfillment orders are complete."""
+    """A SourceOrder from an EligibleOrders node whose fulfillment orders are complete; at
+    LGL's fulfillment service only the fulfillment orders requested from it count."""
+    fulfillment_orders = lgl_share(fulfillment_orders, location_id, model)
+    requests = tuple(
+        (fo.id, fo.request_status)
+        for fo in fulfillment_orders
+        if model == FULFILLMENT_SERVICE and fo.location_id == location_id
+    )
     ship_date = next((node[k]["value"] for k in SHIP_DATE_KEYS if node.get(k)), None)
     return SourceOrder(
         id=node["id"],
@@ -52,6 +67,7 @@ def source_order(
         lines=lgl_lines(fulfillment_orders, location_id),
         assigned=assigned_units(fulfillment_orders, location_id),
         held_at_retailer=held_at(fulfillment_orders, location_id),
+        requests=requests,
     )
 
 
@@ -65,18 +81,50 @@ def lgl_variant(node: dict[str, Any]) -> LglVariant:
     return LglVariant(node["id"], node["sku"], cost)
 
 
-def read_candidates(client: ShopifyClient, location_id: str, since: datetime) -> list[SourceOrder]:
-    """Every paid, uncancelled order placed since ``since``, fulfillment orders read whole."""
+def read_candidates(
+    client: ShopifyClient, location_id: str, since: datetime, model: str = MERCHANT_MANAGED
+) -> list[SourceOrder]:
+    """Every order LGL may have to ship: at a merchant-managed location every paid,
+    uncancelled order placed since ``since``; at LGL's fulfillment service every order with a
+    request waiting. Fulfillment orders read whole."""
+    if model == FULFILLMENT_SERVICE:
+        waiting = requested_order_ids(client, location_id, "FULFILLMENT_REQUESTED")
+        return read_source_orders_by_id(client, location_id, waiting, model)
     return read_source_orders(client, location_id, search_query(since))
 
 
-def read_source_orders(client: ShopifyClient, location_id: str, query: str) -> list[SourceOrder]:
+def assigned_fulfillment_orders(
+    client: ShopifyClient, location_id: str, status: str
+) -> list[dict[str, Any]]:
+    """The fulfillment orders at LGL's fulfillment service location with this assignment
+    status (FULFILLMENT_REQUESTED, CANCELLATION_REQUESTED, FULFILLMENT_UNSUBMITTED), every
+    page."""
+    return list(
+        client.paginate(
+            "AssignedFulfillmentOrders",
+            {"status": status, "locationIds": [location_id]},
+            path="assignedFulfillmentOrders",
+            page_size=100,
+        )
+    )
+
+
+def requested_order_ids(client: ShopifyClient, location_id: str, status: str) -> list[str]:
+    """The ids of the orders with a fulfillment order in that assignment status, once each."""
+    found = assigned_fulfillment_orders(client, location_id, status)
+    return list(dict.fromkeys(fo["orderId"] for fo in found if fo.get("orderId")))
+
+
+def read_source_orders(
+    client: ShopifyClient, location_id: str, query: str, model: str = MERCHANT_MANAGED
+) -> list[SourceOrder]:
     """Every order a search finds, with its fulfillment orders read to the end."""
     return [
         source_order(
             node,
             read_fulfillment_orders(client, node["id"], node["fulfillmentOrders"]),
             location_id,
+            model,
         )
         for node in client.paginate(
             "EligibleOrders", {"query": query}, path="orders", page_size=ORDERS_PER_PAGE
@@ -85,7 +133,7 @@ def read_source_orders(client: ShopifyClient, location_id: str, query: str) -> l
 
 
 def read_source_orders_by_id(
-    client: ShopifyClient, location_id: str, ids: list[str]
+    client: ShopifyClient, location_id: str, ids: list[str], model: str = MERCHANT_MANAGED
 ) -> list[SourceOrder]:
     """Orders read by id (not through search), ``ORDERS_PER_PAGE`` per request; an id that no
     longer reads (deleted, or past the 60-day window without read_all_orders) is left out."""
@@ -97,7 +145,7 @@ def read_source_orders_by_id(
                 fulfillment_orders = read_fulfillment_orders(
                     client, node["id"], node["fulfillmentOrders"]
                 )
-                found.append(source_order(node, fulfillment_orders, location_id))
+                found.append(source_order(node, fulfillment_orders, location_id, model))
     return found
 
 

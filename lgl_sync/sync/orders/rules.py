@@ -59,6 +59,17 @@ class SourceOrder:
     # fulfillment order there on hold.
     assigned: tuple[tuple[str, int], ...] = ()
     held_at_retailer: bool = False
+    # At LGL's fulfillment service: (fulfillment order id, request status) of those requested
+    # from it. A requested order is LGL's to ship whatever its financial status.
+    requests: tuple[tuple[str, str | None], ...] = ()
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.requests)
+
+    def waiting(self, status: str = "SUBMITTED") -> list[str]:
+        """Its fulfillment orders at LGL's service whose request status is ``status``."""
+        return [fo_id for fo_id, request in self.requests if request == status]
 
     def units(self) -> dict[str, int]:
         """{sku: units} still to ship from the retailer's LGL location."""
@@ -163,11 +174,11 @@ def held_at(fulfillment_orders: list[FulfillmentOrder], location_id: str) -> boo
 
 def ineligibility(order: SourceOrder, since: datetime) -> str | None:
     """Why an order is not to be imported (None when it is): the rules of DESIGN.md."""
-    if order.financial_status not in PAID:
+    if order.financial_status not in PAID and not order.requested:
         return "not_paid"
     if order.cancelled:
         return "cancelled"
-    if order.created_at < since:
+    if order.created_at < since and not order.requested:  # a request is asked for at any age
         return "outside_lookback"
     if any(t.lower() == IMPORTED_TAG.lower() for t in order.tags):
         return "already_imported"

@@ -36,6 +36,7 @@ from shopify_sandbox.mutations.orders import (
     order_update,
     tags_change,
 )
+from shopify_sandbox.mutations.services import SERVICE_MUTATIONS
 
 
 def mutation_resolvers() -> dict[str, dict[str, Any]]:
@@ -65,6 +66,7 @@ def mutation_resolvers() -> dict[str, dict[str, Any]]:
             "inventoryActivate": inventory_activate,
             "bulkOperationRunQuery": bulk_operation_run_query,
             "metafieldDefinitionCreate": metafield_definition_create,
+            **SERVICE_MUTATIONS,
         },
         "InventoryAdjustmentGroup": {"changes": group_changes},
     }

@@ -6,6 +6,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
+from shopify_sandbox import services
 from shopify_sandbox.models import TrackingInfo, gid
 from shopify_sandbox.mutations.support import context_of, payload
 from shopify_sandbox.resolvers import lookup, parse_gid
@@ -53,6 +54,9 @@ def fulfillment_create(_: Any, info: GraphQLResolveInfo, fulfillment: dict, **_a
                     "Fulfillment order does not exist.",
                     ["fulfillment", "lineItemsByFulfillmentOrder", str(i)],
                 )
+            refused = services.writable(store, fo)
+            if refused:
+                raise SandboxError(refused, ["fulfillment", "lineItemsByFulfillmentOrder", str(i)])
             items = group.get("fulfillmentOrderLineItems")
             wanted = None
             if items is not None:

@@ -182,6 +182,11 @@ def order_mark_as_paid(_: Any, info: GraphQLResolveInfo, input: dict) -> dict:
         message = "Order cannot be marked as paid."
         return {"order": None, "userErrors": [{"field": ["id"], "message": message}]}
     order.financial_status = "PAID"
+    if store.auto_request:
+        for fo_id in order.fulfillment_order_ids:
+            fo = store.fulfillment_orders[fo_id]
+            if store.is_service(fo) and fo.status == "OPEN" and fo.request_status == "UNSUBMITTED":
+                fo.request_status = "SUBMITTED"
     store.touch(order)
     return {"order": order, "userErrors": []}
 
