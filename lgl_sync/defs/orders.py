@@ -29,12 +29,6 @@ from lgl_sync.sync.orders.reads import (
     read_source_orders,
     read_source_orders_by_id,
 )
-from lgl_sync.sync.orders.requests import (
-    Answers,
-    answer_cancellation_requests,
-    answer_fulfillment_requests,
-    unsubmitted,
-)
 from lgl_sync.sync.orders.rules import (
     SourceOrder,
     changed_query,
@@ -43,6 +37,12 @@ from lgl_sync.sync.orders.rules import (
     split_eligible,
 )
 from lgl_sync.sync.orders.writer import ImportOutcome, ImportStatus, OrderImporter
+from lgl_sync.sync.service_requests import (
+    Answers,
+    answer_cancellation_requests,
+    answer_fulfillment_requests,
+    unsubmitted,
+)
 
 
 class OrderImportConfig(dg.Config):
@@ -161,6 +161,16 @@ def imported_lgl_orders(
         settled = not any(o.status == ImportStatus.FAILED for o in outcomes)
         _settle_read(engine, retailer.id, retailer_paid_orders, eligible, move_mark=settled)
     metadata = _metadata(outcomes, skipped, source, lgl) | answers.as_metadata()
+    _fail_if_any(outcomes, answers, metadata)
+    context.log.info(
+        "orders: %s", {str(k): n for k, n in Counter(o.status for o in outcomes).items()}
+    )
+    return dg.MaterializeResult(value=outcomes, metadata=metadata)
+
+
+def _fail_if_any(outcomes: list[ImportOutcome], answers: Answers, metadata: dict) -> None:
+    """The run fails, once every order was tried, if an order failed or a request could not
+    be answered (both are tried again next run)."""
     failed = [o for o in outcomes if o.status == ImportStatus.FAILED]
     if failed:
         raise dg.Failure(
@@ -175,10 +185,6 @@ def imported_lgl_orders(
             f"next run); the first: {answers.failed[0]}",
             metadata={**metadata, "error_category": "request_answer"},
         )
-    context.log.info(
-        "orders: %s", {str(k): n for k, n in Counter(o.status for o in outcomes).items()}
-    )
-    return dg.MaterializeResult(value=outcomes, metadata=metadata)
 
 
 def _answer_requests(source, engine, retailer, read: list[SourceOrder], outcomes) -> Answers:
@@ -281,6 +287,37 @@ def retailer_order_changes(
     mark = watermarks.changes_mark(engine, retailer.id)
     overlap = timedelta(minutes=settings.watermark_overlap_minutes())
     since = mark - overlap if mark else now - timedelta(hours=retailer.fulfillment_lookback_hours)
+    with control_plane.flow_lock(retailer.id, Flow.ORDERS):
+        outcomes, answers = _reconcile(source, lgl, engine, retailer, since)
+    failed = [o for o in outcomes if o.status == ChangeStatus.FAILED]
+    if not failed and not answers.failed:
+        watermarks.set_changes_mark(engine, retailer.id, now)
+    told = _tell_people(context, engine, retailer, outcomes, notifier)
+    metadata = _change_metadata(outcomes, source, lgl) | told | answers.as_metadata()
+    if retailer.location_model == FULFILLMENT_SERVICE:
+        metadata |= _report_unsubmitted(context, engine, retailer, source, notifier)
+    _fail_changes(failed, answers, metadata)
+    return dg.MaterializeResult(value=outcomes, metadata=metadata)
+
+
+def _fail_changes(failed: list[ChangeOutcome], answers: Answers, metadata: dict) -> None:
+    if failed:
+        raise dg.Failure(
+            f"{len(failed)} changes could not be applied; the first "
+            f"({failed[0].source_order_name}): {failed[0].detail}",
+            metadata={**metadata, "error_category": "order_change"},
+        )
+    if answers.failed:
+        raise dg.Failure(
+            f"{len(answers.failed)} cancellation requests could not be answered (asked again "
+            f"next run); the first: {answers.failed[0]}",
+            metadata={**metadata, "error_category": "request_answer"},
+        )
+
+
+def _reconcile(source, lgl, engine, retailer, since: datetime):
+    """The changes applied; at LGL's fulfillment service the requests to cancel answered
+    first, so an accepted one cancels its LGL order in this run."""
     reconciler = ChangeReconciler(
         retailer=retailer,
         source=source,
@@ -289,32 +326,11 @@ def retailer_order_changes(
         pick_window=timedelta(minutes=settings.pick_window_minutes()),
     )
     answers = Answers()
-    with control_plane.flow_lock(retailer.id, Flow.ORDERS):
-        changes = changed_since(source, since)
-        if retailer.location_model == FULFILLMENT_SERVICE:
-            answers = answer_cancellation_requests(source, lgl, engine, retailer)
-            changes += _also_read(source, retailer, changes, answers.cancellations_accepted)
-        outcomes = reconciler.run(changes)
-    failed = [o for o in outcomes if o.status == ChangeStatus.FAILED]
-    if not failed and not answers.failed:
-        watermarks.set_changes_mark(engine, retailer.id, now)
-    told = _tell_people(context, engine, retailer, outcomes, notifier)
-    metadata = _change_metadata(outcomes, source, lgl) | told | answers.as_metadata()
+    changes = changed_since(source, since)
     if retailer.location_model == FULFILLMENT_SERVICE:
-        metadata |= _report_unsubmitted(context, engine, retailer, source, notifier)
-    if answers.failed and not failed:
-        raise dg.Failure(
-            f"{len(answers.failed)} cancellation requests could not be answered (asked again "
-            f"next run); the first: {answers.failed[0]}",
-            metadata={**metadata, "error_category": "request_answer"},
-        )
-    if failed:
-        raise dg.Failure(
-            f"{len(failed)} changes could not be applied; the first "
-            f"({failed[0].source_order_name}): {failed[0].detail}",
-            metadata={**metadata, "error_category": "order_change"},
-        )
-    return dg.MaterializeResult(value=outcomes, metadata=metadata)
+        answers = answer_cancellation_requests(source, lgl, engine, retailer)
+        changes += _also_read(source, retailer, changes, answers.cancellations_accepted)
+    return reconciler.run(changes), answers
 
 
 def _also_read(source, retailer, changes, order_ids: list[str]) -> list[SourceChange]:

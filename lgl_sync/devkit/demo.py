@@ -79,6 +79,9 @@ def _demo_control_plane(home: Path) -> Path:
     return path
 
 
+SERVICE_RETAILER = "test-retail-store"
+
+
 def run_demo() -> None:
     started = time.monotonic()
     console = Console(width=max(Console().width, 100))
@@ -86,7 +89,8 @@ def run_demo() -> None:
     os.environ["DAGSTER_HOME"] = str(home)
     control_db = _demo_control_plane(home)  # the sandbox is new each time, so is this
     sandbox = Sandbox()
-    load_world(sandbox, {"name": "default"})
+    # test-retail-store uses the other location model: LGL's own fulfillment service.
+    load_world(sandbox, {"name": "default", "fulfillment_service": [SERVICE_RETAILER]})
     rng = random.Random(7)
     with SandboxServer(sandbox) as server:
         os.environ.update(sandbox_environment(sandbox, server.url, f"sqlite:///{control_db}"))

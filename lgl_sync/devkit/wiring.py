@@ -39,6 +39,9 @@ def register_retailers(engine, sandbox: Sandbox, base_url: str) -> dict[str, str
                     "domain": f"{base_url}/stores/{handle}",
                     "api_token": token_env(handle),
                     "target_location_id": str(location.id),
+                    "location_model": "fulfillment_service"
+                    if location.fulfillment_service
+                    else "merchant_managed",
                     "billing_email": f"accounts@{handle}.example",
                     "billing_address1": "1 Commerce St",
                     "billing_city": "Austin",

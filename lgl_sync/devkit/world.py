@@ -26,6 +26,22 @@ RETAILERS = (
     ("epic-gardening", "Epic Gardening"),
     ("test-retail-store", "Test Retail Store"),
 )
+SERVICE_NAME = "LGL Sync"  # LGL_FULFILLMENT_SERVICE_NAME's default
+# A retailer store whose LGL location is LGL's fulfillment service: the assigned-fulfillment-order
+# scopes instead of the merchant-managed ones.
+SERVICE_SCOPES = (
+    "read_orders",
+    "write_orders",
+    "read_all_orders",
+    "read_products",
+    "read_inventory",
+    "write_inventory",
+    "read_locations",
+    "read_assigned_fulfillment_orders",
+    "write_assigned_fulfillment_orders",
+    "read_fulfillments",
+    "write_fulfillments",
+)
 _PLANTS = (
     "Monstera",
     "Fiddle Leaf Fig",
@@ -56,10 +72,16 @@ def retailer_names(count: int) -> list[tuple[str, str]]:
 
 
 def default_scenario(
-    *, skus: int = 200, orders: int = 25, seed: int = 1, retailers: int = len(RETAILERS)
+    *,
+    skus: int = 200,
+    orders: int = 25,
+    seed: int = 1,
+    retailers: int = len(RETAILERS),
+    fulfillment_service: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """LGL's store with ``skus`` SKUs and ``retailers`` retailers (four by default) with
-    ``orders`` orders each."""
+    ``orders`` orders each. In the stores named in ``fulfillment_service`` the LGL location is
+    LGL's own fulfillment service, and Shopify requests fulfillment of paid orders there."""
     rng = random.Random(seed)
     catalog = [f"LGL-{i:06d}" for i in range(1, skus + 1)]
     lgl = {
@@ -83,7 +105,14 @@ def default_scenario(
     }
     stores = [lgl]
     for index, (handle, name) in enumerate(retailer_names(retailers)):
-        stores.append(_retailer(rng, handle, name, catalog, index, orders))
+        store = _retailer(rng, handle, name, catalog, index, orders)
+        if handle in fulfillment_service:
+            store |= {
+                "services": {RETAILER_LGL_LOCATION: SERVICE_NAME},
+                "auto_request": True,
+                "scopes": [*SERVICE_SCOPES],
+            }
+        stores.append(store)
     return {"seed": seed, "stores": stores}
 
 
@@ -129,6 +158,7 @@ def generate(description: dict[str, Any]) -> dict[str, Any]:
         orders=int(description.get("orders", 25)),
         seed=int(description.get("seed", 1)),
         retailers=int(description.get("retailers", len(RETAILERS))),
+        fulfillment_service=tuple(description.get("fulfillment_service") or ()),
     )
 
 

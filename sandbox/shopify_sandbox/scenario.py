@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from shopify_sandbox import services
 from shopify_sandbox.engine import Sandbox
 from shopify_sandbox.models import Metafield
 from shopify_sandbox.state import Store, next_id
@@ -43,6 +44,9 @@ def _build_store(sandbox: Sandbox, spec: dict[str, Any]) -> Store:
     )
     store.apply_settings(spec)
     locations = {name: store.add_location(name) for name in spec.get("locations", ["Shop"])}
+    for location_name, service_name in (spec.get("services") or {}).items():
+        # That location is the app's own fulfillment service's (services.py).
+        services.attach_service(store, locations[location_name], service_name)
     for product in spec.get("products", []):
         variants = [
             {**v, "ships_from": locations[v["ships_from"]].id if v.get("ships_from") else None}
