@@ -38,6 +38,7 @@ from lgl_sync.defs.schedules import (
     push_fulfillments_schedule,
 )
 from lgl_sync.defs.sensors import inventory_automation, retailer_partitions_sensor
+from lgl_sync.defs.tokens import token_upkeep, token_upkeep_schedule
 from lgl_sync.shopify.client import DEFAULT_API_VERSION
 
 defs = dg.Definitions(
@@ -56,12 +57,19 @@ defs = dg.Definitions(
         fulfillment_lag,
         inventory_drift,
     ],
-    jobs=[import_orders_job, push_fulfillments_job, inventory_snapshot_job, daily_digest],
+    jobs=[
+        import_orders_job,
+        push_fulfillments_job,
+        inventory_snapshot_job,
+        daily_digest,
+        token_upkeep,
+    ],
     schedules=[
         import_orders_schedule,
         push_fulfillments_schedule,
         inventory_schedule,
         daily_digest_schedule,
+        token_upkeep_schedule,
     ],
     sensors=[
         retailer_partitions_sensor,

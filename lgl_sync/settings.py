@@ -96,6 +96,12 @@ SETTINGS = {
             "--location-model fulfillment_service` creates it; `validate` looks for it)",
         ),
         Setting(
+            "LGL_TOKEN_UPKEEP_DAYS",
+            "30",
+            "the daily token_upkeep job renews an installed app's token once its refresh token "
+            "expires within this many days (a disabled retailer's too)",
+        ),
+        Setting(
             "LGL_APP_CLIENT_ID",
             "",
             "LGL's app (Dev Dashboard): the client ID `lgl-sync retailer connect` installs",
@@ -311,6 +317,11 @@ def held_reminder_hours() -> tuple[float, ...]:
     return _parsed(
         "LGL_HELD_REMINDER_HOURS", _hours_list, "comma-separated positive hours, e.g. 1,4,24"
     )
+
+
+def token_upkeep_days() -> float:
+    limits = _between(1, 89)
+    return _parsed("LGL_TOKEN_UPKEEP_DAYS", limits, "a number of days between 1 and 89")
 
 
 def unsubmitted_hours() -> float:

@@ -325,3 +325,41 @@ def test_health_warns_two_weeks_before_a_refresh_token_expires(world, keyed, mon
     assert result.exit_code == 1
     assert f"{domain}: the app's refresh token expires" in result.output
     assert SECRET not in result.output
+
+
+def test_a_disabled_retailers_token_is_renewed_before_its_refresh_token_lapses(world, keyed):
+    """Nobody syncs a disabled retailer, so nothing would use its refresh token: the daily
+    token_upkeep job renews every token whose refresh token expires within
+    LGL_TOKEN_UPKEEP_DAYS, and a store Shopify refuses is named without stopping the others."""
+    from lgl_sync.defs.resources import ControlPlaneResource
+    from lgl_sync.defs.tokens import token_upkeep
+
+    seed(world.sandbox, normal=1)
+    _connect(world, RETAILER)
+    world.add_retailer(RETAILER, api_token="app", enabled=False)
+    soon = datetime.now(UTC) + timedelta(days=20)
+    with world.engine.begin() as connection:
+        connection.execute(sa.update(store_credentials).values(refresh_expires_at=soon))
+    before = credentials.status(world.engine, world.sandbox.domain(RETAILER))
+    resources = {"control_plane": ControlPlaneResource(database_url=world.database_url)}
+    result = token_upkeep.execute_in_process(resources=resources, instance=world.instance)
+    assert result.success
+    after = credentials.status(world.engine, world.sandbox.domain(RETAILER))
+    assert after.refresh_expires_at > datetime.now(UTC) + timedelta(days=80)
+    assert after.expires_at != before.expires_at or after.refresh_expires_at != soon
+    store = world.sandbox.store(RETAILER)
+    token = StoredTokens(world.engine, world.sandbox.domain(RETAILER)).current()
+    assert store.authorized(token)  # the renewed token works
+    # Far from expiry: left alone. A refused renewal fails the run, naming the store.
+    assert token_upkeep.execute_in_process(resources=resources, instance=world.instance).success
+    store.grants.refresh.clear()  # Shopify no longer knows the refresh token
+    with world.engine.begin() as connection:
+        connection.execute(sa.update(store_credentials).values(refresh_expires_at=soon))
+    failed = token_upkeep.execute_in_process(
+        resources=resources, instance=world.instance, raise_on_error=False
+    )
+    assert not failed.success
+    (failure,) = [e for e in failed.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert world.sandbox.domain(RETAILER) in message and "retailer connect" in message
+    assert SECRET not in message

@@ -22,8 +22,8 @@ from sqlalchemy.engine import Engine
 
 from lgl_sync.control_plane.database import aware
 from lgl_sync.control_plane.tables import store_credentials as table
-from lgl_sync.secrets import decrypt_secret, encrypt_token
-from lgl_sync.shopify.errors import AuthError
+from lgl_sync.secrets import SecretError, decrypt_secret, encrypt_token
+from lgl_sync.shopify.errors import AuthError, ShopifyError
 from lgl_sync.shopify.tokens import exchange
 
 RENEW_BEFORE = timedelta(minutes=5)
@@ -128,6 +128,30 @@ def expiring(engine: Engine, now: datetime | None = None) -> list[str]:
     ]
 
 
+def renew_idle(
+    engine: Engine, *, within_days: float, now: datetime | None = None
+) -> tuple[list[str], list[str]]:
+    """Renews every store whose refresh token expires within ``within_days`` (one nobody
+    synced: a disabled retailer's), so it never lapses. Returns (renewed domains, "domain:
+    why" for those Shopify refused), one store's refusal never stopping the others."""
+    limit = (now or _now()) + timedelta(days=within_days)
+    with engine.connect() as connection:
+        domains = connection.execute(
+            sa.select(table.c.domain).where(
+                table.c.refresh_expires_at.is_not(None), table.c.refresh_expires_at < limit
+            )
+        ).scalars()
+        domains = list(domains)
+    renewed, failed = [], []
+    for domain in domains:
+        try:
+            StoredTokens(engine, domain).renew_now()
+            renewed.append(domain)
+        except (ShopifyError, SecretError) as exc:
+            failed.append(f"{domain}: {str(exc)[:200]}")
+    return renewed, failed
+
+
 class StoredTokens:
     """A TokenSource over a ``store_credentials`` row."""
 
@@ -152,6 +176,11 @@ class StoredTokens:
         if row.access_token and not self._stale(row):
             return decrypt_secret(row.access_token)
         return self._renew(row)
+
+    def renew_now(self) -> None:
+        """A renewal whatever the access token's age (its refresh token is used, and the
+        rotated one stored)."""
+        self._renew(_row(self.engine, self.domain))
 
     def renewed(self, rejected: str) -> str | None:
         row = _row(self.engine, self.domain)
