@@ -44,6 +44,16 @@ def token_variable(retailer_id: str) -> str:
     return f"SHOPIFY_{retailer_id.upper().replace('-', '_')}_TOKEN"
 
 
+def client_secret_variables(retailer_id: str) -> tuple[str, str]:
+    """The variables an app's client secret may be read from for this retailer: LGL's app's,
+    or the retailer's own app's (one custom-distribution app per store). Never another secret
+    (a token would be sent to the store's token endpoint as if it were the secret)."""
+    return (
+        "LGL_APP_CLIENT_SECRET",
+        f"SHOPIFY_{retailer_id.upper().replace('-', '_')}_CLIENT_SECRET",
+    )
+
+
 def location_gid(value: str | int | None) -> str | None:
     """A location id stored bare (``84385005803``) or as a GID, as a GID."""
     if value in (None, ""):

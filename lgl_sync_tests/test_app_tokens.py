@@ -203,13 +203,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_a_new_retailer_is_onboarded_by_retailer_connect_then_synced(world, keyed, monkeypatch):
-    seed(world.sandbox, normal=4)
-    store = world.sandbox.store(RETAILER)
-    store.grants.apps["lgl-app"] = App("lgl-app", SECRET)
-    store.token = "no-legacy-custom-app"  # since 2026 none can be made
-    world.add_retailer(RETAILER, api_token="app")
-    port = _free_port()
+def _run_connect(world, *extra: str) -> str:
+    """`lgl-sync retailer connect` in its own process; the merchant approves the link it
+    prints. Returns what it printed."""
     env = {
         **os.environ,
         "LGL_DATABASE_URL": world.database_url,
@@ -219,19 +215,10 @@ def test_a_new_retailer_is_onboarded_by_retailer_connect_then_synced(world, keye
         "SHOPIFY_LGL_TOKEN": token_for("lgl"),
         "LGL_ALLOW_LOCAL_STORES": "true",
     }
+    port = _free_port()
+    command = ["retailer", "connect", RETAILER, "--port", str(port), "--timeout", "60", *extra]
     connect = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lgl_sync.cli",
-            "retailer",
-            "connect",
-            RETAILER,
-            "--port",
-            str(port),
-            "--timeout",
-            "60",
-        ],
+        [sys.executable, "-m", "lgl_sync.cli", *command],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -246,10 +233,75 @@ def test_a_new_retailer_is_onboarded_by_retailer_connect_then_synced(world, keye
         out, err = connect.communicate(timeout=120)
     finally:
         connect.kill()
-    assert connect.returncode == 0, err[-2000:]
+    assert connect.returncode == 0, out[-2000:] + err[-2000:]
     assert "connected and ready" in out and SECRET not in out + err
+    return out
+
+
+def test_a_new_retailer_is_onboarded_by_retailer_connect_then_synced(world, keyed):
+    seed(world.sandbox, normal=4)
+    store = world.sandbox.store(RETAILER)
+    store.grants.apps["lgl-app"] = App("lgl-app", SECRET)
+    store.token = "no-legacy-custom-app"  # since 2026 none can be made
+    world.add_retailer(RETAILER, api_token="app")
+    _run_connect(world)
     assert world.materialize(ORDERS).success  # a full cycle with the installed app's token
     assert len(lgl_orders_by_source(world.sandbox)) >= 4
+
+
+def test_a_retailer_on_lgls_fulfillment_service_is_onboarded_by_connect(world, keyed):
+    """`connect --location-model fulfillment_service` creates LGL's service in the store, makes
+    its location the retailer's, validates; the retailer then routes and requests orders."""
+    from shopify_sandbox import actions
+
+    from lgl_sync.control_plane.retailers import get_retailer, set_enabled
+    from lgl_sync_tests.test_fulfillment_service import SERVICE_SCOPES
+
+    seed(world.sandbox, normal=2)
+    store = world.sandbox.store(RETAILER)
+    store.grants.apps["lgl-app"] = App("lgl-app", SECRET)
+    store.token = "no-legacy-custom-app"
+    store.scopes = list(SERVICE_SCOPES)
+    world.add_retailer(
+        RETAILER,
+        api_token="app",
+        enabled=False,
+        target_location_id=None,
+        location_model="fulfillment_service",
+    )
+    out = _run_connect(world, "--location-model", "fulfillment_service")
+    assert "LGL's fulfillment service created" in out
+    retailer = get_retailer(world.engine, RETAILER)
+    location = store.locations[int(retailer.target_location_id.rsplit("/", 1)[1])]
+    assert location.fulfillment_service.handle == "lgl-sync"
+    assert set_enabled(world.engine, RETAILER, True)
+    product = store.add_product(
+        "Fern", [{"sku": "LGL-0002", "price": "9", "ships_from": location.id}]
+    )
+    order = store.create_order(
+        lines=[{"variant_id": product.variant_ids[0], "quantity": 2}],
+        shipping_address=BUYER_ADDRESS,
+    )
+    actions.request_fulfillment(store, order)
+    assert world.materialize(ORDERS).success
+    assert f"gid://shopify/Order/{order.id}" in lgl_orders_by_source(world.sandbox)
+    fo = store.fulfillment_orders[order.fulfillment_order_ids[0]]
+    assert fo.request_status == "ACCEPTED"
+
+
+def test_connect_reads_the_client_secret_only_from_an_apps_variable(world, keyed, monkeypatch):
+    seed(world.sandbox, normal=1)
+    world.add_retailer(RETAILER, api_token="app")
+    monkeypatch.setenv("LGL_DATABASE_URL", world.database_url)
+    monkeypatch.setenv("SHOPIFY_LGL_TOKEN", "shpat_lgl_secret_token")
+    result = CliRunner().invoke(
+        main,
+        ["retailer", "connect", RETAILER, "--client-id", "x", "--client-secret-env",
+         "SHOPIFY_LGL_TOKEN"],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert "LGL_APP_CLIENT_SECRET or SHOPIFY_NATIONWIDE_PLANTS_CLIENT_SECRET" in result.output
+    assert "shpat_lgl_secret_token" not in result.output
 
 
 def _callback(install: PendingInstall, **changes: str) -> dict[str, str]:

@@ -98,7 +98,14 @@ def test_requested_orders_are_accepted_imported_once_shipped_and_fulfilled_back(
     assert result.success
     imported = lgl_orders_by_source(world.sandbox)
     assert set(imported) == {gid("Order", paid.id), gid("Order", pending.id)}
-    assert _metadata(result, "imported_lgl_orders")["requests_accepted"] == 2
+    meta = _metadata(result, "imported_lgl_orders")
+    assert meta["requests_accepted"] == 2
+    assert "PENDING" in meta["orders"]  # the financial status is shown...
+    (unpaid,) = imported[gid("Order", pending.id)]
+    shown = dict(unpaid.custom_attributes)
+    assert shown["retailer_financial_status"] == "PENDING"  # ...and the warehouse sees it
+    (lgl_paid,) = imported[gid("Order", paid.id)]
+    assert "retailer_financial_status" not in dict(lgl_paid.custom_attributes)
     for order in (paid, pending):  # accepted once the LGL order existed
         (fo,) = _service_fos(store, order)
         assert (fo.request_status, fo.status) == ("ACCEPTED", "IN_PROGRESS")
@@ -295,3 +302,33 @@ def test_the_service_is_created_once_and_found_again(world, lgl_env):
     store = world.sandbox.store(RETAILER)
     location = store.locations[int(first.rsplit("/", 1)[1])]
     assert location.fulfillment_service.handle == "lgl-sync"
+
+
+def test_a_voided_label_and_its_reship_reach_the_service_fulfillment_order(world):
+    """Issue 17's void and reship at LGL's fulfillment service: the retailer's fulfillment is
+    cancelled (its accepted fulfillment order open to LGL again), then the reship arrives."""
+    from shopify_sandbox.models import TrackingInfo
+
+    store = _service_world(world)
+    order = _order(store, {"LGL-0011": 2})
+    actions.request_fulfillment(store, order)
+    assert world.materialize(ORDERS).success
+    lgl = world.sandbox.store("lgl")
+    (lgl_order,) = lgl_orders_by_source(world.sandbox)[gid("Order", order.id)]
+    fo = lgl.fulfillment_orders[lgl_order.fulfillment_order_ids[0]]
+    label = [(fo, [(fo.line_items[0].id, 2)])]
+    first = lgl.create_fulfillment(label, [TrackingInfo("UPS", "1ZVOID", None)], True)
+    assert world.materialize(PUSH).success
+    (service_fo,) = _service_fos(store, order)
+    assert service_fo.status == "CLOSED"
+    lgl.cancel_fulfillment(first)  # LGL voids the label
+    assert world.materialize(PUSH).success
+    assert (service_fo.status, service_fo.request_status) == ("IN_PROGRESS", "ACCEPTED")
+    lgl.create_fulfillment(label, [TrackingInfo("UPS", "1ZLIVE", None)], True)
+    assert world.materialize(PUSH).success
+    live = [
+        store.fulfillments[f] for f in order.fulfillment_ids
+        if store.fulfillments[f].status == "SUCCESS"
+    ]  # fmt: skip
+    assert [t.number for f in live for t in f.tracking_info] == ["1ZLIVE"]
+    assert service_fo.status == "CLOSED"

@@ -16,6 +16,7 @@ import pytest
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.shopify import scopes
 from lgl_sync.shopify.documents import all_documents
+from lgl_sync.sync.onboarding import check_retailer
 from lgl_sync_tests.conftest import SCHEMA_CANDIDATES
 from lgl_sync_tests.orders_world import RETAILER, seed
 
@@ -85,9 +86,14 @@ def test_the_sandbox_answers_access_denied_naming_the_scope(world):
 
 def test_an_lgl_token_without_write_orders_fails_the_run_naming_it_and_creates_nothing(world):
     seed(world.sandbox, normal=3)
-    world.add_retailer(RETAILER)
+    row = world.add_retailer(RETAILER)
     lgl, retailer = world.sandbox.store("lgl"), world.sandbox.store(RETAILER)
     lgl.scopes.remove("write_orders")
+    report = check_retailer(row, world.sandbox.client(RETAILER), world.sandbox.client("lgl"))
+    assert any(  # `validate` names it before any run
+        p.startswith("import_orders is enabled but the LGL store's token lacks write_orders")
+        for p in report.problems
+    ), report.problems
     tagged = {o.id for o in retailer.orders.values() if "imported-to-LGL" in o.tags}
     result = world.materialize([retailer_paid_orders, imported_lgl_orders])
     assert not result.success

@@ -18,6 +18,7 @@ from lgl_sync.cli.errors import fail_cleanly
 from lgl_sync.control_plane.database import create_engine
 from lgl_sync.control_plane.migrate import upgrade
 from lgl_sync.control_plane.retailers import get_retailer, update_retailer
+from lgl_sync.retailer import client_secret_variables
 from lgl_sync.secrets import APP
 from lgl_sync.web.app import create_app
 from lgl_sync.web.install import PendingInstall
@@ -30,7 +31,8 @@ from lgl_sync.web.install import PendingInstall
     "--client-secret-env",
     default="LGL_APP_CLIENT_SECRET",
     show_default=True,
-    help="The environment variable holding the app's client secret (never typed or shown).",
+    help="The environment variable holding the app's client secret (never typed or shown): "
+    "LGL_APP_CLIENT_SECRET, or SHOPIFY_<ID>_CLIENT_SECRET for the retailer's own app.",
 )
 @click.option(
     "--location-model",
@@ -62,6 +64,12 @@ def retailer_connect(
         raise click.ClickException(
             f"{retailer_id} has api_token {found.api_token!r}: set it to `app` (retailer file) "
             "so its runs use the installed app's tokens"
+        )
+    allowed = client_secret_variables(retailer_id)
+    if client_secret_env not in allowed:
+        raise click.ClickException(
+            f"--client-secret-env must be {' or '.join(allowed)}: an app's secret is never "
+            "read from another variable"
         )
     secret = os.environ.get(client_secret_env, "")
     if not client_id or not secret:

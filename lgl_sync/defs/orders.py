@@ -160,7 +160,8 @@ def imported_lgl_orders(
     if not config.dry_run:
         settled = not any(o.status == ImportStatus.FAILED for o in outcomes)
         _settle_read(engine, retailer.id, retailer_paid_orders, eligible, move_mark=settled)
-    metadata = _metadata(outcomes, skipped, source, lgl) | answers.as_metadata()
+    paid = {o.id: o.financial_status or "" for o in retailer_paid_orders}
+    metadata = _metadata(outcomes, skipped, source, lgl, paid) | answers.as_metadata()
     _fail_if_any(outcomes, answers, metadata)
     context.log.info(
         "orders: %s", {str(k): n for k, n in Counter(o.status for o in outcomes).items()}
@@ -227,7 +228,9 @@ def _settle_read(
     ledger.end_holds(engine, retailer_id, ended)
 
 
-def _metadata(outcomes: list[ImportOutcome], skipped: Counter, source, lgl) -> dict:
+def _metadata(
+    outcomes: list[ImportOutcome], skipped: Counter, source, lgl, paid: dict[str, str]
+) -> dict:
     counts = Counter(o.status for o in outcomes)
     holds = Counter(o.reason for o in outcomes if o.status == ImportStatus.HELD)
     table = pd.DataFrame(
@@ -235,6 +238,7 @@ def _metadata(outcomes: list[ImportOutcome], skipped: Counter, source, lgl) -> d
             {
                 "order": o.source_order_name,
                 "outcome": o.status,
+                "financial_status": paid.get(o.source_order_id, ""),
                 "reason": o.reason or "",
                 "detail": (o.detail or "")[:80],
                 "lgl_order": o.lgl_order_id or "",

@@ -310,6 +310,10 @@ def build_order_input(
         {"key": "order_number", "value": order.name},
         {"key": "__flare_ship_date", "value": order.ship_date or today.isoformat()},
     ]
+    if order.financial_status not in PAID:  # requested from LGL's service before payment
+        attributes.append(
+            {"key": "retailer_financial_status", "value": order.financial_status or "UNKNOWN"}
+        )
     payload: dict[str, Any] = {
         "lineItems": [
             {
