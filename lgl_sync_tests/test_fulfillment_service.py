@@ -266,6 +266,16 @@ def test_validate_tells_the_location_models_apart(world, lgl_env):
     assert any("another app's service" in p for p in check_retailer(theirs, client, lgl).problems)
 
 
+def test_validate_wants_read_all_orders_for_a_lookback_past_60_days(world, lgl_env):
+    _service_world(world)
+    retailer, client, lgl = _clients(world)
+    world.sandbox.store(RETAILER).scopes.remove("read_all_orders")
+    long = Retailer.parse({**retailer.row(), "fulfillment_lookback_hours": 1500})
+    assert any("read_all_orders" in p for p in check_retailer(long, client, lgl).problems)
+    short = Retailer.parse({**retailer.row(), "fulfillment_lookback_hours": 1400})
+    assert not any("read_all_orders" in p for p in check_retailer(short, client, lgl).problems)
+
+
 def test_each_location_model_needs_its_own_fulfillment_order_scope():
     merchant_only = {"read_orders", "write_orders", "write_merchant_managed_fulfillment_orders"}
     lacking = flow_missing("push_fulfillments", "retailer", merchant_only, "fulfillment_service")

@@ -70,6 +70,12 @@ def _check_retailer_store(retailer: Retailer, store: ShopifyClient, report: Onbo
             report.problems.append(f"{flow} is enabled but the token lacks {describe(lacking)}")
     if retailer.push_fulfillments and "read_all_orders" not in scopes:
         report.warnings.append(OLD_ORDERS.format(store="the retailer's"))
+    longest = max(retailer.lookback_hours, retailer.fulfillment_lookback_hours)
+    if longest > 60 * 24 and "read_all_orders" not in scopes:
+        report.problems.append(
+            f"a lookback of {longest} hours reaches orders older than 60 days, which the "
+            "token cannot read without read_all_orders: grant it or shorten the lookback"
+        )
     if retailer.target_location_id:
         location = store.query("Location", {"id": retailer.target_location_id})["location"]
         if location is None:
