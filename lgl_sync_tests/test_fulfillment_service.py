@@ -342,3 +342,46 @@ def test_a_voided_label_and_its_reship_reach_the_service_fulfillment_order(world
     ]  # fmt: skip
     assert [t.number for f in live for t in f.tracking_info] == ["1ZLIVE"]
     assert service_fo.status == "CLOSED"
+
+
+ACCEPT = """mutation($id: ID!) { fulfillmentOrderAcceptFulfillmentRequest(id: $id, message: "ok") {
+  fulfillmentOrder { requestStatus status } userErrors { message } } }"""
+FULFIL = """mutation($id: ID!) { fulfillmentCreate(fulfillment: {lineItemsByFulfillmentOrder:
+  [{fulfillmentOrderId: $id}]}) { fulfillment { id } userErrors { message } } }"""
+LOCATIONS = "query($legacy: Boolean) { locations(first: 10, includeLegacy: $legacy) { nodes { name isFulfillmentService } } }"  # noqa: E501
+
+
+def test_the_sandbox_plays_shopifys_fulfillment_request_rules(world):
+    """build-for-fulfillment-services: only an accepted request is fulfilled, a request is
+    answered once; queries/locations: services' locations only with includeLegacy; the 2024-10
+    change: another app's service's fulfillment orders cannot be fulfilled."""
+    store = _service_world(world)
+
+    def call(query, **variables):
+        return world.sandbox.raw(RETAILER, query, variables).json()["data"]
+
+    plain = call(LOCATIONS)["locations"]["nodes"]
+    assert RETAILER_LGL_LOCATION not in [x["name"] for x in plain]
+    legacy = call(LOCATIONS, legacy=True)["locations"]["nodes"]
+    assert {"name": RETAILER_LGL_LOCATION, "isFulfillmentService": True} in legacy
+    order = _order(store, {"LGL-0001": 1})
+    (fo,) = _service_fos(store, order)
+    fo_id = gid("FulfillmentOrder", fo.id)
+    refused = call(FULFIL, id=fo_id)["fulfillmentCreate"]["userErrors"]
+    assert "not been accepted" in refused[0]["message"]  # UNSUBMITTED: nobody asked
+    assert call(ACCEPT, id=fo_id)["fulfillmentOrderAcceptFulfillmentRequest"]["userErrors"]
+    actions.request_fulfillment(store, order)
+    accepted = call(ACCEPT, id=fo_id)["fulfillmentOrderAcceptFulfillmentRequest"]
+    assert accepted["fulfillmentOrder"] == {"requestStatus": "ACCEPTED", "status": "IN_PROGRESS"}
+    again = call(ACCEPT, id=fo_id)["fulfillmentOrderAcceptFulfillmentRequest"]
+    assert again["userErrors"] and again["fulfillmentOrder"] is None  # answered once
+    assert call(FULFIL, id=fo_id)["fulfillmentCreate"]["fulfillment"]
+    theirs = services.create_service(store, "Other 3PL", ours=False)
+    store.scopes.append("read_third_party_fulfillment_orders")
+    other = store.create_order(
+        lines=[{"sku": "X-1", "title": "X", "quantity": 1, "location_id": theirs.location_id}],
+        shipping_address=BUYER_ADDRESS,
+    )
+    other_fo = gid("FulfillmentOrder", other.fulfillment_order_ids[0])
+    blocked = call(FULFIL, id=other_fo)["fulfillmentCreate"]["userErrors"]
+    assert "another app" in blocked[0]["message"]
