@@ -102,6 +102,12 @@ SETTINGS = {
             "expires within this many days (a disabled retailer's too)",
         ),
         Setting(
+            "SLACK_WEBHOOK_URL",
+            "",
+            "a Slack incoming webhook (https://hooks.slack.com/services/...): every notice sent "
+            "by email is also posted there (a secret: from the environment only)",
+        ),
+        Setting(
             "LGL_APP_CLIENT_ID",
             "",
             "LGL's app (Dev Dashboard): the client ID `lgl-sync retailer connect` installs",
@@ -211,6 +217,19 @@ def db_statement_timeout() -> float:
     return _parsed(
         "LGL_DB_STATEMENT_TIMEOUT_SECONDS", _positive_number, "a positive number of seconds"
     )
+
+
+def slack_webhook_url() -> str:
+    """SLACK_WEBHOOK_URL, checked: Slack's own host, or (LGL_ALLOW_LOCAL_STORES) this machine.
+    The refusal never repeats the URL: its path is the credential."""
+    from lgl_sync.notify.slack import slack_url_problem
+
+    url = _raw("SLACK_WEBHOOK_URL").strip()
+    if url:
+        problem = slack_url_problem(url, allow_local=allow_local_stores())
+        if problem:
+            raise SettingError(problem)
+    return url
 
 
 def allow_local_stores() -> bool:

@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from lgl_sync.cli import connect, deployment, operators
+from lgl_sync.cli import connect, deployment, operators, web
 from lgl_sync.ops.logs import configure
 
 
@@ -48,7 +48,7 @@ def _refuse(message: str) -> None:
     sys.exit(2)
 
 
-for command in (*operators.COMMANDS, *deployment.COMMANDS):
+for command in (*operators.COMMANDS, *deployment.COMMANDS, *web.COMMANDS):
     main.add_command(command)
 operators.retailer.add_command(connect.retailer_connect)
 

@@ -1,4 +1,4 @@
-"""How an email leaves: Mailgun's HTTP API, SMTP, or nowhere (logged only).
+"""How an email leaves: Mailgun's HTTP API, SMTP, or nowhere (logged only); Slack beside it.
 
 Chosen from the environment (``transport_from_env``): ``MAILGUN_API_KEY`` + ``MAILGUN_DOMAIN``
 (``MAILGUN_API_BASE`` for the EU region), else ``SMTP_URL``, else the log transport. Temporary
@@ -192,8 +192,21 @@ class SmtpTransport:
 
 
 def transport_from_env(environ: dict | None = None) -> Transport:
-    """Mailgun when its key and domain are set, else SMTP when SMTP_URL is, else the log."""
+    """Mailgun when its key and domain are set, else SMTP when SMTP_URL is, else the log; and
+    Slack beside it when SLACK_WEBHOOK_URL is set (``slack.py``)."""
     env = os.environ if environ is None else environ
+    mail = _mail_transport(env)
+    if environ is None:  # the process's own settings: Slack too, when configured
+        from lgl_sync import settings
+        from lgl_sync.notify.slack import Both, SlackTransport
+
+        url = settings.slack_webhook_url()
+        if url:
+            return Both(mail, SlackTransport(url))
+    return mail
+
+
+def _mail_transport(env) -> Transport:
     if env.get("MAILGUN_API_KEY") and env.get("MAILGUN_DOMAIN"):
         return MailgunTransport(
             env["MAILGUN_API_KEY"], env["MAILGUN_DOMAIN"], env.get("MAILGUN_API_BASE") or MAILGUN_US

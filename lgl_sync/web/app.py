@@ -1,6 +1,6 @@
-"""The ASGI app for everything that reaches LGL Sync over HTTP (Starlette and uvicorn come
-with Dagster's webserver): ``GET /oauth/callback`` completes an app install, ``GET /healthz``
-answers ok. Serve it with ``uvicorn`` beside the Dagster webserver."""
+"""The ASGI app for everything that reaches LGL Sync over HTTP: ``GET /oauth/callback``
+completes an app install, ``GET /healthz`` answers ok, ``GET /metrics`` serves Prometheus's
+metrics. ``lgl-sync web serve`` runs it with uvicorn beside the Dagster webserver."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.routing import Route
@@ -27,8 +28,10 @@ def create_app(
     engine: Engine,
     installs: dict[str, PendingInstall],
     on_installed: Callable[[PendingInstall], None] = lambda _install: None,
+    metrics: Callable[[], str] | None = None,
 ) -> Starlette:
-    """``installs`` maps each issued state to its pending install (used once)."""
+    """``installs`` maps each issued state to its pending install (used once); ``metrics``
+    renders ``GET /metrics`` (Prometheus's text format), absent when None."""
 
     async def callback(request: Request):
         query = dict(request.query_params)
@@ -49,4 +52,11 @@ def create_app(
     async def healthz(_request: Request):
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[Route("/oauth/callback", callback), Route("/healthz", healthz)])
+    async def scrape(_request: Request):
+        text = await run_in_threadpool(metrics)  # reads the instance and the control plane
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
+
+    routes = [Route("/oauth/callback", callback), Route("/healthz", healthz)]
+    if metrics is not None:
+        routes.append(Route("/metrics", scrape))
+    return Starlette(routes=routes)
