@@ -6,10 +6,12 @@ setting is listed in ``SETTINGS`` with its default and meaning (the README's tab
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 T = TypeVar("T")
 
@@ -219,11 +221,30 @@ def db_statement_timeout() -> float:
     )
 
 
+def slack_url_problem(url: str, *, allow_local: bool) -> str | None:
+    """Why ``url`` is not a Slack incoming webhook LGL Sync will post to (None: it is)."""
+    parts = urlsplit(url)
+    if (
+        parts.scheme == "https"
+        and parts.hostname == "hooks.slack.com"
+        and parts.path.startswith("/")
+    ):
+        return None
+    if allow_local and parts.scheme in ("http", "https") and _loopback(parts.hostname or ""):
+        return None  # a stand-in on this machine (tests, the demo)
+    return "SLACK_WEBHOOK_URL must be an https://hooks.slack.com/services/... incoming webhook"
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def slack_webhook_url() -> str:
     """SLACK_WEBHOOK_URL, checked: Slack's own host, or (LGL_ALLOW_LOCAL_STORES) this machine.
     The refusal never repeats the URL: its path is the credential."""
-    from lgl_sync.notify.slack import slack_url_problem
-
     url = _raw("SLACK_WEBHOOK_URL").strip()
     if url:
         problem = slack_url_problem(url, allow_local=allow_local_stores())

@@ -25,8 +25,7 @@ from lgl_sync import settings
 from lgl_sync.notify.notices import failure_notice
 from lgl_sync.notify.notifier import Notifier
 from lgl_sync.notify.policy import Settings
-from lgl_sync.notify.slack import Both, SlackTransport
-from lgl_sync.notify.transports import transport_from_env
+from lgl_sync.notify.transports import Both, SlackTransport, transport_from_env
 from lgl_sync_tests.killable_run import arguments
 from lgl_sync_tests.notify_fixtures import smtp_server
 from lgl_sync_tests.orders_world import RETAILER, seed  # 3 orders with an unknown SKU

@@ -8,6 +8,7 @@ failures (network, 5xx, 429, SMTP 4xx) are retried with backoff by ``deliver``; 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -191,6 +192,59 @@ class SmtpTransport:
             )
 
 
+# -- Slack, beside email (https://api.slack.com/messaging/webhooks) ------------------------------
+
+MAX_TEXT = 3500  # Slack truncates long messages; the run link stays in the first lines
+
+
+class SlackTransport:
+    """Posts ``{"text": ...}`` to the incoming webhook."""
+
+    name = "slack"
+
+    def __init__(self, url: str, timeout: float = 10) -> None:
+        self._url = url
+        self.timeout = timeout
+
+    def __repr__(self) -> str:  # never the webhook URL: it is the credential
+        return "SlackTransport(hooks.slack.com)"
+
+    def send(self, email: Email) -> None:
+        text = f"*{email.subject}*\n{email.text}"[:MAX_TEXT]
+        try:
+            response = requests.post(
+                self._url, json={"text": text}, timeout=self.timeout, allow_redirects=False
+            )
+        except requests.RequestException as exc:
+            raise TransportError(
+                f"Slack unreachable: {type(exc).__name__}", temporary=True
+            ) from None
+        if response.status_code >= 300:
+            temporary = response.status_code >= 500 or response.status_code == 429
+            raise TransportError(
+                f"Slack answered {response.status_code}: {response.text[:100]}",
+                temporary=temporary,
+            )
+
+
+class Both:
+    """The mail transport, then Slack; a retry sends only what has not gone out yet."""
+
+    def __init__(self, mail: Transport, slack: SlackTransport) -> None:
+        self.transports = (mail, slack)
+        self.name = f"{mail.name}+slack"
+        self._sent: dict[str, set[str]] = {}
+
+    def send(self, email: Email) -> None:
+        key = hashlib.sha256(repr((email.subject, email.recipients, email.text)).encode())
+        done = self._sent.setdefault(key.hexdigest(), set())
+        for transport in self.transports:
+            if transport.name not in done:
+                transport.send(email)
+                done.add(transport.name)
+        self._sent.pop(key.hexdigest(), None)
+
+
 def transport_from_env(environ: dict | None = None) -> Transport:
     """Mailgun when its key and domain are set, else SMTP when SMTP_URL is, else the log; and
     Slack beside it when SLACK_WEBHOOK_URL is set (``slack.py``)."""
@@ -198,7 +252,6 @@ def transport_from_env(environ: dict | None = None) -> Transport:
     mail = _mail_transport(env)
     if environ is None:  # the process's own settings: Slack too, when configured
         from lgl_sync import settings
-        from lgl_sync.notify.slack import Both, SlackTransport
 
         url = settings.slack_webhook_url()
         if url:
