@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -384,3 +385,110 @@ def fulfillment_service_handle() -> str:
 def unconfirmed_minutes() -> float:
     limits = _between(0, float("inf"))
     return _parsed("LGL_UNCONFIRMED_MINUTES", limits, "a number of minutes, 0 or more")
+
+
+# -- every setting at once ------------------------------------------------------------------------
+
+# The accessors above: each raises SettingError naming its variable for a value it cannot use.
+CHECKED = (
+    max_sleep_seconds,
+    max_pages,
+    db_connect_timeout,
+    db_statement_timeout,
+    slack_webhook_url,
+    allow_local_stores,
+    run_locks,
+    max_zero_share,
+    connect_timeout,
+    read_timeout,
+    takeover_seconds,
+    watermark_overlap_minutes,
+    max_order_age_hours,
+    sweep_minutes,
+    pick_window_minutes,
+    held_reminder_hours,
+    token_upkeep_days,
+    unsubmitted_hours,
+    fulfillment_service_name,
+    unconfirmed_minutes,
+)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+API_VERSION = re.compile(r"^\d{4}-(01|04|07|10)$|^unstable$")
+_EMAIL = r"\s*[^@\s,]+@[^@\s,]+\.[A-Za-z]{2,}\s*"
+EMAILS = re.compile(rf"^{_EMAIL}(,{_EMAIL})*$")
+
+
+def _other_problems(env) -> list[str]:
+    """Variables read outside this module, checked here too."""
+    found = []
+
+    def check(name: str, ok, expected: str) -> None:
+        raw = env.get(name)
+        if raw is not None and raw != "" and not ok(raw):
+            found.append(f"{name} must be {expected}, not {raw[:40]!r}")
+
+    check("LOG_LEVEL", lambda v: v.upper() in LOG_LEVELS, "one of " + ", ".join(LOG_LEVELS))
+    for name in ("LOG_RETENTION_DAYS", "LOG_MAX_BYTES", "LOG_BACKUP_COUNT"):
+        check(name, lambda v: v.isdigit(), "a whole number, 0 or more")
+    for flow in ("ORDERS", "FULFILLMENTS", "INVENTORY"):
+        check(f"LGL_FRESH_{flow}_MINUTES", lambda v: v.isdigit() and int(v) > 0, "minutes")
+    check("SHOPIFY_API_VERSION", API_VERSION.match, "a Shopify API version such as 2026-10")
+    check("LGL_SCHEDULES", lambda v: v.lower() in ("running", "stopped"), "running or stopped")
+    check("NOTIFY_TIMEZONE", _zone, "an IANA time zone such as America/Chicago")
+    check("NOTIFY_QUIET_HOURS", _quiet, "a window such as 22:00-07:00, or off")
+    for name in ("NOTIFY_ACTIVITY_INTERVAL_MINUTES", "NOTIFY_ERROR_REPEAT_MINUTES"):
+        check(name, lambda v: v.isdigit(), "a whole number of minutes")
+    check("NOTIFY_FAILURES_BREAK_QUIET_HOURS", _is_flag, "true or false")
+    for name in ("EMAIL_TO", "LGL_WAREHOUSE_EMAIL"):
+        check(name, EMAILS.match, "comma-separated email addresses")
+    check(
+        "LGL_DATABASE_URL",
+        lambda v: v.startswith(("sqlite://", "postgres://", "postgresql://", "postgresql+")),
+        "a sqlite:// or postgresql:// URL",
+    )
+    return found
+
+
+def _zone(value: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _quiet(value: str) -> bool:
+    from datetime import time
+
+    if value.strip().lower() in ("off", "none"):
+        return True
+    try:
+        start, end = value.split("-")
+        time.fromisoformat(start.strip())
+        time.fromisoformat(end.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def _is_flag(value: str) -> bool:
+    try:
+        _flag(value)
+    except ValueError:
+        return False
+    return True
+
+
+def problems(environ=None) -> list[str]:
+    """One line per environment value LGL Sync cannot use, each naming its variable (the
+    schedules' cron variables are ``cron_problems``: a bad one stops only its schedule)."""
+    found = []
+    for accessor in CHECKED:
+        try:
+            accessor()
+        except SettingError as exc:
+            found.append(str(exc))
+    found += _other_problems(os.environ if environ is None else environ)
+    return list(dict.fromkeys(found))  # one accessor may read another's variable

@@ -267,17 +267,40 @@ def test_a_retailer_importing_orders_needs_a_billing_address(cli):
     assert turned_on.exit_code != 0 and "billing address is required" in turned_on.output
 
 
-@pytest.mark.parametrize(
-    "variable, value",
-    [("LOG_LEVEL", "loud"), ("LOG_DIR", "/proc/no-such-dir"), ("DAGSTER_HOME", "/proc/no-such")],
-)
+BAD_VALUES = [
+    ("LOG_LEVEL", "loud"),
+    ("LOG_DIR", "/proc/no-such-dir"),
+    ("DAGSTER_HOME", "/proc/no-such"),
+    ("LGL_MAX_PAGES", "many"),
+    ("LGL_MAX_SLEEP_SECONDS", "-3"),
+    ("SHOPIFY_READ_TIMEOUT_SECONDS", "0"),
+    ("LGL_TAKEOVER_SECONDS", "soon"),
+    ("LGL_ALLOW_LOCAL_STORES", "perhaps"),
+    ("LGL_HELD_REMINDER_HOURS", "1,x"),
+    ("LGL_MAX_ZERO_SHARE", "2"),
+    ("LGL_UNSUBMITTED_HOURS", "0"),
+    ("LGL_TOKEN_UPKEEP_DAYS", "365"),
+    ("SLACK_WEBHOOK_URL", "https://evil.example/services/T/B/secretpath"),
+    ("LGL_FRESH_ORDERS_MINUTES", "ten"),
+    ("SHOPIFY_API_VERSION", "2026-13"),
+    ("LGL_SCHEDULES", "sometimes"),
+    ("NOTIFY_TIMEZONE", "Mars/Olympus"),
+    ("NOTIFY_QUIET_HOURS", "late"),
+    ("EMAIL_TO", "ops at lgl"),
+    ("LGL_DATABASE_URL", "mysql://db/lgl"),
+    ("LOG_MAX_BYTES", "big"),
+]
+
+
+@pytest.mark.parametrize("variable, value", BAD_VALUES)
 def test_a_bad_environment_value_is_one_line_naming_it_with_exit_2(
     tmp_path, monkeypatch, variable, value
 ):
     monkeypatch.setenv("LGL_DATABASE_URL", f"sqlite:///{tmp_path / 'control.db'}")
     monkeypatch.delenv("LOG_DIR", raising=False)
     monkeypatch.setenv(variable, value)
-    result = CliRunner().invoke(main, ["retailer", "list"])
-    assert result.exit_code == 2
-    assert result.output.count("\n") == 1 and variable in result.output
-    assert "Traceback" not in result.output
+    for command in (["retailer", "list"], ["health"], ["status"]):  # any command
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, result.output
+        assert result.output.count("\n") == 1 and variable in result.output
+        assert "Traceback" not in result.output and "secretpath" not in result.output

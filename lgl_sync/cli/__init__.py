@@ -16,6 +16,7 @@ import sys
 
 import click
 
+from lgl_sync import settings
 from lgl_sync.cli import connect, deployment, operators, web
 from lgl_sync.ops.logs import configure
 
@@ -37,6 +38,9 @@ def main(log_level: str) -> None:
     except OSError as exc:
         name = "LOG_DIR" if os.environ.get("LOG_DIR") else "DAGSTER_HOME"
         _refuse(f"{name}: the log directory {exc.filename} cannot be created ({exc.strerror})")
+    found = settings.problems()
+    if found:  # every bad value, one line each, before any command acts on one of them
+        _refuse("\nError: ".join(found))
 
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 
 import click
 import sqlalchemy.exc
@@ -11,6 +12,7 @@ import yaml
 from lgl_sync.control_plane.database import database_url, redacted
 from lgl_sync.retailer import RetailerError
 from lgl_sync.secrets import SecretError
+from lgl_sync.settings import SettingError
 from lgl_sync.shopify.errors import ShopifyError
 
 
@@ -21,6 +23,9 @@ def fail_cleanly(action):
     def run(*args, **kwargs):
         try:
             return action(*args, **kwargs)
+        except SettingError as exc:  # a bad environment value: one line, exit 2
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
         except RetailerError as exc:
             raise click.ClickException(
                 "invalid retailer:\n  " + "\n  ".join(exc.problems)
