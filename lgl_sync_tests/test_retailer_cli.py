@@ -8,6 +8,8 @@ LGL reachability and SKU coverage with the missing SKUs listed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -304,3 +306,14 @@ def test_a_bad_environment_value_is_one_line_naming_it_with_exit_2(
         assert result.exit_code == 2, result.output
         assert result.output.count("\n") == 1 and variable in result.output
         assert "Traceback" not in result.output and "secretpath" not in result.output
+
+
+def test_the_annotated_example_retailer_file_is_accepted_and_round_trips(cli):
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "retailer.yaml"
+    added = cli("retailer", "add", "--file", str(example))
+    assert added.exit_code == 0, added.output
+    exported = cli("retailer", "export", "nationwide-plants")
+    assert exported.exit_code == 0
+    again = yaml.safe_load(exported.output)
+    for key, value in yaml.safe_load(example.read_text()).items():
+        assert str(again[key]).removeprefix("gid://shopify/Location/") == str(value), key
