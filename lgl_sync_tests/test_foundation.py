@@ -109,3 +109,17 @@ def test_a_bad_cron_leaves_the_code_location_loading_with_that_schedule_stopped(
     )
     assert health.returncode == 1
     assert "LGL_ORDERS_CRON must be a cron expression" in health.stdout
+
+
+def test_loading_the_definitions_warns_of_nothing(tmp_path):
+    """Every process that loads the code location (webserver, daemon, each run) would repeat a
+    warning at start: there are none, deprecations included."""
+    loaded = subprocess.run(
+        [sys.executable, "-W", "default", "-c", "import lgl_sync.definitions"],
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert "Warning" not in loaded.stderr, loaded.stderr[-2000:]

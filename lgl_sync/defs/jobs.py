@@ -9,20 +9,17 @@ from lgl_sync.defs.orders import (
     retailer_order_changes,
     retailer_paid_orders,
 )
-from lgl_sync.defs.partitions import retailers
 from lgl_sync.flows import Flow
 
 import_orders_job = dg.define_asset_job(
     Flow.ORDERS.job,
     selection=[retailer_paid_orders, imported_lgl_orders, retailer_order_changes],
-    partitions_def=retailers,
     description="Import one retailer's paid orders into the LGL store and apply its "
     "cancellations to the orders imported before.",
 )
 push_fulfillments_job = dg.define_asset_job(
     Flow.FULFILLMENTS.job,
     selection=[lgl_shipments, retailer_fulfillments],
-    partitions_def=retailers,
     description="Push LGL's shipments to one retailer's store.",
 )
 inventory_snapshot_job = dg.define_asset_job(

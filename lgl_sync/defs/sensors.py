@@ -28,6 +28,6 @@ def retailer_partitions_sensor(
 # Evaluates retailer_inventory's eager condition: every retailer syncs after a new snapshot.
 inventory_automation = dg.AutomationConditionSensorDefinition(
     "inventory_automation",
-    target=dg.AssetSelection.keys("retailer_inventory"),
+    target=dg.AssetSelection.assets("retailer_inventory"),
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
