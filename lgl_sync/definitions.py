@@ -14,6 +14,7 @@ from lgl_sync.defs.alerts import (
 )
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
 from lgl_sync.defs.fulfillments import fulfillment_lag, lgl_shipments, retailer_fulfillments
+from lgl_sync.defs.handoff import ControlPlaneIOManager
 from lgl_sync.defs.history import sync_jobs_mirror
 from lgl_sync.defs.inventory import (
     inventory_drift,
@@ -95,6 +96,8 @@ defs = dg.Definitions(
             location_id=os.environ.get("SHOPIFY_LGL_LOCATION_ID") or None,
         ),
         "control_plane": ControlPlaneResource(),
+        # Asset values in the control plane, never pickles under DAGSTER_HOME (defs/handoff.py).
+        "io_manager": ControlPlaneIOManager(),
         "retailer_stores": RetailerStoresResource(),
         # Not secrets: the transport's keys are read from the environment when sending.
         "notifier": NotifierResource(

@@ -78,3 +78,23 @@ def decrypt_secret(value: str) -> str:
 
 def new_key() -> str:
     return Fernet.generate_key().decode()
+
+
+SEALED = b"enc:v1:"
+
+
+def seal(data: bytes) -> bytes:
+    """``data`` encrypted with LGL_SECRET_KEY when it is set (else as it is)."""
+    if not os.environ.get("LGL_SECRET_KEY"):
+        return data
+    return SEALED + _fernet().encrypt(data)
+
+
+def unseal(data: bytes) -> bytes:
+    """What ``seal`` made, back in clear."""
+    if not data.startswith(SEALED):
+        return data
+    try:
+        return _fernet().decrypt(data[len(SEALED) :])
+    except InvalidToken:
+        raise SecretError("a stored value cannot be decrypted with LGL_SECRET_KEY") from None

@@ -111,6 +111,12 @@ SETTINGS = {
             "by email is also posted there (a secret: from the environment only)",
         ),
         Setting(
+            "LGL_HANDOFF_RETENTION_HOURS",
+            "72",
+            "how long what one asset hands the next (orders read, with customers' addresses) "
+            "stays in the control plane's asset_handoffs table",
+        ),
+        Setting(
             "LGL_APP_CLIENT_ID",
             "",
             "LGL's app (Dev Dashboard): the client ID `lgl-sync retailer connect` installs",
@@ -360,6 +366,10 @@ def held_reminder_hours() -> tuple[float, ...]:
     )
 
 
+def handoff_retention_hours() -> float:
+    return _parsed("LGL_HANDOFF_RETENTION_HOURS", _between(1, 24 * 90), "hours, 1 to 2160")
+
+
 def token_upkeep_days() -> float:
     limits = _between(1, 89)
     return _parsed("LGL_TOKEN_UPKEEP_DAYS", limits, "a number of days between 1 and 89")
@@ -408,6 +418,7 @@ CHECKED = (
     pick_window_minutes,
     held_reminder_hours,
     token_upkeep_days,
+    handoff_retention_hours,
     unsubmitted_hours,
     fulfillment_service_name,
     unconfirmed_minutes,

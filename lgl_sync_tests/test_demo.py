@@ -30,6 +30,9 @@ def test_demo_runs_every_flow_twice_and_leaves_its_runs_for_the_ui(tmp_path):
         assert all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         assert len(runs) == 2 * (3 * 4 + 1)
     assert "run=" in (tmp_path / "logs" / "lgl-sync.log").read_text()
+    # Every flow handed its values over through the control plane: none on disk.
+    storage = tmp_path / "storage"
+    assert [p for p in storage.rglob("*") if p.is_file() and "compute_logs" not in p.parts] == []
     # The newcomer's next commands read the demo's control plane (one per DAGSTER_HOME).
     env.pop("LGL_DATABASE_URL", None)
     for command in (["retailer", "list"], ["status"]):

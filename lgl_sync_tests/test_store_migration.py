@@ -71,9 +71,18 @@ def test_upgrade_keeps_every_old_row_and_adds_what_is_missing(postgres_url):
     with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
         cursor.execute(
             "SELECT relname, relrowsecurity FROM pg_class WHERE relname = ANY(%s)",
-            (["order_links", "fulfillment_links", "store_credentials", "retailers"],),
+            (
+                [
+                    "order_links",
+                    "fulfillment_links",
+                    "store_credentials",
+                    "asset_handoffs",
+                    "retailers",
+                ],
+            ),
         )
         secured = dict(cursor.fetchall())
         cursor.execute("SELECT count(*) FROM order_links")  # still readable by its owner
     assert secured["order_links"] and secured["fulfillment_links"] and secured["store_credentials"]
+    assert secured["asset_handoffs"]  # customers' addresses in flight: nobody else reads them
     assert secured["retailers"] is False  # adopted from Supabase: left as it was

@@ -221,3 +221,17 @@ store_credentials = sa.Table(
     sa.Column("scopes", sa.Text),  # as granted
     *_timestamps(),
 )
+
+# What one asset hands the next (orders read, outcomes), kept in the control plane rather than
+# in pickles under DAGSTER_HOME: webserver, daemon and run workers may be on different machines,
+# and customers' addresses never sit on a local disk. One row per asset and partition (the latest
+# value), encrypted with LGL_SECRET_KEY when it is set, deleted after LGL_HANDOFF_RETENTION_HOURS.
+asset_handoffs = sa.Table(
+    "asset_handoffs",
+    metadata,
+    sa.Column("asset_key", sa.Text, primary_key=True),
+    sa.Column("partition_key", sa.Text, primary_key=True),  # "" when unpartitioned
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
