@@ -341,6 +341,10 @@ def app_client_id() -> str:
     return _raw("LGL_APP_CLIENT_ID")
 
 
+def app_client_secret() -> str:
+    return _raw("LGL_APP_CLIENT_SECRET")
+
+
 def public_url() -> str:
     return _raw("LGL_PUBLIC_URL").rstrip("/")
 

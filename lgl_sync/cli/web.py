@@ -1,5 +1,6 @@
 """``lgl-sync web serve``: LGL Sync's one ASGI app (``lgl_sync.web``) for everything that
-reaches it over HTTP: the app-install callback, ``/healthz`` and Prometheus's ``/metrics``.
+reaches it over HTTP: the app-install callback, Shopify's compliance webhooks, ``/healthz`` and
+Prometheus's ``/metrics``.
 Deployed beside the Dagster webserver, behind the same TLS proxy."""
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def web_serve(host: str, port: int) -> None:
     """Serve the web app (uvicorn) until stopped."""
     import dagster as dg
 
+    from lgl_sync.defs.alerts import NotifierResource
+    from lgl_sync.notify.notices import compliance_notice
     from lgl_sync.ops.health import collect
     from lgl_sync.ops.metrics import render
     from lgl_sync.web.app import create_app
@@ -38,7 +41,15 @@ def web_serve(host: str, port: int) -> None:
         with dg.DagsterInstance.get() as instance:
             return render(collect(instance, engine))
 
-    app = create_app(engine, {}, metrics=metrics)
+    def tell(topic: str, title: str, lines: list[str], delivery: str) -> None:
+        notifier = NotifierResource(
+            email_from=os.environ.get("EMAIL_FROM", "LGL Sync <lgl-sync@localhost>"),
+            email_to=os.environ.get("EMAIL_TO", ""),
+        ).notifier(engine)
+        notice = compliance_notice(topic=topic, title=title, lines=lines, delivery=delivery)
+        notifier.notify(notice)
+
+    app = create_app(engine, {}, metrics=metrics, tell=tell)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

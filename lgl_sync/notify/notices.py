@@ -29,7 +29,7 @@ _env = jinja2.Environment(
 class Notice:
     """Something worth telling; the policy decides whether and when it becomes an email."""
 
-    kind: str  # failure | activity | recovery | digest | warehouse | held | unsubmitted
+    kind: str  # failure activity recovery digest warehouse held unsubmitted compliance
     subject: str
     context: dict[str, Any] = field(default_factory=dict)
     retailer_id: str | None = None
@@ -259,4 +259,14 @@ def unsubmitted_notice(
         retailer_id=retailer_id,
         flow=Flow.ORDERS.value,
         dedupe_key=f"unsubmitted:{retailer_id}:" + ",".join(sorted(o["id"] for o in orders)),
+    )
+
+
+def compliance_notice(*, topic: str, title: str, lines: list[str], delivery: str) -> Notice:
+    """A privacy webhook a person must see (once per delivery)."""
+    return Notice(
+        kind="compliance",
+        subject=title,
+        context={"topic": topic, "title": title, "lines": lines},
+        dedupe_key=f"compliance:{delivery}",
     )

@@ -4,6 +4,7 @@ metrics. ``lgl-sync web serve`` runs it with uvicorn beside the Dagster webserve
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.routing import Route
 
 from lgl_sync.shopify.errors import ShopifyError
+from lgl_sync.web.compliance import Refused, act, verified
 from lgl_sync.web.install import InstallError, PendingInstall, complete
 
 logger = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ def create_app(
     installs: dict[str, PendingInstall],
     on_installed: Callable[[PendingInstall], None] = lambda _install: None,
     metrics: Callable[[], str] | None = None,
+    tell: Callable[[str, str, list[str], str], None] | None = None,
 ) -> Starlette:
     """``installs`` maps each issued state to its pending install (used once); ``metrics``
     renders ``GET /metrics`` (Prometheus's text format), absent when None."""
@@ -56,7 +59,28 @@ def create_app(
         text = await run_in_threadpool(metrics)  # reads the instance and the control plane
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
-    routes = [Route("/oauth/callback", callback), Route("/healthz", healthz)]
+    async def compliance_webhook(request: Request):
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            topic, retailer, payload = verified(engine, headers, body)
+        except Refused as refused:
+            logger.warning("compliance webhook refused (%s): %s", refused.status, refused)
+            return PlainTextResponse(str(refused), status_code=refused.status)
+        delivery = headers.get("x-shopify-webhook-id") or hashlib.sha256(body).hexdigest()
+
+        def to_person(title: str, lines: list[str]) -> None:
+            if tell is not None:
+                tell(topic, title, lines, delivery)
+
+        done = await run_in_threadpool(act, engine, topic, retailer, payload, to_person)
+        return PlainTextResponse(done)
+
+    routes = [
+        Route("/oauth/callback", callback),
+        Route("/healthz", healthz),
+        Route("/webhooks/compliance", compliance_webhook, methods=["POST"]),
+    ]
     if metrics is not None:
         routes.append(Route("/metrics", scrape))
     return Starlette(routes=routes)
