@@ -34,7 +34,8 @@ def create_app(
     tell: Callable[[str, str, list[str], str], None] | None = None,
 ) -> Starlette:
     """``installs`` maps each issued state to its pending install (used once); ``metrics``
-    renders ``GET /metrics`` (Prometheus's text format), absent when None."""
+    renders ``GET /metrics`` (Prometheus's text format), absent when None; ``tell(topic,
+    title, lines, delivery)`` reaches a person about a compliance webhook."""
 
     async def callback(request: Request):
         query = dict(request.query_params)
@@ -55,10 +56,25 @@ def create_app(
     async def healthz(_request: Request):
         return PlainTextResponse("ok")
 
+    routes = [
+        Route("/oauth/callback", callback),
+        Route("/healthz", healthz),
+        Route("/webhooks/compliance", _compliance(engine, tell), methods=["POST"]),
+    ]
+    if metrics is not None:
+        routes.append(Route("/metrics", _scrape(metrics)))
+    return Starlette(routes=routes)
+
+
+def _scrape(metrics: Callable[[], str]):
     async def scrape(_request: Request):
         text = await run_in_threadpool(metrics)  # reads the instance and the control plane
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
+    return scrape
+
+
+def _compliance(engine: Engine, tell):
     async def compliance_webhook(request: Request):
         body = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -76,11 +92,4 @@ def create_app(
         done = await run_in_threadpool(act, engine, topic, retailer, payload, to_person)
         return PlainTextResponse(done)
 
-    routes = [
-        Route("/oauth/callback", callback),
-        Route("/healthz", healthz),
-        Route("/webhooks/compliance", compliance_webhook, methods=["POST"]),
-    ]
-    if metrics is not None:
-        routes.append(Route("/metrics", scrape))
-    return Starlette(routes=routes)
+    return compliance_webhook
