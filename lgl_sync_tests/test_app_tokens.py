@@ -255,7 +255,7 @@ def test_a_retailer_on_lgls_fulfillment_service_is_onboarded_by_connect(world, k
     from shopify_sandbox import actions
 
     from lgl_sync.control_plane.retailers import get_retailer, set_enabled
-    from lgl_sync_tests.test_fulfillment_service import SERVICE_SCOPES
+    from lgl_sync.devkit.world import SERVICE_SCOPES
 
     seed(world.sandbox, normal=2)
     store = world.sandbox.store(RETAILER)

@@ -27,7 +27,7 @@ from lgl_sync.control_plane.tables import email_notifications
 from lgl_sync.defs.fulfillments import fulfillment_lag, lgl_shipments, retailer_fulfillments
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_order_changes, retailer_paid_orders
 from lgl_sync.devkit.warehouse import ship_some
-from lgl_sync.devkit.world import RETAILER_LGL_LOCATION, token_for
+from lgl_sync.devkit.world import RETAILER_LGL_LOCATION, SERVICE_SCOPES, token_for
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.scopes import flow_missing
 from lgl_sync.sync.onboarding import check_retailer, ensure_fulfillment_service
@@ -35,19 +35,6 @@ from lgl_sync_tests.orders_world import BUYER_ADDRESS, RETAILER, lgl_orders_by_s
 
 ORDERS = [retailer_paid_orders, imported_lgl_orders, retailer_order_changes]
 PUSH = [lgl_shipments, retailer_fulfillments, fulfillment_lag]
-SERVICE_SCOPES = (
-    "read_orders",
-    "write_orders",
-    "read_all_orders",
-    "read_products",
-    "read_inventory",
-    "write_inventory",
-    "read_locations",
-    "read_assigned_fulfillment_orders",
-    "write_assigned_fulfillment_orders",
-    "read_fulfillments",
-    "write_fulfillments",
-)
 
 
 def _service_world(world, *, cancel: str = "request"):

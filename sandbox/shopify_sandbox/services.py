@@ -178,14 +178,19 @@ def _split_off(store: Store, fo: FulfillmentOrder, units: dict[int, int]) -> Ful
     return new
 
 
-def accept_request(store: Store, fo: FulfillmentOrder) -> FulfillmentOrder:
+def _answerable(store: Store, fo: FulfillmentOrder, expected: str, what: str) -> None:
+    """The app may answer only its own service's request, and only one that is waiting."""
     _own(store, fo)
-    if fo.request_status != "SUBMITTED" or fo.status != "OPEN":
+    if fo.request_status != expected:
         raise SandboxError(
-            f"Cannot accept a fulfillment request for a fulfillment order with request status "
+            f"Cannot {what} for a fulfillment order with request status "
             f"{fo.request_status.lower()}.",
             ["id"],
         )
+
+
+def accept_request(store: Store, fo: FulfillmentOrder) -> FulfillmentOrder:
+    _answerable(store, fo, "SUBMITTED", "accept a fulfillment request")
     fo.request_status = "ACCEPTED"
     fo.status = "IN_PROGRESS"
     _changed(store, fo)
@@ -193,13 +198,7 @@ def accept_request(store: Store, fo: FulfillmentOrder) -> FulfillmentOrder:
 
 
 def reject_request(store: Store, fo: FulfillmentOrder) -> FulfillmentOrder:
-    _own(store, fo)
-    if fo.request_status != "SUBMITTED":
-        raise SandboxError(
-            f"Cannot reject a fulfillment request for a fulfillment order with request status "
-            f"{fo.request_status.lower()}.",
-            ["id"],
-        )
+    _answerable(store, fo, "SUBMITTED", "reject a fulfillment request")
     fo.request_status = "REJECTED"
     _changed(store, fo)
     return fo
@@ -222,13 +221,7 @@ def submit_cancellation(store: Store, fo: FulfillmentOrder) -> FulfillmentOrder:
 
 
 def accept_cancellation(store: Store, fo: FulfillmentOrder) -> FulfillmentOrder:
-    _own(store, fo)
-    if fo.request_status != "CANCELLATION_REQUESTED":
-        raise SandboxError(
-            f"Cannot accept a cancellation request for a fulfillment order with request "
-            f"status {fo.request_status.lower()}.",
-            ["id"],
-        )
+    _answerable(store, fo, "CANCELLATION_REQUESTED", "accept a cancellation request")
     order = store.orders[fo.order_id]
     if order.cancelled_at is not None:  # orderCancel asked: the work left is cancelled
         store.cancel_fulfillment_order(order, fo, restock=fo.cancel_restock)
@@ -253,13 +246,7 @@ def _close_with_replacement(store: Store, fo: FulfillmentOrder) -> FulfillmentOr
 
 
 def reject_cancellation(store: Store, fo: FulfillmentOrder) -> FulfillmentOrder:
-    _own(store, fo)
-    if fo.request_status != "CANCELLATION_REQUESTED":
-        raise SandboxError(
-            f"Cannot reject a cancellation request for a fulfillment order with request "
-            f"status {fo.request_status.lower()}.",
-            ["id"],
-        )
+    _answerable(store, fo, "CANCELLATION_REQUESTED", "reject a cancellation request")
     fo.request_status = "CANCELLATION_REJECTED"
     _changed(store, fo)
     return fo
