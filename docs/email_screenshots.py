@@ -1,109 +1,124 @@
-"""Renders each email template with sample data and screenshots it at phone width in headless
+"""Renders each email template from real runs and screenshots it at phone width in headless
 Chromium (make email-screenshots). Writes docs/screenshots/email-*.png and the HTML beside it
-under .dagster_home/email-previews/ for a browser."""
+under .dagster_home/email-previews/ for a browser.
+
+The runs are the demo's (`lgl-sync demo` into a scratch DAGSTER_HOME), mirrored into the control
+plane as the sensors would: the activity email is an import run's own numbers, the digest is
+built from the day's mirrored runs (its rows add up to its headline), the failure is a real
+run of a retailer whose token is missing, and the recovery is that flow's next success.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
-from lgl_sync.notify.notices import (
-    Notice,
-    activity_notice,
-    failure_notice,
-    recovery_notice,
-    render,
-)
+import dagster as dg
+
+from lgl_sync.notify.notices import Notice, activity_notice, failure_notice, recovery_notice, render
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "screenshots"
 PREVIEWS = ROOT / ".dagster_home" / "email-previews"
 UI = "http://127.0.0.1:3000"
-RUN = "4f6c1e52-8a1b-4c55-9d7e-2b3f0e1a9c11"
+RETAILER = "nationwide-plants"
+
+
+def _demo(home: Path) -> None:
+    env = {**os.environ, "DAGSTER_HOME": str(home), "LOG_DIR": str(home / "logs")}
+    env.pop("LGL_DATABASE_URL", None)
+    lgl_sync = Path(sys.executable).with_name("lgl-sync")
+    subprocess.run([lgl_sync, "demo"], env=env, check=True, capture_output=True, timeout=600)
+
+
+def _failed_run(instance, database_url: str):
+    """A real failure: the import of a retailer whose token variable is not set."""
+    from lgl_sync.defs.orders import retailer_paid_orders
+    from lgl_sync.defs.resources import ControlPlaneResource, RetailerStoresResource
+
+    os.environ.pop("SHOPIFY_NATIONWIDE_PLANTS_TOKEN", None)
+    os.environ["LGL_ALLOW_LOCAL_STORES"] = "true"
+    result = dg.materialize(
+        [retailer_paid_orders],
+        partition_key=RETAILER,
+        instance=instance,
+        resources={
+            "control_plane": ControlPlaneResource(database_url=database_url),
+            "retailer_stores": RetailerStoresResource(database_url=database_url),
+        },
+        raise_on_error=False,
+    )
+    return result.run_id, result.get_step_failure_events()[0]
 
 
 def samples() -> dict[str, tuple[Notice, int]]:
-    row = {
-        "imported": 42,
-        "held": 2,
-        "pushed": 37,
-        "skus": 1180,
-        "succeeded": 287,
-        "failed": 1,
-        "requests": 2310,
-        "cost": 41200,
-        "holds": {"unknown_sku": 2},
-        "errors": [],
-        "health": [],
-    }
-    digest = Notice(
-        kind="digest",
-        subject="LGL Sync digest 2026-11-25: 118 orders imported, 3 held, 102 shipments pushed, "
-        "4210 SKUs updated, 2 failed runs",
-        context={
-            "day": "2026-11-25",
-            "headline": "118 orders imported, 3 held, 102 shipments pushed, 4210 SKUs updated, "
-            "2 failed runs",
-            "rows": [
-                {**row, "name": "All retailers", "imported": 118, "held": 3, "failed": 2},
-                {
-                    **row,
-                    "name": "Nationwide Plants",
-                    "health": [
-                        "orders: 99% ok in 24 h (144 runs), 99% in 7 d",
-                        "fulfillments: 100% ok in 24 h (144 runs), 100% in 7 d",
-                        "inventory: 100% ok in 24 h (288 runs), 100% in 7 d",
-                        "Shopify API p95 latency: 412 ms",
-                    ],
-                },
-                {
-                    **row,
-                    "name": "Epic Gardening",
-                    "held": 1,
-                    "holds": {"too_many_lines": 1},
-                    "errors": ["auth: [API] Invalid API key or access token (unrecognized login)"],
-                },
-            ],
-            "held_back": ["[Nationwide Plants] Orders: 3 imported (23:10)"],
-            "suppressed": 4,
-        },
-    )
+    from lgl_sync.control_plane.database import create_engine
+    from lgl_sync.control_plane.retailers import list_retailers
+    from lgl_sync.defs.alerts import ACTIVITY_FIGURES, _changed_orders, _run_activity
+    from lgl_sync.defs.history import mirror_once
+    from lgl_sync.notify.digest import build_digest
+    from lgl_sync.ops.health import collect
+    from lgl_sync.ops.runs import failure_category, root_cause
+
+    home = Path(tempfile.mkdtemp(prefix="lgl-email-"))
+    _demo(home)
+    url = f"sqlite:///{home / 'lgl_sync.db'}"
+    engine = create_engine(url)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        imports = instance.get_run_records(
+            dg.RunsFilter(job_name="import_orders", tags={"dagster/partition": RETAILER}),
+            limit=2,
+        )
+        run_id = imports[-1].dagster_run.run_id  # cycle 1: the one that imported
+        numbers = _run_activity(instance, run_id)["orders"]
+        failed_id, failure = _failed_run(instance, url)
+        mirror_once(instance, engine, {})
+        names = {r.id: r.name for r in list_retailers(engine)}
+        digest, _ = build_digest(engine, datetime.now(UTC), names, collect(instance, engine))
+        changed = _changed_orders(instance, run_id)
+    name = names[RETAILER]
     return {
         "failure": (
             failure_notice(
-                retailer_id="epic-gardening",
-                retailer_name="Epic Gardening",
+                retailer_id=RETAILER,
+                retailer_name=name,
                 flow="orders",
-                category="auth",
-                message="auth: [API] Invalid API key or access token (unrecognized login or "
-                "wrong password)",
-                run_id=RUN,
-                run_url=f"{UI}/runs/{RUN}",
-                step="retailer_paid_orders",
+                category=failure_category(failure.step_failure_data),
+                message=root_cause(failure.step_failure_data),
+                run_id=failed_id,
+                run_url=f"{UI}/runs/{failed_id}",
+                step=failure.step_key,
             ),
-            3,
+            0,
         ),
         "activity": (
             activity_notice(
-                retailer_id="nationwide-plants",
-                retailer_name="Nationwide Plants",
+                retailer_id=RETAILER,
+                retailer_name=name,
                 flow="orders",
-                numbers={"imported": 12, "held": 1},
-                reasons={"unknown_sku": 1},
-                run_id=RUN,
-                run_url=f"{UI}/runs/{RUN}",
+                numbers={k: numbers[k] for k in ACTIVITY_FIGURES if k in numbers},
+                reasons={
+                    k.removeprefix("held_"): n
+                    for k, n in numbers.items()
+                    if n and k.startswith("held_")
+                },
+                run_id=run_id,
+                run_url=f"{UI}/runs/{run_id}",
+                orders=changed,
             ),
             0,
         ),
         "recovery": (
             recovery_notice(
-                retailer_id="epic-gardening",
-                retailer_name="Epic Gardening",
+                retailer_id=RETAILER,
+                retailer_name=name,
                 flow="orders",
-                run_id=RUN,
-                run_url=f"{UI}/runs/{RUN}",
+                run_id=run_id,
+                run_url=f"{UI}/runs/{run_id}",
             ),
             0,
         ),
