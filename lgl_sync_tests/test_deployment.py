@@ -24,13 +24,16 @@ from pathlib import Path
 
 import dagster as dg
 import requests
+import sqlalchemy as sa
 import yaml
 
 from lgl_sync import settings
 from lgl_sync.control_plane.database import create_engine
 from lgl_sync.control_plane.migrate import upgrade
 from lgl_sync.control_plane.retailers import Retailer, add_retailer
+from lgl_sync.control_plane.tables import sync_jobs
 from lgl_sync.definitions import defs
+from lgl_sync.defs.history import mirror_once
 from lgl_sync.devkit.warehouse import ship_some
 from lgl_sync.devkit.world import LGL_HANDLE, RETAILER_LGL_LOCATION, token_for
 
@@ -128,7 +131,7 @@ def _succeeded(instance, job: str, after: float = 0.0) -> bool:
     return any(r.create_timestamp.timestamp() >= after for r in records)
 
 
-def _wait_for(condition, what: str, seconds: float = 240) -> None:
+def _wait_for(condition, what: str, seconds: float = 480) -> None:
     deadline = time.monotonic() + seconds  # a bound on the real clock: processes tick on it
     while time.monotonic() < deadline:
         if condition():
@@ -184,6 +187,7 @@ def test_webserver_and_daemon_run_a_full_cycle_from_the_schedules(
                 or r.dagster_run.tags.get("dagster/sensor_name")
                 for r in launched
             )  # every run came from the daemon: a schedule, or the automation after it
+            _every_run_kind_names_its_flow(instance, env["LGL_DATABASE_URL"])
     finally:
         _stop(processes)
     retailer = sandbox.store(RETAILER)
@@ -194,6 +198,21 @@ def test_webserver_and_daemon_run_a_full_cycle_from_the_schedules(
     assets = {key.path[-1] for key in defs.resolve_all_asset_keys()}
     assert not [p for p in files if assets & set(p.parts)]
     assert {p.suffix for p in files} <= {".err", ".out", ".complete", ".log"}, files[:5]
+
+
+def _every_run_kind_names_its_flow(instance, database_url: str) -> None:
+    """sync_jobs, mirrored as the sensor does: schedule runs and the automation's asset runs
+    (``__ASSET_JOB``) alike carry a readable job_type."""
+    engine = create_engine(database_url)
+    mirror_once(instance, engine, {})
+    with engine.connect() as connection:
+        kinds = connection.execute(sa.select(sync_jobs.c.job_type, sync_jobs.c.id)).all()
+    engine.dispose()
+    assert kinds and {kind for kind, _ in kinds} <= {"orders", "fulfillments", "inventory"}
+    runs = instance.get_run_records(limit=200)
+    automation = [r.dagster_run.run_id for r in runs if r.dagster_run.job_name == "__ASSET_JOB"]
+    assert automation  # retailer_inventory, materialized by the automation sensor
+    assert set(automation) <= {run_id for _, run_id in kinds}
 
 
 def _stop(processes: list[subprocess.Popen]) -> None:
