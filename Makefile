@@ -43,7 +43,6 @@ chaos: $(STAMP)
 	$(BIN)/python -m lgl_sync_tests.chaos --seeds 11 22 33
 
 bench: $(STAMP)
-	$(BIN)/python -c "import matplotlib" 2> /dev/null || $(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m lgl_sync_tests.bench.run
 
 # The exact versions of everything installed (regenerate after changing a dependency).

@@ -28,6 +28,17 @@ from lgl_sync.defs.orders import (
     retailer_order_changes,
     retailer_paid_orders,
 )
+from lgl_sync.defs.reports import (
+    monthly_usage,
+    monthly_usage_job,
+    monthly_usage_schedule,
+    order_anomalies,
+    order_anomalies_job,
+    order_anomalies_schedule,
+    stock_insight,
+    stock_insight_job,
+    stock_insight_schedule,
+)
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
     RetailerStoresResource,
@@ -52,6 +63,9 @@ defs = dg.Definitions(
         retailer_order_changes,
         lgl_shipments,
         retailer_fulfillments,
+        monthly_usage,
+        stock_insight,
+        order_anomalies,
     ],
     asset_checks=[
         one_lgl_order_per_source_order,
@@ -64,6 +78,9 @@ defs = dg.Definitions(
         inventory_snapshot_job,
         daily_digest,
         token_upkeep,
+        monthly_usage_job,
+        stock_insight_job,
+        order_anomalies_job,
     ],
     schedules=[
         import_orders_schedule,
@@ -71,6 +88,9 @@ defs = dg.Definitions(
         inventory_schedule,
         daily_digest_schedule,
         token_upkeep_schedule,
+        monthly_usage_schedule,
+        stock_insight_schedule,
+        order_anomalies_schedule,
     ],
     sensors=[
         retailer_partitions_sensor,

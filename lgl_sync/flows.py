@@ -96,6 +96,12 @@ _BY_ASSET = {asset: flow for flow in Flow for asset in flow.assets}
 _BY_JOB = {flow.job: flow for flow in Flow}
 
 
+def retailer_of(tags) -> str | None:
+    """The retailer a run is for: its partition, or the retailer dimension of a month x
+    retailer partition (the usage reports)."""
+    return tags.get("dagster/partition/retailer") or tags.get("dagster/partition")
+
+
 def flow_of_asset(asset: str) -> Flow | None:
     return _BY_ASSET.get(asset)
 

@@ -27,6 +27,7 @@ RESERVED_IDS = {"lgl"}  # SHOPIFY_LGL_TOKEN is the LGL store's own token
 TEXT_FIELDS = {
     "name": 200,
     "billing_email": 254,
+    "usage_copy_to": 254,
     "billing_first_name": 100,
     "billing_last_name": 100,
     "billing_phone": 40,
@@ -106,6 +107,11 @@ class Retailer(BaseModel):
     # What target_location_id is: merchant_managed (an ordinary location the retailer routes
     # orders to) or fulfillment_service (LGL's fulfillment service: only requested orders).
     location_model: Literal["merchant_managed", "fulfillment_service"] = "merchant_managed"
+    # Stock insight: a SKU is low under this many days of cover at LGL; a reorder suggestion
+    # brings it to reorder_cover_days. The monthly usage report is copied here when set.
+    low_stock_days: int = 14
+    reorder_cover_days: int = 30
+    usage_copy_to: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -183,7 +189,14 @@ class Retailer(BaseModel):
             raise ValueError("must be between 0 and 100000 units")
         return value
 
-    @field_validator("billing_email")
+    @field_validator("low_stock_days", "reorder_cover_days")
+    @classmethod
+    def _days(cls, value: int) -> int:
+        if not 1 <= value <= 365:
+            raise ValueError("must be between 1 and 365 days")
+        return value
+
+    @field_validator("billing_email", "usage_copy_to")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
         if value and not EMAIL.match(value):

@@ -81,6 +81,25 @@ SETTINGS = {
             "(comma-separated; empty: EMAIL_TO)",
         ),
         Setting(
+            "LGL_BILLING_EMAIL",
+            "",
+            "who receives each retailer's monthly usage report, CSV and XLSX attached, on the "
+            "first of the month (comma-separated; empty: EMAIL_TO). A retailer gets a copy "
+            "only when its usage_copy_to is set",
+        ),
+        Setting(
+            "LGL_STOCK_EMAIL",
+            "",
+            "who receives the daily low-stock list of each retailer when it changed "
+            "(comma-separated; empty: EMAIL_TO)",
+        ),
+        Setting(
+            "LGL_HISTORY_RETENTION_DAYS",
+            "400",
+            "how long the order, shipment and stock history that reports stand on is kept "
+            "(at least 60 days: forecasts read 8 weeks; 400 keeps a year of monthly usage)",
+        ),
+        Setting(
             "LGL_HELD_REMINDER_HOURS",
             "1,4,24,72",
             "how long an order has been held (unknown SKU...) when a person is reminded: one "
@@ -374,6 +393,25 @@ def handoff_retention_hours() -> float:
     return _parsed("LGL_HANDOFF_RETENTION_HOURS", _between(1, 24 * 90), "hours, 1 to 2160")
 
 
+def history_retention_days() -> float:
+    limits = _between(60, 3650)
+    return _parsed("LGL_HISTORY_RETENTION_DAYS", limits, "a number of days between 60 and 3650")
+
+
+def _addresses(name: str) -> list[str]:
+    """Comma-separated addresses; empty: the caller's default (the notifier's EMAIL_TO)."""
+    raw = _raw(name)
+    return [a.strip() for a in raw.split(",") if a.strip()]
+
+
+def billing_recipients() -> list[str]:
+    return _addresses("LGL_BILLING_EMAIL")
+
+
+def stock_recipients() -> list[str]:
+    return _addresses("LGL_STOCK_EMAIL")
+
+
 def token_upkeep_days() -> float:
     limits = _between(1, 89)
     return _parsed("LGL_TOKEN_UPKEEP_DAYS", limits, "a number of days between 1 and 89")
@@ -423,6 +461,7 @@ CHECKED = (
     held_reminder_hours,
     token_upkeep_days,
     handoff_retention_hours,
+    history_retention_days,
     unsubmitted_hours,
     fulfillment_service_name,
     unconfirmed_minutes,
@@ -454,7 +493,7 @@ def _other_problems(env) -> list[str]:
     for name in ("NOTIFY_ACTIVITY_INTERVAL_MINUTES", "NOTIFY_ERROR_REPEAT_MINUTES"):
         check(name, lambda v: v.isdigit(), "a whole number of minutes")
     check("NOTIFY_FAILURES_BREAK_QUIET_HOURS", _is_flag, "true or false")
-    for name in ("EMAIL_TO", "LGL_WAREHOUSE_EMAIL"):
+    for name in ("EMAIL_TO", "LGL_WAREHOUSE_EMAIL", "LGL_BILLING_EMAIL", "LGL_STOCK_EMAIL"):
         check(name, EMAILS.match, "comma-separated email addresses")
     check(
         "LGL_DATABASE_URL",

@@ -77,3 +77,52 @@ def append_activity(
         dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
         statement = dialect.insert(activity_logs).values(**values).on_conflict_do_nothing()
         return connection.execute(statement).rowcount == 1
+
+
+def recent_runs(engine: Engine, retailer_id: str, since: datetime):
+    """The retailer's completed runs since ``since`` as a frame: flow, run_id, completed_at,
+    duration_s and cost (the API cost points its materializations reported)."""
+    import pandas as pd
+
+    query = sa.select(
+        sync_jobs.c.id,
+        sync_jobs.c.job_type,
+        sync_jobs.c.started_at,
+        sync_jobs.c.completed_at,
+        sync_jobs.c.results,
+    ).where(
+        sync_jobs.c.retailer_id == retailer_id,
+        sync_jobs.c.status == "completed",
+        sync_jobs.c.completed_at >= since,
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    frame = pd.DataFrame(
+        [
+            {
+                "flow": row.job_type,
+                "run_id": row.id,
+                "completed_at": row.completed_at,
+                "duration_s": (row.completed_at - row.started_at).total_seconds()
+                if row.started_at and row.completed_at
+                else float("nan"),
+                "cost": _cost(row.results),
+            }
+            for row in rows
+        ],
+        columns=["flow", "run_id", "completed_at", "duration_s", "cost"],
+    )
+    return frame
+
+
+def _cost(results: dict | None) -> float:
+    """Cost points a run's materializations reported (``*_cost_actual`` metadata)."""
+    return float(
+        sum(
+            value
+            for figures in (results or {}).values()
+            if isinstance(figures, dict)
+            for key, value in figures.items()
+            if key.endswith("_cost_actual") and isinstance(value, int | float)
+        )
+    )

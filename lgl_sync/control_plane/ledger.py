@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from lgl_sync.control_plane import records
 from lgl_sync.control_plane.database import aware
 from lgl_sync.control_plane.tables import fulfillment_links, inventory_writes, order_links
 
@@ -338,7 +339,10 @@ def mark_order_after_cancellation(
         *_order_key(link.retailer_id, link.source_order_id),
         order_links.c.status == link.status.value,
     ]
-    return _update(engine, order_links, where, status=status, reason=reason) == 1
+    moved = _update(engine, order_links, where, status=status, reason=reason) == 1
+    if moved and status == LinkStatus.CANCELLED:  # nothing shipped: not billed
+        records.record_cancelled(engine, link.retailer_id, link.source_order_id, datetime.now(UTC))
+    return moved
 
 
 # Imports still to settle: re-read by id every run, whatever search shows.

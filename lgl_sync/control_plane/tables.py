@@ -56,6 +56,10 @@ retailers = sa.Table(
     sa.Column("inventory_safety_buffer", sa.Integer, server_default="0"),
     sa.Column("activate_missing_inventory", sa.Boolean, server_default=sa.false()),
     sa.Column("location_model", sa.Text, server_default="merchant_managed"),
+    # Added by 0013: stock insight's thresholds and who else gets the monthly usage report.
+    sa.Column("low_stock_days", sa.Integer, server_default="14"),
+    sa.Column("reorder_cover_days", sa.Integer, server_default="30"),
+    sa.Column("usage_copy_to", sa.Text),
 )
 
 sync_jobs = sa.Table(
@@ -235,3 +239,59 @@ asset_handoffs = sa.Table(
     sa.Column("value", sa.LargeBinary, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Added by 0013: the history reports stand on (usage for billing, stock insight, anomalies),
+# written by the sync as it goes, never re-read from Shopify; kept LGL_HISTORY_RETENTION_DAYS.
+# One row per imported order: when the LGL order was created (Shopify's createdAt, the billing
+# month's clock), its lines and units, and when it was cancelled before any shipment.
+order_history = sa.Table(
+    "order_history",
+    metadata,
+    sa.Column("retailer_id", sa.Text, primary_key=True),
+    sa.Column("source_order_id", sa.Text, primary_key=True),
+    sa.Column("source_order_name", sa.Text),
+    sa.Column("lgl_order_id", sa.Text),
+    sa.Column("ordered_at", sa.DateTime(timezone=True)),  # at the retailer
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),  # the LGL order
+    sa.Column("lines", sa.Integer, nullable=False),
+    sa.Column("units", sa.Integer, nullable=False),
+    sa.Column("skus", JSON, nullable=False),  # {sku: units}
+    sa.Column("cancelled_at", sa.DateTime(timezone=True)),  # cancelled before shipping
+    sa.Index("ix_order_history_received", "received_at"),
+)
+
+# One row per LGL shipment of an imported order (Shopify's createdAt), boxes = tracking numbers.
+shipment_history = sa.Table(
+    "shipment_history",
+    metadata,
+    sa.Column("lgl_fulfillment_id", sa.Text, primary_key=True),
+    sa.Column("retailer_id", sa.Text, nullable=False),
+    sa.Column("lgl_order_id", sa.Text, nullable=False),
+    sa.Column("shipped_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("carrier", sa.Text),
+    sa.Column("boxes", sa.Integer, nullable=False),
+    sa.Column("cancelled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_shipment_history_retailer_shipped", "retailer_id", "shipped_at"),
+)
+
+# What LGL can ship of each retailer SKU: the level now, and its changes only (not one row per
+# cycle), so 50 retailers x 5,000 SKUs x 90 days stays small (README "Reports").
+stock_levels = sa.Table(
+    "stock_levels",
+    metadata,
+    sa.Column("retailer_id", sa.Text, primary_key=True),
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("available", sa.Integer, nullable=False),
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+)
+
+stock_history = sa.Table(
+    "stock_history",
+    metadata,
+    sa.Column("retailer_id", sa.Text, primary_key=True),
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("at", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("available", sa.Integer, nullable=False),
+)
+
+HISTORY_TABLES = (order_history, shipment_history, stock_levels, stock_history)

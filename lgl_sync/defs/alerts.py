@@ -17,7 +17,7 @@ from lgl_sync import settings
 from lgl_sync.control_plane import notifications
 from lgl_sync.control_plane.retailers import get_retailer, list_retailers
 from lgl_sync.defs.resources import ControlPlaneResource
-from lgl_sync.flows import Flow, flow_of, flow_of_asset
+from lgl_sync.flows import Flow, flow_of, flow_of_asset, retailer_of
 from lgl_sync.notify.notices import activity_notice, failure_notice, recovery_notice
 from lgl_sync.notify.notifier import Notifier
 from lgl_sync.notify.policy import Settings
@@ -95,7 +95,7 @@ def failure_alerts(
         else context.failure_event.message or "the run failed"
     )
     engine = control_plane.engine()
-    retailer_id = run.tags.get("dagster/partition")
+    retailer_id = retailer_of(run.tags)
     outcome = notifier.notifier(engine).notify(
         failure_notice(
             retailer_id=retailer_id,
@@ -159,7 +159,7 @@ def activity_alerts(
     notifier: NotifierResource,
 ) -> None:
     run = context.dagster_run
-    retailer_id = run.tags.get("dagster/partition")
+    retailer_id = retailer_of(run.tags)
     if not retailer_id:
         return
     engine = control_plane.engine()

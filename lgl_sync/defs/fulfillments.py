@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from lgl_sync.control_plane import ledger
+from lgl_sync.control_plane import ledger, records
 from lgl_sync.defs.partitions import retailer_asset, retailers
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
@@ -18,7 +18,7 @@ from lgl_sync.defs.resources import (
 )
 from lgl_sync.flows import Flow
 from lgl_sync.sync.fulfillments.reads import read_shipped_orders
-from lgl_sync.sync.fulfillments.rules import ShippedOrder, late_shipments
+from lgl_sync.sync.fulfillments.rules import ShippedOrder, late_shipments, shipment_rows
 from lgl_sync.sync.fulfillments.writer import FulfillmentPusher, PushOutcome, PushStatus
 
 
@@ -86,6 +86,7 @@ def retailer_fulfillments(
     )
     with control_plane.flow_lock(retailer.id, Flow.FULFILLMENTS):
         outcomes = pusher.run(lgl_shipments)
+    records.record_shipments(control_plane.engine(), retailer.id, shipment_rows(lgl_shipments))
     metadata = _metadata(outcomes, store, lgl)
     failed = [o for o in outcomes if o.status == PushStatus.FAILED]
     if failed:

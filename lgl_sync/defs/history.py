@@ -14,7 +14,7 @@ from dagster import DagsterEventType
 
 from lgl_sync.control_plane.history import append_activity, upsert_sync_job
 from lgl_sync.defs.resources import ControlPlaneResource
-from lgl_sync.flows import run_kind
+from lgl_sync.flows import retailer_of, run_kind
 from lgl_sync.ops.runs import root_cause
 
 RUN_EVENTS = {
@@ -111,7 +111,7 @@ def _mirror_run(instance: dg.DagsterInstance, engine, record, status: str) -> No
         run_id=run.run_id,
         status=status,
         job_type=job_type,
-        retailer_id=run.tags.get("dagster/partition"),
+        retailer_id=retailer_of(run.tags),
         started_at=when if status == "running" else None,
         completed_at=when if finished else None,
         results=_run_results(instance, run.run_id) if status == "completed" else None,
@@ -122,7 +122,7 @@ def _mirror_run(instance: dg.DagsterInstance, engine, record, status: str) -> No
             engine,
             operation=job_type,
             success=False,
-            retailer_id=run.tags.get("dagster/partition"),
+            retailer_id=retailer_of(run.tags),
             details={"run_id": run.run_id, "error": error},
             duration_ms=None,
             event_id=record.storage_id,

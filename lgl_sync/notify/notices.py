@@ -29,13 +29,19 @@ _env = jinja2.Environment(
 class Notice:
     """Something worth telling; the policy decides whether and when it becomes an email."""
 
-    kind: str  # failure activity recovery digest warehouse held unsubmitted compliance
+    # failure activity recovery digest warehouse held unsubmitted compliance usage low_stock
+    # anomaly
+    kind: str
     subject: str
     context: dict[str, Any] = field(default_factory=dict)
     retailer_id: str | None = None
     flow: str | None = None
     fingerprint: str | None = None
     dedupe_key: str | None = None
+    # Files sent with the email: (filename, MIME type, bytes); a chart is shown in the HTML
+    # too when the template names it (cid:<filename>).
+    attachments: tuple[tuple[str, str, bytes], ...] = ()
+    recipients: tuple[str, ...] = ()  # instead of the notifier's, when given
 
 
 def _flow_title(flow: str | None) -> str:

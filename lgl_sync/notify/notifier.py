@@ -64,7 +64,7 @@ class Notifier:
             kind=notice.kind,
             retailer_id=notice.retailer_id,
             flow=notice.flow,
-            recipients=self.recipients,
+            recipients=list(notice.recipients) or self.recipients,
             subject=header_text(redact(notice.subject)),
             fingerprint=notice.fingerprint,
             dedupe_key=notice.dedupe_key,
@@ -83,8 +83,9 @@ class Notifier:
     def _send(self, notice: Notice, notice_id: int, decision: Decision) -> str:
         """Renders and delivers a notice the policy lets through; records how it went."""
         subject, text, html = render(notice, decision.repeats)
-        email = Email(self.sender, tuple(self.recipients), subject, text, html)
-        if isinstance(self.transport, LogTransport) or not self.recipients:
+        recipients = notice.recipients or tuple(self.recipients)
+        email = Email(self.sender, recipients, subject, text, html, notice.attachments)
+        if isinstance(self.transport, LogTransport) or not recipients:
             LogTransport().send(email)
             notifications.finish(
                 self.engine, notice_id, status="logged", reason="no transport or recipients"

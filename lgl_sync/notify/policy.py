@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from lgl_sync.control_plane.notifications import DELIVERED, Past
 
 URGENT_KINDS = ("failure", "recovery", "warehouse")
+REPORT_KINDS = ("usage", "low_stock")
 # "logged" is a notice that would have been sent had a transport been configured.
 
 
@@ -98,6 +99,7 @@ def decide(
         sent = [p for p in history if p.status in ("sent", "logged")]
         if sent and now - sent[-1].created_at < settings.activity_interval:
             return Decision("suppress", f"rate_limited: one per {settings.activity_interval}")
-    if kind != "digest" and _quiet(kind, now, settings):
+    # Reports go out when their schedule says (their attachments cannot ride in a digest).
+    if kind not in ("digest", *REPORT_KINDS) and _quiet(kind, now, settings):
         return Decision("defer", "quiet_hours")
     return Decision("send", "first" if kind == "failure" else kind)

@@ -39,6 +39,7 @@ class Email:
     subject: str
     text: str
     html: str
+    attachments: tuple[tuple[str, str, bytes], ...] = ()  # (filename, MIME type, bytes)
 
 
 class TransportError(Exception):
@@ -89,7 +90,11 @@ class MailgunTransport:
         }
         try:
             response = requests.post(
-                self.url, auth=("api", self._api_key), data=data, timeout=self.timeout
+                self.url,
+                auth=("api", self._api_key),
+                data=data,
+                files=[("attachment", (n, b, m)) for n, m, b in email.attachments] or None,
+                timeout=self.timeout,
             )
         except requests.RequestException as exc:
             raise TransportError(
@@ -162,6 +167,9 @@ class SmtpTransport:
         message["Subject"] = header_text(email.subject)
         message.set_content(email.text)
         message.add_alternative(email.html, subtype="html")
+        for name, mime, data in email.attachments:
+            maintype, _, subtype = mime.partition("/")
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
         server_class = smtplib.SMTP_SSL if self.tls else smtplib.SMTP
         try:
             with server_class(self.host, self.port, timeout=self.timeout) as server:

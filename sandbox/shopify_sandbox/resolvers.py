@@ -131,7 +131,7 @@ def _shop(_: Any, info: GraphQLResolveInfo) -> dict:
         "name": store.name,
         "myshopifyDomain": f"{store.handle}.myshopify.com",
         "currencyCode": store.currency,
-        "ianaTimezone": "America/New_York",
+        "ianaTimezone": store.timezone,
         "plan": {
             "displayName": store.bucket.plan.title(),
             "publicDisplayName": store.bucket.plan.title(),

@@ -123,6 +123,8 @@ class Store:
         self.name = name or handle
         self.clock = clock
         self.currency = currency
+        # Shop.ianaTimezone: the store's own clock for days and months (set by a test).
+        self.timezone = "America/New_York"
         self.scopes = list(scopes)
         self.id = next_id()
         self.lock = threading.RLock()

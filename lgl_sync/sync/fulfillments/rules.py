@@ -69,6 +69,22 @@ class ShippedOrder:
     shipments: tuple[Shipment, ...]
 
 
+def shipment_rows(orders: list[ShippedOrder]) -> list[dict]:
+    """LGL's shipments as the history keeps them (boxes: one per tracking number, at least 1)."""
+    return [
+        {
+            "lgl_fulfillment_id": s.lgl_fulfillment_id,
+            "lgl_order_id": order.id,
+            "shipped_at": s.created_at,
+            "carrier": s.tracking.company,
+            "boxes": max(1, len(s.tracking.numbers)),
+            "cancelled": s.cancelled,
+        }
+        for order in orders
+        for s in order.shipments
+    ]
+
+
 DELIVERED = {"pushed", "already_pushed", "tracking_updated"}
 
 

@@ -53,6 +53,7 @@ class InventorySyncResult:
     zeroed: int = 0  # SKUs this run sets from above 0 to 0
     zero_allowed: bool = False  # a person's allow-zero was used
     unseen_units: int = 0  # committed at the retailer, in no read yet: kept off its target
+    levels: dict[str, int] = field(default_factory=dict)  # LGL's available of its SKUs
 
 
 class ZeroGuardError(Exception):
@@ -91,6 +92,8 @@ class InventorySyncer:
         plan, report = write_plan(
             inventory, target, activate=self.retailer.activate_missing_inventory
         )
+        carried = lgl[lgl["sku"].isin(set(inventory["sku"]))].dropna(subset=["available"])
+        levels = dict(zip(carried["sku"], carried["available"].astype(int), strict=True))
         compared = len(set(inventory["sku"]) & set(target["sku"]))
         return InventorySyncResult(
             compared=compared,
@@ -98,6 +101,7 @@ class InventorySyncer:
             report=report,
             plan=plan,
             unseen_units=int(unseen["units"].sum()),
+            levels=levels,
         )
 
     def _unseen_sales(self, inventory: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from enum import StrEnum
 from sqlalchemy.engine import Engine
 
 from lgl_sync import settings
-from lgl_sync.control_plane import ledger
+from lgl_sync.control_plane import ledger, records
 from lgl_sync.control_plane.database import aware
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient, raise_user_errors
@@ -27,6 +27,7 @@ from lgl_sync.sync.orders.reads import (
     ensure_custom_id_definition,
     find_lgl_order,
     lookup_variants,
+    parse_datetime,
     shop_currency,
 )
 from lgl_sync.sync.orders.rules import (
@@ -204,7 +205,12 @@ class OrderImporter:
             return _outcome(order, ImportStatus.HELD, "user_error", detail[:300])
         lgl_order_id = result["order"]["id"]
         return self._recorded(
-            order, lgl_order_id, ImportStatus.IMPORTED, len(eligible.lines), answered=True
+            order,
+            lgl_order_id,
+            ImportStatus.IMPORTED,
+            len(eligible.lines),
+            answered=True,
+            created_at=result["order"].get("createdAt"),
         )
 
     def _resolve(self, eligible: EligibleOrder, link: ledger.OrderLink) -> ImportOutcome:
@@ -256,6 +262,7 @@ class OrderImporter:
         lines: int = 0,
         *,
         answered: bool = False,
+        created_at: str | None = None,
     ) -> ImportOutcome:
         ledger.mark_order_created(
             self.engine,
@@ -267,8 +274,31 @@ class OrderImporter:
             answered=answered,
             address_fp=address_fingerprint(order.shipping_address),
         )
+        self._record(order, lgl_order_id, created_at)
         self._tag(order)
         return _outcome(order, status, lgl_order_id=lgl_order_id, lines=lines)
+
+    def _record(self, order: SourceOrder, lgl_order_id: str, created_at: str | None) -> None:
+        """The order in the history reports stand on, at the LGL order's own createdAt."""
+        if created_at is None:  # found by a lookup: one read by id
+            try:
+                found = self.lgl.query("LglOrdersCreated", {"ids": [lgl_order_id]})["nodes"]
+            except ShopifyError as exc:  # the import stands; only its history row is missing
+                logger.warning("order %s: its creation time was not read: %s", order.name, exc)
+                return
+            created_at = next((n["createdAt"] for n in found if n), None)
+        if created_at is None:
+            return
+        records.record_order(
+            self.engine,
+            retailer_id=self.retailer.id,
+            source_order_id=order.id,
+            name=order.name,
+            lgl_order_id=lgl_order_id,
+            ordered_at=order.created_at,
+            received_at=parse_datetime(created_at),
+            skus=order.units(),
+        )
 
     def _tag(self, order: SourceOrder) -> None:
         # Adding a tag twice changes nothing, so this write is safe to retry.
