@@ -3,6 +3,7 @@
 
 - ``operators.py``: retailers, the control-plane database, status and health;
 - ``deployment.py``: the Dagster instance;
+- ``reports.py``: reports from the history the sync keeps;
 - ``developers.py``: the sandbox, the demo and `dagster dev` against the sandbox. The sandbox is
   a development install (``pip install -e ./sandbox``), so these commands exist only where it
   is installed.
@@ -17,7 +18,7 @@ import sys
 import click
 
 from lgl_sync import settings
-from lgl_sync.cli import connect, deployment, operators, web
+from lgl_sync.cli import connect, deployment, operators, reports, web
 from lgl_sync.ops.logs import configure
 
 
@@ -52,7 +53,7 @@ def _refuse(message: str) -> None:
     sys.exit(2)
 
 
-for command in (*operators.COMMANDS, *deployment.COMMANDS, *web.COMMANDS):
+for command in (*operators.COMMANDS, *deployment.COMMANDS, *reports.COMMANDS, *web.COMMANDS):
     main.add_command(command)
 operators.retailer.add_command(connect.retailer_connect)
 

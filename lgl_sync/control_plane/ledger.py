@@ -424,6 +424,7 @@ def record_lines(engine: Engine, link: OrderLink, lines_fp: str, units: dict[str
         lines_fp=lines_fp,
         units=units,
     )
+    records.record_edit(engine, link.retailer_id, link.source_order_id, units)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,19 @@ def record_order(
         )
 
 
+def record_edit(engine: Engine, retailer_id: str, source_order_id: str, skus: dict) -> None:
+    """The LGL order's lines after an edit (what it is billed for, as the ledger holds it)."""
+    with engine.begin() as connection:
+        connection.execute(
+            order_history.update()
+            .where(
+                order_history.c.retailer_id == retailer_id,
+                order_history.c.source_order_id == source_order_id,
+            )
+            .values(lines=len(skus), units=sum(skus.values()), skus=dict(skus))
+        )
+
+
 def record_cancelled(engine: Engine, retailer_id: str, source_order_id: str, at: datetime) -> None:
     """The LGL order was cancelled with nothing shipped: it is not billed."""
     with engine.begin() as connection:

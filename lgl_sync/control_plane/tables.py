@@ -258,6 +258,7 @@ order_history = sa.Table(
     sa.Column("skus", JSON, nullable=False),  # {sku: units}
     sa.Column("cancelled_at", sa.DateTime(timezone=True)),  # cancelled before shipping
     sa.Index("ix_order_history_received", "received_at"),
+    sa.Index("ix_order_history_lgl_order", "lgl_order_id"),
 )
 
 # One row per LGL shipment of an imported order (Shopify's createdAt), boxes = tracking numbers.
@@ -272,6 +273,7 @@ shipment_history = sa.Table(
     sa.Column("boxes", sa.Integer, nullable=False),
     sa.Column("cancelled", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_shipment_history_retailer_shipped", "retailer_id", "shipped_at"),
+    sa.Index("ix_shipment_history_lgl_order", "lgl_order_id"),
 )
 
 # What LGL can ship of each retailer SKU: the level now, and its changes only (not one row per

@@ -20,7 +20,8 @@ from lgl_sync.notify.reports import anomaly_notice, low_stock_notice, usage_noti
 from lgl_sync.reports import anomalies, charts, insight, usage
 
 GROUP = "reports"
-months = dg.MonthlyPartitionsDefinition(start_date="2026-01-01")
+# The current month too (month to date in the UI); it is emailed only once it has ended.
+months = dg.MonthlyPartitionsDefinition(start_date="2026-01-01", end_offset=1)
 usage_partitions = dg.MultiPartitionsDefinition({"month": months, "retailer": retailers})
 
 

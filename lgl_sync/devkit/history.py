@@ -38,6 +38,7 @@ class Pattern:
     sellout_from: int = 63
     restock_to: int = 600
     seed: int = 7
+    outage: tuple[int, int, int] | None = None  # day, local hour, hours without any order
     timezone_offset_hours: int = -5  # the pattern's hours are local (New York in winter)
 
 
@@ -67,6 +68,8 @@ def generate(engine: Engine, retailer_id: str, end: datetime, pattern: Pattern =
         out.level_changes += _restock(engine, retailer_id, stock, pattern, day, day_start)
         for hour in range(24):
             at = day_start + timedelta(hours=hour)
+            if _in_outage(pattern, at, start):
+                continue
             for lines in _hour_orders(rng, pattern, day, at, popularity, stock):
                 _sell(stock, lines)
                 orders.append(_order_row(retailer_id, len(orders), at, rng, lines))
@@ -78,6 +81,22 @@ def generate(engine: Engine, retailer_id: str, end: datetime, pattern: Pattern =
     _insert(engine, shipment_history, [s for s in shipments if s["shipped_at"] < end])
     out.orders, out.units = len(orders), sum(o["units"] for o in orders)
     return out
+
+
+def outage_window(pattern: Pattern, end: datetime) -> tuple[datetime, datetime] | None:
+    """[start, end) in UTC of the pattern's outage, or None."""
+    if pattern.outage is None:
+        return None
+    day, hour, hours = pattern.outage
+    start = (end - timedelta(days=pattern.days)).replace(minute=0, second=0, microsecond=0)
+    local_midnight = (start + timedelta(hours=pattern.timezone_offset_hours)).replace(hour=0)
+    begin = local_midnight + timedelta(days=day, hours=hour - pattern.timezone_offset_hours)
+    return begin, begin + timedelta(hours=hours)
+
+
+def _in_outage(pattern: Pattern, at: datetime, start: datetime) -> bool:
+    window = outage_window(pattern, start + timedelta(days=pattern.days))
+    return window is not None and window[0] <= at < window[1]
 
 
 def _restock(engine, retailer_id: str, stock: dict, pattern: Pattern, day: int, at) -> int:

@@ -14,6 +14,7 @@ The usual pattern of an hour is the mean of the same hour and weekday over the l
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -113,12 +114,23 @@ def order_anomalies(
     count = int(((past >= window_start) & (past < now)).sum())
     usual = _expected(rates, window_start, now, timezone)
     day = pd.Timestamp(now).tz_convert(timezone).date()
-    if count > 0 and usual > 0 and _poisson_cdf(count, usual) < TAIL:
+    stopped_inside = _silence_inside(past, rates, window_start, now, timezone)
+    if count > 0 and usual > 0 and not stopped_inside and _poisson_cdf(count, usual) < TAIL:
         found.append(_window("orders_drop", retailer_id, day, count, usual))
     spike_tail = 1 - _poisson_cdf(count - 1, usual) if count else 1.0
     if count >= max(5, 2 * usual) and spike_tail < TAIL:
         found.append(_window("orders_spike", retailer_id, day, count, usual))
     return found
+
+
+def _silence_inside(past: pd.Series, rates, start: datetime, end: datetime, timezone) -> bool:
+    """Whether the window holds a silence the stop rule judges (it was raised as a stop, so
+    the same incident is not raised again as a drop)."""
+    before = past[past < start]
+    times = [before.max()] if len(before) else []
+    times += [*sorted(past[(past >= start) & (past < end)]), end]
+    gaps = [(a, b) for a, b in itertools.pairwise(times) if b - a >= timedelta(minutes=10)]
+    return any(_expected(rates, a, b, timezone) >= STOP_EXPECTED for a, b in gaps)
 
 
 def _window(kind: str, retailer_id: str, day, count: int, usual: float) -> Anomaly:
