@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from lgl_sync.control_plane import records, unimported
+from lgl_sync.control_plane import unimported
 from lgl_sync.control_plane.retailers import list_retailers
 from lgl_sync.defs.partitions import retailer_asset, retailers
 from lgl_sync.defs.resources import (
@@ -167,8 +167,6 @@ def retailer_inventory(
             result = syncer.sync(lgl_inventory_snapshot, unimported_order_units)
     except ZeroGuardError as exc:
         raise dg.Failure(str(exc), metadata={"error_category": "guard"}) from None
-    if not config.dry_run:  # what LGL can ship of each SKU, for stock insight
-        records.record_levels(control_plane.engine(), retailer.id, result.levels, datetime.now(UTC))
     return dg.MaterializeResult(
         value=result,
         check_results=[_coverage(result)],

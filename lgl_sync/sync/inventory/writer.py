@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from lgl_sync import settings
-from lgl_sync.control_plane import ledger, unimported
+from lgl_sync.control_plane import ledger, records, unimported
 from lgl_sync.control_plane.allowances import use_zero_allowance
 from lgl_sync.control_plane.ledger import WriteStatus
 from lgl_sync.flows import Flow
@@ -122,6 +122,8 @@ class InventorySyncer:
         self._guard(result)
         for batch, start in enumerate(range(0, len(result.plan), BATCH)):
             self._write(batch, result.plan.iloc[start : start + BATCH], result)
+        # What LGL can ship of each SKU, kept (changes only) for stock insight.
+        records.record_levels(self.engine, self.retailer.id, result.levels, datetime.now(UTC))
         return result
 
     def _guard(self, result: InventorySyncResult) -> None:

@@ -203,14 +203,17 @@ class OrderImporter:
             ledger.mark_order_failed(self.engine, self.retailer.id, order.id)
             detail = "; ".join(e["message"] for e in result["userErrors"])
             return _outcome(order, ImportStatus.HELD, "user_error", detail[:300])
-        lgl_order_id = result["order"]["id"]
+        return self._answered(order, result["order"], len(eligible.lines))
+
+    def _answered(self, order: SourceOrder, created: dict, lines: int) -> ImportOutcome:
+        """orderCreate answered with the LGL order: recorded, with its creation time."""
         return self._recorded(
             order,
-            lgl_order_id,
+            created["id"],
             ImportStatus.IMPORTED,
-            len(eligible.lines),
+            lines,
             answered=True,
-            created_at=result["order"].get("createdAt"),
+            created_at=created.get("createdAt"),
         )
 
     def _resolve(self, eligible: EligibleOrder, link: ledger.OrderLink) -> ImportOutcome:
