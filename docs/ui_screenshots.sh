@@ -28,6 +28,9 @@ shoot asset-graph-inventory "/locations/lgl_sync/asset-groups/inventory"
 shoot order-partitions "/assets/imported_lgl_orders?view=partitions&partition=nationwide-plants"
 shoot order-metadata "/assets/imported_lgl_orders?view=events"
 shoot automation "/automation"
+shoot asset-graph-reports "/locations/lgl_sync/asset-groups/reports"
+shoot stock-insight-metadata "/assets/stock_insight?view=events&partition=nationwide-plants"
+shoot usage-partitions "/assets/monthly_usage?view=partitions"
 # Metadata plots sit behind a toggle: driven over the DevTools protocol (websocket-client).
 .venv/bin/python -c "import websocket" 2> /dev/null || .venv/bin/pip install --quiet websocket-client
 .venv/bin/python docs/ui_plot_screenshot.py \

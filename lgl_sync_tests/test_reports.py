@@ -35,10 +35,10 @@ from lgl_sync.defs.reports import (
     stock_table,
 )
 from lgl_sync.devkit.history import Pattern, generate, now_hour, outage_window
-from lgl_sync.devkit.world import token_for
+from lgl_sync.devkit.world import load_world, token_for
 from lgl_sync.reports import anomalies, insight, usage
 from lgl_sync_tests.notify_fixtures import smtp_server
-from lgl_sync_tests.orders_world import BUYER_ADDRESS, RETAILER, lgl_orders_by_source, seed
+from lgl_sync_tests.orders_world import BUYER_ADDRESS, RETAILER, seed
 
 ORDERS = [retailer_paid_orders, imported_lgl_orders, retailer_order_changes]
 PUSH = [lgl_shipments, retailer_fulfillments]
@@ -60,11 +60,16 @@ def _set_clock(sandbox, moment: datetime) -> None:
     sandbox.clock.advance((moment - sandbox.clock.utcnow()).total_seconds())
 
 
-def _order(sandbox, skus: dict[str, int]):
-    store = sandbox.store(RETAILER)
+def _order(sandbox, handle: str, quantities: tuple[int, ...]):
+    """A new paid order at the retailer for its first LGL SKUs, ``quantities`` of each."""
+    store = sandbox.store(handle)
+    skus = sorted(v.sku for v in store.variants.values() if v.sku.startswith("LGL-"))
     variant = {store.variants[v].sku: v for v in store.variants}
     return store.create_order(
-        lines=[{"variant_id": variant[s], "quantity": q} for s, q in skus.items()],
+        lines=[
+            {"variant_id": variant[s], "quantity": q}
+            for s, q in zip(skus, quantities, strict=False)
+        ],
         email="buyer@example.com",
         shipping_address=BUYER_ADDRESS,
     )
@@ -85,7 +90,9 @@ def _ship(sandbox, lgl_order, units: int, numbers: list[str]):
 def independent_count(sandbox, retailer_id: str, start: datetime, end: datetime) -> dict:
     """Usage counted straight from the sandbox's LGL store, by the README's rules."""
     lgl = sandbox.store("lgl")
-    mine = [o for o in lgl.orders.values() if (o.source_identifier or "").startswith(retailer_id)]
+    mine = [
+        o for o in lgl.orders.values() if (o.source_identifier or "").startswith(f"{retailer_id}:")
+    ]
     live = {
         o.id: [
             lgl.fulfillments[f]
@@ -114,82 +121,105 @@ def independent_count(sandbox, retailer_id: str, start: datetime, end: datetime)
 COUNTED = ("orders", "order_lines", "units", "shipments", "boxes")
 
 
+TWO = (RETAILER, "epic-gardening")
+
+
 def _cycle(world) -> None:
-    assert world.materialize(ORDERS).success
-    assert world.materialize(PUSH).success
+    for handle in TWO:
+        assert world.materialize(ORDERS, partition=handle).success
+        assert world.materialize(PUSH, partition=handle).success
+
+
+def _lgl_orders(sandbox, handle: str) -> list:
+    lgl = sandbox.store("lgl")
+    found = [o for o in lgl.orders.values() if o.source_identifier.startswith(f"{handle}:")]
+    return sorted(found, key=lambda o: o.id)
+
+
+def _cancel(world, handle: str, lgl_order) -> None:
+    source = "gid://shopify/Order/" + lgl_order.source_identifier.split(":")[1]
+    answer = world.sandbox.raw(handle, CANCEL, {"id": source}).json()["data"]["orderCancel"]
+    assert not answer["orderCancelUserErrors"]
+
+
+def _late(sandbox, handle: str, late) -> tuple:
+    """The LGL order of ``late``, and the retailer's other LGL orders."""
+    lgl_orders = _lgl_orders(sandbox, handle)
+    mine = next(o for o in lgl_orders if o.source_identifier.endswith(f":{late.id}"))
+    return mine, [o for o in lgl_orders if o is not mine]
 
 
 def test_usage_for_a_month_equals_an_independent_count_from_the_lgl_store(world, monkeypatch):
-    """Real import and pushback runs around the end of November in the LGL store's zone
-    (New York: November began in daylight time and ends in standard time), with an order at
-    23:30 on the 30th, a cancellation before shipping, partial shipments and a voided label."""
-    seed(world.sandbox, normal=6, lgl_skus=20)
-    world.add_retailer(RETAILER, lookback_hours=720)
+    """Real import and pushback runs for two retailers around the end of November in the LGL
+    store's zone (New York: November began in daylight time and ends in standard time), with
+    orders at 23:20-23:30 on the 30th, a cancellation before shipping, partial shipments and a
+    voided label."""
+    world.sandbox.engine.reset()
+    load_world(world.sandbox.engine, {"skus": 40, "orders": 8, "seed": 5})
+    for handle in TWO:
+        world.add_retailer(handle, lookback_hours=720)
     _set_clock(world.sandbox, datetime(2026, 12, 1, 4, 20, tzinfo=UTC))  # Nov 30, 23:20 EST
-    _cycle(world)  # the seeded orders arrive in November
-    late = _order(world.sandbox, {"LGL-0003": 2, "LGL-0004": 1})  # 23:2x on the 30th
+    _cycle(world)  # the world's orders arrive in November
+    late = {handle: _order(world.sandbox, handle, (2, 1)) for handle in TWO}  # 23:2x on the 30th
     _cycle(world)
-    by_source = lgl_orders_by_source(world.sandbox)
-    imported = [orders[0] for orders in by_source.values()]
-    late_lgl = next(o for o in imported if o.source_identifier.endswith(f":{late.id}"))
-    assert late_lgl.created_at < datetime(2026, 12, 1, 5, tzinfo=UTC)  # still November there
-    first, second, cancelled = [o for o in imported if o is not late_lgl][:3]
-    _ship(world.sandbox, first, 1, ["1ZNOV1", "1ZNOV2"])  # a November shipment, two boxes
-    source = "gid://shopify/Order/" + cancelled.source_identifier.split(":")[1]
-    assert not world.sandbox.raw(RETAILER, CANCEL, {"id": source}).json()["data"]["orderCancel"][
-        "orderCancelUserErrors"
-    ]
+    for handle in TWO:
+        late_lgl, others = _late(world.sandbox, handle, late[handle])
+        assert late_lgl.created_at < datetime(2026, 12, 1, 5, tzinfo=UTC)  # November there
+        _ship(world.sandbox, others[0], 1, ["1ZNOV1", "1ZNOV2"])  # in November, two boxes
+        _cancel(world, handle, others[2])
     world.sandbox.clock.advance(5)
     _cycle(world)
     world.sandbox.clock.advance(5)
     world.sandbox.store("lgl").run_due_jobs()
-    _cycle(world)  # the cancellation is confirmed: not billed
+    _cycle(world)  # the cancellations are confirmed: not billed
 
     _set_clock(world.sandbox, datetime(2026, 12, 1, 5, 30, tzinfo=UTC))  # Dec 1, 00:30 EST
-    _order(world.sandbox, {"LGL-0005": 3})
-    _ship(world.sandbox, late_lgl, 1, ["1ZDEC1"])  # partial shipments in December
-    _ship(world.sandbox, late_lgl, 1, ["1ZDEC2"])
-    voided = _ship(world.sandbox, second, 1, ["1ZVOID"])
-    world.sandbox.store("lgl").cancel_fulfillment(voided)  # a voided label counts for nothing
+    for handle in TWO:
+        _order(world.sandbox, handle, (3,))
+        late_lgl, others = _late(world.sandbox, handle, late[handle])
+        _ship(world.sandbox, late_lgl, 1, ["1ZDEC1"])  # partial shipments in December
+        _ship(world.sandbox, late_lgl, 1, ["1ZDEC2"])
+        voided = _ship(world.sandbox, others[1], 1, ["1ZVOID"])
+        world.sandbox.store("lgl").cancel_fulfillment(voided)  # a voided label counts nothing
     _cycle(world)
     _cycle(world)
 
     november = (datetime(2026, 11, 1, 4, tzinfo=UTC), datetime(2026, 12, 1, 5, tzinfo=UTC))
-    december = (datetime(2026, 12, 1, 5, tzinfo=UTC), datetime(2027, 1, 1, 5, tzinfo=UTC))
-    expected_nov = independent_count(world.sandbox, RETAILER, *november)
-    expected_dec = independent_count(world.sandbox, RETAILER, *december)
-    assert expected_nov["orders"] >= 5 and expected_nov["shipments"] == 1
-    assert expected_dec["orders"] == 1 and expected_dec["shipments"] == 2
+    for handle in TWO:
+        expected = independent_count(world.sandbox, handle, *november)
+        assert expected["orders"] >= 5 and expected["shipments"] == 1
+        key = dg.MultiPartitionKey({"month": "2026-11-01", "retailer": handle})
+        result = world.materialize([monthly_usage], partition=key)
+        assert result.success
+        row = result.output_for_node("monthly_usage").iloc[0].to_dict()
+        assert {k: row[k] for k in COUNTED} == expected, handle
+        assert row["cancelled_before_shipment"] == 1
+        assert row["timezone"] == ZONE
+    _december_from_the_command_line(world, monkeypatch)
 
-    result = world.materialize(
-        [monthly_usage],
-        partition=dg.MultiPartitionKey({"month": "2026-11-01", "retailer": RETAILER}),
-    )
-    assert result.success
-    row = result.output_for_node("monthly_usage").iloc[0].to_dict()
-    assert {k: row[k] for k in COUNTED} == expected_nov
-    assert row["cancelled_before_shipment"] == 1
-    assert row["timezone"] == ZONE
 
-    # December from the command line, as CSV and as XLSX.
+def _december_from_the_command_line(world, monkeypatch) -> None:
+    """December's usage as CSV and as XLSX, equal to the independent count."""
     monkeypatch.setenv("LGL_DATABASE_URL", world.database_url)
     monkeypatch.setenv("SHOPIFY_LGL_DOMAIN", world.sandbox.domain("lgl"))
     monkeypatch.setenv("SHOPIFY_LGL_TOKEN", token_for("lgl"))
     monkeypatch.setenv("LGL_ALLOW_LOCAL_STORES", "true")
+    december = (datetime(2026, 12, 1, 5, tzinfo=UTC), datetime(2027, 1, 1, 5, tzinfo=UTC))
     runner = CliRunner()
-    answer = runner.invoke(
-        main, ["report", "usage", "--retailer", RETAILER, "--month", "2026-12", "--format", "csv"]
-    )
-    assert answer.exit_code == 0, answer.output
-    (counted,) = list(csv.DictReader(io.StringIO(answer.output)))
-    assert {k: int(counted[k]) for k in COUNTED} == expected_dec
-    path = world.instance.root_directory + "/dec.xlsx"
-    args = ["report", "usage", "--retailer", RETAILER, "--month", "2026-12", "--format", "xlsx"]
-    assert runner.invoke(main, [*args, "-o", path]).exit_code == 0
-    book = openpyxl.load_workbook(path)
-    assert book.sheetnames == ["Usage", "Orders", "Shipments"]
-    assert book["Orders"].max_row - 1 == expected_dec["orders"]
-    assert book["Shipments"].max_row - 1 == expected_dec["shipments"]
+    for handle in TWO:
+        expected = independent_count(world.sandbox, handle, *december)
+        assert expected["orders"] == 1 and expected["shipments"] == 2
+        args = ["report", "usage", "--retailer", handle, "--month", "2026-12"]
+        answer = runner.invoke(main, [*args, "--format", "csv"])
+        assert answer.exit_code == 0, answer.output
+        (counted,) = list(csv.DictReader(io.StringIO(answer.output)))
+        assert {k: int(counted[k]) for k in COUNTED} == expected
+        path = f"{world.instance.root_directory}/{handle}.xlsx"
+        assert runner.invoke(main, [*args, "--format", "xlsx", "-o", path]).exit_code == 0
+        book = openpyxl.load_workbook(path)
+        assert book.sheetnames == ["Usage", "Orders", "Shipments"]
+        assert book["Orders"].max_row - 1 == expected["orders"]
+        assert book["Shipments"].max_row - 1 == expected["shipments"]
     bad = runner.invoke(main, ["report", "usage", "--retailer", RETAILER, "--month", "12/2026"])
     assert bad.exit_code == 2 and "2026-11" in bad.output
 
@@ -227,10 +257,6 @@ def test_the_monthly_schedule_emails_last_months_usage_with_csv_and_xlsx(world, 
     seed(world.sandbox, normal=0, lgl_skus=20)
     world.add_retailer(RETAILER)
     monkeypatch.setenv("LGL_BILLING_EMAIL", "billing@lgl.example, accounts@lgl.example")
-    retailer = get_retailer(world.engine, RETAILER)
-    update_retailer(
-        world.engine, retailer.model_copy(update={"usage_copy_to": "ap@plants.example"})
-    )
     generate(world.engine, RETAILER, datetime(2026, 11, 20, tzinfo=UTC), Pattern(days=60, skus=10))
 
     context = dg.build_schedule_context(
@@ -254,10 +280,9 @@ def test_the_monthly_schedule_emails_last_months_usage_with_csv_and_xlsx(world, 
         ).one()
     assert (expected["orders"], expected["units"]) == (in_month[0], in_month[1])
 
-    assert len(smtp.messages) == 2  # LGL's billing recipients, and the retailer's copy
-    to_lgl, to_retailer = sorted(smtp.messages, key=lambda m: "ap@" in str(m["To"]))
+    assert len(smtp.messages) == 1  # LGL's billing recipients; no copy is configured
+    to_lgl = smtp.messages[0]
     assert str(to_lgl["To"]) == "billing@lgl.example, accounts@lgl.example"
-    assert str(to_retailer["To"]) == "ap@plants.example"
     files = _attachments(to_lgl)
     name = f"lgl-usage-{RETAILER}-2026-10"
     assert set(files) == {f"{name}.csv", f"{name}.xlsx", "usage.png"}
@@ -270,7 +295,15 @@ def test_the_monthly_schedule_emails_last_months_usage_with_csv_and_xlsx(world, 
     assert "Usage for 2026-10" in str(to_lgl["Subject"])
 
     again = world.materialize([monthly_usage], partition=requests[0].partition_key)
-    assert again.success and len(smtp.messages) == 2  # the same numbers are not sent twice
+    assert again.success and len(smtp.messages) == 1  # the same numbers are not sent twice
+
+    # With a copy address configured, the retailer gets its own email (LGL's is not resent).
+    retailer = get_retailer(world.engine, RETAILER)
+    copy = retailer.model_copy(update={"usage_copy_to": "ap@plants.example"})
+    update_retailer(world.engine, copy)
+    assert world.materialize([monthly_usage], partition=requests[0].partition_key).success
+    assert len(smtp.messages) == 2 and str(smtp.messages[1]["To"]) == "ap@plants.example"
+    assert set(_attachments(smtp.messages[1])) == set(files)
 
 
 # -- history, stock insight and the forecast --------------------------------------------------

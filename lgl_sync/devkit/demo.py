@@ -15,7 +15,8 @@ import os
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -27,6 +28,7 @@ from shopify_sandbox.engine import Sandbox
 from shopify_sandbox.server import SandboxServer
 
 from lgl_sync.devkit.audit import audit
+from lgl_sync.devkit.history import Pattern, generate, now_hour
 from lgl_sync.devkit.warehouse import ship_some
 from lgl_sync.devkit.wiring import sandbox_environment
 from lgl_sync.devkit.world import LGL_HANDLE, RETAILER_LGL_LOCATION, load_world
@@ -112,7 +114,9 @@ def run_demo() -> None:
         ):
             known = set(instance.get_dynamic_partitions("retailers"))
             instance.add_dynamic_partitions("retailers", [k for k in keys if k not in known])
-            task = progress.add_task("starting", total=steps)
+            task = progress.add_task("starting", total=steps + len(keys) * len(REPORT_JOBS))
+            progress.update(task, description="90 days of history for the reports")
+            _history(keys)
             for cycle in (1, 2):
                 plan = [(Flow.ORDERS, k) for k in keys] + [("ship", None)]
                 plan += [(Flow.FULFILLMENTS, k) for k in keys] + [("snapshot", None)]
@@ -122,7 +126,9 @@ def run_demo() -> None:
                     step = Step(cycle, flow, key)
                     _run_step(step, sandbox, defs, instance, rng, summary, shipped)
                     progress.advance(task)
+            reports = _reports(defs, instance, keys, progress, task)
         _print_summary(console, sandbox, keys, summary, shipped)
+        _print_reports(console, keys, reports)
     console.print(f"Finished in {time.monotonic() - started:.1f}s. Open the UI on the same runs:")
     console.print(
         f"  DAGSTER_HOME={home} .venv/bin/dagster dev -w {PROJECT_ROOT / 'workspace.yaml'}",
@@ -213,4 +219,76 @@ def _print_summary(console, sandbox, keys, summary, shipped) -> None:
         "its retailer order exactly once with its tracking; "
         f"{sum(summary[k]['changed_1'] + summary[k]['changed_2'] for k in keys)} stock levels "
         "changed at the retailers' LGL locations, as many as SKUs set."
+    )
+
+
+# -- reports over the history ---------------------------------------------------------------
+
+REPORT_JOBS = ("monthly_usage_job", "stock_insight_job", "order_anomalies_job")
+DEMO_PATTERN = Pattern(days=91, orders_per_day=90, skus=40)
+
+
+def _history(keys: list[str]) -> None:
+    """91 days of generated history per retailer (``devkit/history.py``), ending an hour ago:
+    the demo's own runs add today's on top."""
+    from lgl_sync.control_plane.database import create_engine
+
+    engine = create_engine()
+    end = now_hour() - timedelta(hours=1)
+    for index, key in enumerate(keys):
+        generate(engine, key, end, replace(DEMO_PATTERN, seed=index + 1))
+
+
+def _reports(defs, instance, keys: list[str], progress, task) -> dict[str, dict]:
+    """Each retailer's reports as Dagster runs: last month's usage (not emailed), stock insight
+    and anomalies; what they found, per retailer."""
+    last_month = (datetime.now(UTC).replace(day=1) - timedelta(days=1)).strftime("%Y-%m-01")
+    found: dict[str, dict] = {}
+    for key in keys:
+        runs = {
+            "monthly_usage_job": (
+                dg.MultiPartitionKey({"month": last_month, "retailer": key}),
+                {"ops": {"monthly_usage": {"config": {"email": False}}}},
+            ),
+            "stock_insight_job": (key, None),
+            "order_anomalies_job": (key, None),
+        }
+        outputs = {}
+        for job, (partition, config) in runs.items():
+            progress.update(task, description=f"reports: {job.removesuffix('_job')} {key}")
+            result = defs.resolve_job_def(job).execute_in_process(
+                instance=instance, partition_key=partition, run_config=config, raise_on_error=False
+            )
+            if not result.success:
+                raise click.ClickException(f"the {job} run failed for {key}; see the UI")
+            outputs[job] = result.output_for_node(job.removesuffix("_job"))
+            progress.advance(task)
+        found[key] = outputs
+    return found
+
+
+def _print_reports(console, keys: list[str], reports: dict[str, dict]) -> None:
+    table = Table(
+        title="Reports (on 91 days of generated history plus the demo's runs)",
+        caption="usage: last month in the LGL store's zone; low stock: under the retailer's "
+        "days of cover",
+    )
+    for column in ("retailer", "orders", "units", "shipments", "boxes", "low stock", "anomalies"):
+        table.add_column(column, justify="left" if column == "retailer" else "right")
+    for key in keys:
+        usage = reports[key]["monthly_usage_job"].iloc[0]
+        insight = reports[key]["stock_insight_job"]
+        table.add_row(
+            key,
+            f"{usage['orders']:,}",
+            f"{usage['units']:,}",
+            f"{usage['shipments']:,}",
+            f"{usage['boxes']:,}",
+            str(int(insight["low_stock"].sum())),
+            str(len(reports[key]["order_anomalies_job"])),
+        )
+    console.print(table)
+    console.print(
+        "Reports are assets in the UI's reports group: monthly_usage (month x retailer), "
+        "stock_insight and order_anomalies (per retailer)."
     )

@@ -157,9 +157,9 @@ def _order_row(retailer_id: str, n: int, hour: datetime, rng, lines: dict[str, i
     received = hour + timedelta(seconds=rng.randrange(3600))
     return {
         "retailer_id": retailer_id,
-        "source_order_id": f"gid://shopify/Order/{9_000_000 + n}",
+        "source_order_id": f"gid://shopify/Order/history-{retailer_id}-{n}",
         "source_order_name": f"#H{n + 1}",
-        "lgl_order_id": f"gid://shopify/Order/{8_000_000 + n}",
+        "lgl_order_id": f"gid://shopify/Order/history-lgl-{retailer_id}-{n}",
         "ordered_at": received - timedelta(minutes=rng.randrange(1, 10)),
         "received_at": received,
         "lines": len(lines),

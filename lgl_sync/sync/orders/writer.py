@@ -282,16 +282,14 @@ class OrderImporter:
         return _outcome(order, status, lgl_order_id=lgl_order_id, lines=lines)
 
     def _record(self, order: SourceOrder, lgl_order_id: str, created_at: str | None) -> None:
-        """The order in the history reports stand on, at the LGL order's own createdAt."""
-        if created_at is None:  # found by a lookup: one read by id
-            try:
-                found = self.lgl.query("LglOrdersCreated", {"ids": [lgl_order_id]})["nodes"]
-            except ShopifyError as exc:  # the import stands; only its history row is missing
-                logger.warning("order %s: its creation time was not read: %s", order.name, exc)
-                return
-            created_at = next((n["createdAt"] for n in found if n), None)
-        if created_at is None:
-            return
+        """The order in the history reports stand on, at the LGL order's own createdAt; for one
+        found by a lookup (its answer was lost), at this run's claim on it, renewed just before
+        each attempt to create it (no extra request to Shopify)."""
+        if created_at is not None:
+            received = parse_datetime(created_at)
+        else:
+            link = ledger.order_link(self.engine, self.retailer.id, order.id)
+            received = aware(link.updated_at) if link else datetime.now(UTC)
         records.record_order(
             self.engine,
             retailer_id=self.retailer.id,
@@ -299,7 +297,7 @@ class OrderImporter:
             name=order.name,
             lgl_order_id=lgl_order_id,
             ordered_at=order.created_at,
-            received_at=parse_datetime(created_at),
+            received_at=received,
             skus=order.units(),
         )
 
