@@ -448,22 +448,31 @@ def test_orders_stopping_for_three_busy_hours_raise_one_notice(world, monkeypatc
     assert len(notices) == 1 and "orders stopped" in notices[0].subject
 
 
-def test_a_flow_whose_run_time_jumps_is_raised_once(store_engine):
+def test_a_flow_whose_run_time_jumps_is_raised_once_with_a_plot(world, smtp):
+    seed(world.sandbox, normal=0, lgl_skus=20)
+    world.add_retailer(RETAILER)
     now = datetime.now(UTC)
     for n in range(12):
         started = now - timedelta(hours=12 - n)
         seconds = 400 if n == 11 else 18 + n % 3
         history.upsert_sync_job(
-            store_engine,
+            world.engine,
             run_id=f"run-{n}",
             job_type="orders",
             status="completed",
-            retailer_id="r",
+            retailer_id=RETAILER,
             started_at=started,
             completed_at=started + timedelta(seconds=seconds),
             results={"imported_lgl_orders": {"lgl_api_cost_actual": 120.0}},
         )
-    runs = history.recent_runs(store_engine, "r", now - timedelta(days=1))
-    found = anomalies.run_anomalies(runs, "r")
-    assert [(a.kind, a.key) for a in found] == [("duration_jump", "duration_jump:r:orders:run-11")]
+    runs = history.recent_runs(world.engine, RETAILER, now - timedelta(days=1))
     assert np.isclose(runs["cost"].iloc[0], 120.0)
+    for _ in range(2):
+        result = world.materialize([order_anomalies])
+        assert result.success
+        found = result.output_for_node("order_anomalies")
+        assert list(found["key"]) == [f"duration_jump:{RETAILER}:orders:run-11"]
+    assert len(smtp.messages) == 1  # raised once
+    assert "run time jumped" in str(smtp.messages[0]["Subject"])
+    chart = _attachments(smtp.messages[0])["chart.png"]
+    assert chart.startswith(b"\x89PNG")

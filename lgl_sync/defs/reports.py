@@ -232,12 +232,11 @@ def order_anomalies(
     since = now - timedelta(weeks=anomalies.WEEKS)
     received = records.orders(engine, retailer.id, since, now)["received_at"]
     found = anomalies.order_anomalies(received, now, timezone, retailer.id)
-    found += anomalies.run_anomalies(recent_runs(engine, retailer.id, since), retailer.id)
+    runs = recent_runs(engine, retailer.id, since)
+    found += anomalies.run_anomalies(runs, retailer.id)
     outcomes = []
     for anomaly in found:
-        chart = None
-        if anomaly.kind.startswith("orders_"):
-            chart = _orders_chart(received, now, timezone, retailer.name)
+        chart = _chart(anomaly, received, runs, now, timezone, retailer.name)
         notice = anomaly_notice(
             retailer_id=retailer.id,
             retailer_name=retailer.name,
@@ -259,6 +258,14 @@ def order_anomalies(
             "found": dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "none"),
         },
     )
+
+
+def _chart(anomaly, received, runs, now: datetime, timezone: str, name: str) -> bytes:
+    """The plot sent with an anomaly: orders per hour, or the flow's recent runs."""
+    if anomaly.kind.startswith("orders_"):
+        return _orders_chart(received, now, timezone, name)
+    mine = runs[runs["flow"] == anomaly.flow].sort_values("completed_at").tail(50)
+    return charts.runs_chart(mine, anomaly.measure, f"{name}: {anomaly.flow} runs")
 
 
 def _orders_chart(received: pd.Series, now: datetime, timezone: str, name: str) -> bytes:

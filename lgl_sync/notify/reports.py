@@ -105,5 +105,5 @@ def anomaly_notice(
         },
         retailer_id=retailer_id,
         dedupe_key=f"anomaly:{key}",
-        attachments=(("orders.png", PNG, chart),) if chart else (),
+        attachments=(("chart.png", PNG, chart),) if chart else (),
     )

@@ -38,6 +38,8 @@ class Anomaly:
     summary: str
     observed: float
     expected: float
+    flow: str | None = None  # for a run anomaly: its flow and measure (duration_s or cost)
+    measure: str | None = None
 
 
 def hourly_counts(received: pd.Series, start: datetime, end: datetime) -> pd.Series:
@@ -169,6 +171,8 @@ def run_anomalies(runs: pd.DataFrame, retailer_id: str) -> list[Anomaly]:
                         f"{value / max(median, 1e-9):.0f}x the usual {median:.0f}",
                         value,
                         median,
+                        flow=flow,
+                        measure=column,
                     )
                 )
     return found

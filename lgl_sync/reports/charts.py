@@ -63,3 +63,14 @@ def orders_chart(counts: pd.Series, expected: pd.Series, title: str) -> bytes:
     axis.legend(frameon=False)
     figure.autofmt_xdate()
     return _png(figure)
+
+
+def runs_chart(runs: pd.DataFrame, column: str, title: str) -> bytes:
+    """A flow's recent runs (``column``: duration_s or cost), the last one marked."""
+    figure, axis = plt.subplots(figsize=(7, 3))
+    axis.plot(runs["completed_at"], runs[column], color=BLUE, marker="o", markersize=3)
+    axis.plot(runs["completed_at"].iloc[-1:], runs[column].iloc[-1:], "o", color=ORANGE)
+    axis.set_ylabel("seconds" if column == "duration_s" else "cost points")
+    axis.set_title(title)
+    figure.autofmt_xdate()
+    return _png(figure)
