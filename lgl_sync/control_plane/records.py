@@ -59,31 +59,29 @@ def record_order(
         )
 
 
-def record_edit(engine: Engine, retailer_id: str, source_order_id: str, skus: dict) -> None:
-    """The LGL order's lines after an edit (what it is billed for, as the ledger holds it)."""
+def _update_order(engine: Engine, retailer_id: str, source_order_id: str, *where, **values):
     with engine.begin() as connection:
         connection.execute(
             order_history.update()
             .where(
                 order_history.c.retailer_id == retailer_id,
                 order_history.c.source_order_id == source_order_id,
+                *where,
             )
-            .values(lines=len(skus), units=sum(skus.values()), skus=dict(skus))
+            .values(**values)
         )
+
+
+def record_edit(engine: Engine, retailer_id: str, source_order_id: str, skus: dict) -> None:
+    """The LGL order's lines after an edit (what it is billed for, as the ledger holds it)."""
+    values = {"lines": len(skus), "units": sum(skus.values()), "skus": dict(skus)}
+    _update_order(engine, retailer_id, source_order_id, **values)
 
 
 def record_cancelled(engine: Engine, retailer_id: str, source_order_id: str, at: datetime) -> None:
     """The LGL order was cancelled with nothing shipped: it is not billed."""
-    with engine.begin() as connection:
-        connection.execute(
-            order_history.update()
-            .where(
-                order_history.c.retailer_id == retailer_id,
-                order_history.c.source_order_id == source_order_id,
-                order_history.c.cancelled_at.is_(None),
-            )
-            .values(cancelled_at=at)
-        )
+    unmarked = order_history.c.cancelled_at.is_(None)
+    _update_order(engine, retailer_id, source_order_id, unmarked, cancelled_at=at)
 
 
 def record_shipments(engine: Engine, retailer_id: str, shipments: Iterable[dict]) -> int:

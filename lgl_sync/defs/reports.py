@@ -3,10 +3,12 @@ time zone): monthly usage for billing (month x retailer), stock insight and anom
 retailer), each emailed when a person should look."""
 
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from lgl_sync import settings
 from lgl_sync.control_plane import notifications, records
@@ -18,6 +20,7 @@ from lgl_sync.defs.resources import ControlPlaneResource, ShopifyStoreResource
 from lgl_sync.defs.schedules import default_status
 from lgl_sync.notify.reports import anomaly_notice, low_stock_notice, usage_notice
 from lgl_sync.reports import anomalies, charts, insight, usage
+from lgl_sync.retailer import Retailer
 
 GROUP = "reports"
 # The current month too (month to date in the UI); it is emailed only once it has ended.
@@ -124,12 +127,35 @@ def _as_of(value: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@dg.asset(
-    partitions_def=retailers,
-    group_name=GROUP,
-    kinds={"pandas"},
-    description="Per SKU: sales velocity over 7 and 28 days, days of cover at LGL, a 14-day "
-    "forecast, low stock and a reorder suggestion; the low-stock list emailed when it changed.",
+def retailer_report(description: str):
+    """``@dg.asset`` for a per-retailer report of the reports group."""
+    return dg.asset(
+        partitions_def=retailers, group_name=GROUP, kinds={"pandas"}, description=description
+    )
+
+
+@dataclass(frozen=True)
+class Judged:
+    """Who a per-retailer report is about, when it judges, in which zone."""
+
+    retailer: Retailer
+    engine: Engine
+    now: datetime
+    timezone: str
+
+
+def _judged(context, config: InsightConfig, control_plane, lgl_shopify) -> Judged:
+    return Judged(
+        retailer=control_plane.retailer(context.partition_key),
+        engine=control_plane.engine(),
+        now=_as_of(config.as_of),
+        timezone=lgl_timezone(lgl_shopify),
+    )
+
+
+@retailer_report(
+    "Per SKU: sales velocity over 7 and 28 days, days of cover at LGL, a 14-day forecast, low "
+    "stock and a reorder suggestion; the low-stock list emailed when it changed."
 )
 def stock_insight(
     context: dg.AssetExecutionContext,
@@ -138,9 +164,8 @@ def stock_insight(
     lgl_shopify: ShopifyStoreResource,
     notifier: NotifierResource,
 ) -> dg.MaterializeResult:
-    retailer = control_plane.retailer(context.partition_key)
-    engine, now = control_plane.engine(), _as_of(config.as_of)
-    timezone = lgl_timezone(lgl_shopify)
+    judged = _judged(context, config, control_plane, lgl_shopify)
+    retailer, engine, now, timezone = judged.retailer, judged.engine, judged.now, judged.timezone
     table = stock_table(engine, retailer, timezone, now)
     low = table[table["low_stock"]]
     emailed = _email_low_stock(context, retailer, table, low, now, timezone, engine, notifier)
@@ -212,12 +237,9 @@ def _email_low_stock(context, retailer, table, low, now, timezone, engine, notif
     return notifier.notifier(engine).notify(notice)
 
 
-@dg.asset(
-    partitions_def=retailers,
-    group_name=GROUP,
-    kinds={"pandas"},
-    description="Orders that stopped, dropped or spiked against the retailer's own pattern for "
-    "those hours and weekdays, and flows whose cost or run time jumped; each emailed once.",
+@retailer_report(
+    "Orders that stopped, dropped or spiked against the retailer's own pattern for those hours "
+    "and weekdays, and flows whose cost or run time jumped; each emailed once."
 )
 def order_anomalies(
     context: dg.AssetExecutionContext,
@@ -226,9 +248,8 @@ def order_anomalies(
     lgl_shopify: ShopifyStoreResource,
     notifier: NotifierResource,
 ) -> dg.MaterializeResult:
-    retailer = control_plane.retailer(context.partition_key)
-    engine, now = control_plane.engine(), _as_of(config.as_of)
-    timezone = lgl_timezone(lgl_shopify)
+    judged = _judged(context, config, control_plane, lgl_shopify)
+    retailer, engine, now, timezone = judged.retailer, judged.engine, judged.now, judged.timezone
     since = now - timedelta(weeks=anomalies.WEEKS)
     received = records.orders(engine, retailer.id, since, now)["received_at"]
     found = anomalies.order_anomalies(received, now, timezone, retailer.id)
