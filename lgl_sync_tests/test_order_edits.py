@@ -454,3 +454,33 @@ def test_a_shipment_beyond_what_the_retailer_cut_the_order_to_is_reported_not_lo
     assert [(o.status, o.reason) for o in outcomes] == [("skipped", "quantity_exceeds_remaining")]
     seen = audit(world.sandbox.engine)[RETAILER]
     assert seen.missing == [] and len(seen.beyond_order) == 1
+
+
+def test_units_the_retailer_fulfilled_before_import_are_never_added_to_the_lgl_order(world):
+    """The retailer shipped one unit itself from the LGL location before LGL imported the order:
+    LGL is asked for the rest only, in every later run and after a later edit too."""
+    seed(world.sandbox, normal=1)
+    world.add_retailer(RETAILER)
+    store = world.sandbox.store(RETAILER)
+    order = store.create_order(
+        lines=[
+            {"variant_id": store.variants_by_sku(sku)[0].id, "quantity": units}
+            for sku, units in {"LGL-0001": 3, "LGL-0002": 2}.items()
+        ],
+        email="partly@example.com",
+        shipping_address=BUYER_ADDRESS,
+    )
+    fo = store.fulfillment_orders[order.fulfillment_order_ids[0]]
+    first = next(li for li in fo.line_items if store.line_items[li.line_item_id].sku == "LGL-0001")
+    store.create_fulfillment([(fo, [(first.id, 1)])], [], False)
+    source_id = gid("Order", order.id)
+    assert world.materialize(ORDERS).success
+    assert _lgl_units(world, source_id) == {"LGL-0001": 2, "LGL-0002": 2}
+    again = world.materialize(ORDERS)
+    assert again.success and _changes(again)["edited"] == 0
+    assert _lgl_units(world, source_id) == {"LGL-0001": 2, "LGL-0002": 2}
+    assert _committed_edits(world, source_id) == 0
+    # A later edit at the retailer: one more LGL-0002. LGL ships 2 + 3, never the fourth unit.
+    _edit_at_retailer(world, order, quantities={"LGL-0002": 3}, add={})
+    assert world.materialize(ORDERS).success
+    assert _lgl_units(world, source_id) == {"LGL-0001": 2, "LGL-0002": 3}

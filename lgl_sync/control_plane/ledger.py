@@ -79,6 +79,7 @@ class OrderLink:
     reason: str | None = None  # why unconfirmed: lost_answer | custom_id_taken
     address_fp: str | None = None  # the shipping address the LGL order was given (digest)
     lines_fp: str | None = None  # the retailer's LGL lines it was last matched to (digest)
+    prefulfilled: dict[str, int] | None = None  # fulfilled there by others before import
 
     @property
     def imported(self) -> bool:
@@ -125,6 +126,7 @@ def _order_link(row: sa.Row) -> OrderLink:
         row.reason,
         row.address_fp,
         row.lines_fp,
+        row.prefulfilled,
     )
 
 
@@ -231,6 +233,7 @@ def mark_order_created(
     units: dict[str, int] | None = None,
     answered: bool = False,
     address_fp: str | None = None,
+    prefulfilled: dict[str, int] | None = None,
 ) -> None:
     """pending -> created: the LGL order exists (made by this run or found after a retry);
     ``units`` are the {sku: units} it holds for the retailer's LGL location; ``answered``: this
@@ -238,6 +241,8 @@ def mark_order_created(
     extra = {"answered_at": datetime.now(UTC)} if answered else {}
     if address_fp is not None:
         extra["address_fp"] = address_fp
+    if prefulfilled:
+        extra["prefulfilled"] = prefulfilled
     _update(
         engine,
         order_links,

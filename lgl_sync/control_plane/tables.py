@@ -140,6 +140,9 @@ order_links = sa.Table(
     # Added by 0008: a digest of the retailer's LGL lines the LGL order was last matched to.
     sa.Column("lines_fp", sa.Text),
     sa.Column("reminded", sa.Integer),  # held: reminder steps sent (LGL_HELD_REMINDER_HOURS)
+    # Added by 0014: {sku: units} fulfilled at the LGL location before import (by the
+    # retailer): never part of what the LGL order is to ship, whatever edits follow.
+    sa.Column("prefulfilled", JSON),
     *_timestamps(),
 )
 

@@ -166,7 +166,10 @@ class ChangeReconciler:
     ) -> ChangeOutcome | None:
         """The LGL order's lines matched to the retailer's LGL lines (edits, refunds, moves);
         nothing left for LGL and nothing shipped: the LGL order is cancelled instead."""
-        wanted = {sku: n for sku, n in order.assigned if n > 0}
+        # Units someone else fulfilled at the LGL location before import are never LGL's.
+        before = link.prefulfilled or {}
+        wanted = {sku: n - before.get(sku, 0) for sku, n in order.assigned}
+        wanted = {sku: n for sku, n in wanted.items() if n > 0}
         fingerprint = lines_fingerprint(wanted)
         if fingerprint == link.lines_fp:
             return None

@@ -20,6 +20,7 @@ from lgl_sync.sync.orders.rules import (
     LglVariant,
     SourceOrder,
     assigned_units,
+    fulfilled_units,
     held_at,
     lgl_lines,
     search_query,
@@ -66,6 +67,7 @@ def source_order(
         ship_date=ship_date,
         lines=lgl_lines(fulfillment_orders, location_id),
         assigned=assigned_units(fulfillment_orders, location_id),
+        fulfilled=fulfilled_units(fulfillment_orders, location_id),
         held_at_retailer=held_at(fulfillment_orders, location_id),
         requests=requests,
     )

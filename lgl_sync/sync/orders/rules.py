@@ -59,6 +59,8 @@ class SourceOrder:
     # fulfillment order there on hold.
     assigned: tuple[tuple[str, int], ...] = ()
     held_at_retailer: bool = False
+    # {sku: units} already fulfilled at that location (by anyone: at import, not by LGL).
+    fulfilled: tuple[tuple[str, int], ...] = ()
     # At LGL's fulfillment service: (fulfillment order id, request status) of those requested
     # from it. A requested order is LGL's to ship whatever its financial status.
     requests: tuple[tuple[str, str | None], ...] = ()
@@ -163,6 +165,22 @@ def assigned_units(
     for sku, total, current in per_line.values():
         units[sku] = units.get(sku, 0) + (total if current is None else min(total, current))
     return tuple(sorted((sku, n) for sku, n in units.items()))
+
+
+def fulfilled_units(
+    fulfillment_orders: list[FulfillmentOrder], location_id: str
+) -> tuple[tuple[str, int], ...]:
+    """{sku: units} already fulfilled at the LGL location, as sorted pairs. Read at import, it
+    is what someone other than LGL shipped there before LGL had the order: the LGL order never
+    ships it, however the order changes later."""
+    units: dict[str, int] = {}
+    for fo in fulfillment_orders:
+        if fo.location_id != location_id or fo.status == "CANCELLED":
+            continue
+        for item in fo.lines:
+            if item.sku and item.total > item.remaining:
+                units[item.sku] = units.get(item.sku, 0) + item.total - item.remaining
+    return tuple(sorted(units.items()))
 
 
 def held_at(fulfillment_orders: list[FulfillmentOrder], location_id: str) -> bool:

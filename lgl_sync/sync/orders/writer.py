@@ -276,6 +276,7 @@ class OrderImporter:
             units=order.units(),
             answered=answered,
             address_fp=address_fingerprint(order.shipping_address),
+            prefulfilled=dict(order.fulfilled),
         )
         self._record(order, lgl_order_id, created_at)
         self._tag(order)
