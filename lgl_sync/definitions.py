@@ -51,6 +51,7 @@ from lgl_sync.defs.schedules import (
 )
 from lgl_sync.defs.sensors import inventory_automation, retailer_partitions_sensor
 from lgl_sync.defs.tokens import token_upkeep, token_upkeep_schedule
+from lgl_sync.defs.webhooks import webhook_sensor
 from lgl_sync.shopify.client import DEFAULT_API_VERSION
 
 defs = dg.Definitions(
@@ -98,6 +99,7 @@ defs = dg.Definitions(
         inventory_automation,
         failure_alerts,
         activity_alerts,
+        webhook_sensor,
     ],
     resources={
         "lgl_shopify": ShopifyStoreResource(

@@ -146,6 +146,22 @@ SETTINGS = {
             "that app's client secret (a secret: from the environment only)",
         ),
         Setting(
+            "LGL_APP_PREVIOUS_CLIENT_SECRET",
+            "",
+            "the app's client secret before a rotation: webhooks signed with it are still "
+            "accepted (Shopify may use it for up to an hour); remove it after",
+        ),
+        Setting(
+            "LGL_WEBHOOK_DEBOUNCE_SECONDS",
+            "2",
+            "how long the webhook sensor waits for a burst of deliveries to settle before one run",
+        ),
+        Setting(
+            "LGL_WEBHOOK_RETENTION_DAYS",
+            "7",
+            "how long the webhook delivery log is kept",
+        ),
+        Setting(
             "LGL_PUBLIC_URL",
             "",
             "where Shopify sends a merchant back after an install (the app's redirect URL less "
@@ -364,6 +380,18 @@ def app_client_secret() -> str:
     return _raw("LGL_APP_CLIENT_SECRET")
 
 
+def previous_client_secret() -> str:
+    return _raw("LGL_APP_PREVIOUS_CLIENT_SECRET")
+
+
+def webhook_debounce_seconds() -> float:
+    return _parsed("LGL_WEBHOOK_DEBOUNCE_SECONDS", _between(0, 300), "0 to 300 seconds")
+
+
+def webhook_retention_days() -> float:
+    return _parsed("LGL_WEBHOOK_RETENTION_DAYS", _between(1, 90), "1 to 90 days")
+
+
 def public_url() -> str:
     return _raw("LGL_PUBLIC_URL").rstrip("/")
 
@@ -465,6 +493,8 @@ CHECKED = (
     unsubmitted_hours,
     fulfillment_service_name,
     unconfirmed_minutes,
+    webhook_debounce_seconds,
+    webhook_retention_days,
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 API_VERSION = re.compile(r"^\d{4}-(01|04|07|10)$|^unstable$")

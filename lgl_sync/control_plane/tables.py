@@ -300,3 +300,24 @@ stock_history = sa.Table(
 )
 
 HISTORY_TABLES = (order_history, shipment_history, stock_levels, stock_history)
+
+# Added by 0015: each webhook delivery once (by X-Shopify-Event-Id), until a run took it. Only
+# object ids are kept (no customer data): ``objects`` is {"order_ids": [...], ...}.
+webhook_inbox = sa.Table(
+    "webhook_inbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.Text, nullable=False, unique=True),
+    sa.Column("webhook_id", sa.Text, nullable=False),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("shop", sa.Text, nullable=False),
+    sa.Column("retailer_id", sa.Text),  # None: the LGL store
+    sa.Column("flow", sa.Text),  # the flow it wakes; None: handled without a run
+    sa.Column("objects", JSON, nullable=False),
+    sa.Column("triggered_at", sa.DateTime(timezone=True)),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("taken_at", sa.DateTime(timezone=True)),
+    sa.Column("run_key", sa.Text),
+    sa.Column("duplicates", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_webhook_inbox_waiting", "taken_at", "retailer_id", "flow"),
+)

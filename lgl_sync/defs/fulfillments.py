@@ -24,6 +24,9 @@ from lgl_sync.sync.fulfillments.writer import FulfillmentPusher, PushOutcome, Pu
 
 class PushbackConfig(dg.Config):
     lookback_hours: int | None = None
+    # LGL orders named by fulfillment webhooks (the webhook sensor sets them): read by id,
+    # since Shopify's search index lags the webhook.
+    lgl_order_ids: list[str] = []
     # How stale another run's claim must be to take it over (default LGL_TAKEOVER_SECONDS).
     reconcile_after_seconds: int | None = None
 
@@ -46,7 +49,8 @@ def lgl_shipments(
     hours = config.lookback_hours or retailer.fulfillment_lookback_hours
     since = datetime.now(UTC) - timedelta(hours=hours)
     pushed = ledger.pushed_lgl_orders(control_plane.engine(), retailer.id, since)
-    orders = read_shipped_orders(lgl, retailer.id, since, pushed)
+    named = tuple(i for i in config.lgl_order_ids if i not in pushed)
+    orders = read_shipped_orders(lgl, retailer.id, since, pushed + named)
     shipments = sum(len(o.shipments) for o in orders)
     return dg.MaterializeResult(
         value=orders,

@@ -52,6 +52,14 @@ class OrderImportConfig(dg.Config):
     dry_run: bool = False
     # How stale another run's claim must be to take it over (default LGL_TAKEOVER_SECONDS).
     reconcile_after_seconds: int | None = None
+    # Orders named by webhooks (the webhook sensor sets them): read by id, since Shopify's
+    # search index lags the webhook.
+    order_ids: list[str] = []
+
+
+class OrderChangesConfig(dg.Config):
+    # Orders named by webhooks: read by id as well as through the changes search.
+    order_ids: list[str] = []
 
 
 @retailer_asset(Flow.ORDERS)
@@ -104,7 +112,7 @@ def _read_candidates(engine, client, retailer, config: OrderImportConfig):
     else:
         found = {o.id: o for q in queries for o in read_source_orders(client, location, q)}
     tracked = [link.source_order_id for link in ledger.tracked_orders(engine, retailer.id)]
-    by_id = [i for i in tracked if i not in found]
+    by_id = [i for i in dict.fromkeys(tracked + config.order_ids) if i not in found]
     found.update({o.id: o for o in read_source_orders_by_id(client, location, by_id, model)})
     reach = max(lookback, timedelta(hours=settings.max_order_age_hours()))
     horizon = mark.horizon if mark else now - reach
@@ -116,6 +124,7 @@ def _read_candidates(engine, client, retailer, config: OrderImportConfig):
         "changed_since": "(first run)" if first else mark.mark.isoformat(),
         "horizon": horizon.isoformat(),
         "read_by_id": len(by_id),
+        "named_by_webhooks": len(config.order_ids),
     }
     return sorted(found.values(), key=lambda o: o.created_at), read
 
@@ -266,6 +275,7 @@ def _metadata(
 @retailer_asset(Flow.ORDERS, deps=[imported_lgl_orders])
 def retailer_order_changes(
     context: dg.AssetExecutionContext,
+    config: OrderChangesConfig,
     control_plane: ControlPlaneResource,
     retailer_stores: RetailerStoresResource,
     lgl_shopify: ShopifyStoreResource,
@@ -292,7 +302,8 @@ def retailer_order_changes(
     overlap = timedelta(minutes=settings.watermark_overlap_minutes())
     since = mark - overlap if mark else now - timedelta(hours=retailer.fulfillment_lookback_hours)
     with control_plane.flow_lock(retailer.id, Flow.ORDERS):
-        outcomes, answers = _reconcile(source, lgl, engine, retailer, since)
+        named = ledger.imported_orders(engine, retailer.id, config.order_ids)
+        outcomes, answers = _reconcile(source, lgl, engine, retailer, since, sorted(named))
     failed = [o for o in outcomes if o.status == ChangeStatus.FAILED]
     if not failed and not answers.failed:
         watermarks.set_changes_mark(engine, retailer.id, now)
@@ -319,7 +330,7 @@ def _fail_changes(failed: list[ChangeOutcome], answers: Answers, metadata: dict)
         )
 
 
-def _reconcile(source, lgl, engine, retailer, since: datetime):
+def _reconcile(source, lgl, engine, retailer, since: datetime, named: list[str]):
     """The changes applied; at LGL's fulfillment service the requests to cancel answered
     first, so an accepted one cancels its LGL order in this run."""
     reconciler = ChangeReconciler(
@@ -331,6 +342,7 @@ def _reconcile(source, lgl, engine, retailer, since: datetime):
     )
     answers = Answers()
     changes = changed_since(source, since)
+    changes += _also_read(source, retailer, changes, named)
     if retailer.location_model == FULFILLMENT_SERVICE:
         answers = answer_cancellation_requests(source, lgl, engine, retailer)
         changes += _also_read(source, retailer, changes, answers.cancellations_accepted)
@@ -338,8 +350,9 @@ def _reconcile(source, lgl, engine, retailer, since: datetime):
 
 
 def _also_read(source, retailer, changes, order_ids: list[str]) -> list[SourceChange]:
-    """Orders whose cancellation LGL accepted and that the changes search did not list (its
-    index lags): read by id, so their LGL orders are cancelled in this run."""
+    """Orders the changes search did not list (its index lags) but that LGL knows changed: a
+    cancellation LGL accepted, or a webhook named them. Read by id, so their changes are
+    applied in this run."""
     listed = {c.id for c in changes}
     wanted = [i for i in dict.fromkeys(order_ids) if i not in listed]
     location, model = retailer.target_location_id, retailer.location_model

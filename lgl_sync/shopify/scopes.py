@@ -96,7 +96,18 @@ FLOW_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 # Read by every check and by `validate` itself, whatever the flows.
-ALWAYS = ("AccessScopes", "Location", "PrimaryLocation", "CustomIdDefinitionCreate")
+# Webhook subscriptions need no scope of their own (a topic needs its resource's, which the
+# flows have already).
+ALWAYS = (
+    "AccessScopes",
+    "Location",
+    "PrimaryLocation",
+    "CustomIdDefinitionCreate",
+    "WebhookSubscriptions",
+    "WebhookSubscriptionCreate",
+    "WebhookSubscriptionUpdate",
+    "WebhookSubscriptionDelete",
+)
 # What only LGL's fulfillment service runs (location_model fulfillment_service): answering the
 # retailer store's requests, and `retailer connect` creating the service.
 SERVICE_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {

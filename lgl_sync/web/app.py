@@ -1,5 +1,6 @@
 """The ASGI app for everything that reaches LGL Sync over HTTP: ``GET /oauth/callback``
-completes an app install, ``GET /healthz`` answers ok, ``GET /metrics`` serves Prometheus's
+completes an app install, ``POST /webhooks`` takes Shopify's webhooks (``webhooks.py``),
+``GET /healthz`` answers ok, ``GET /metrics`` serves Prometheus's
 metrics. ``lgl-sync web serve`` runs it with uvicorn beside the Dagster webserver."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.routing import Route
 
 from lgl_sync.shopify.errors import ShopifyError
+from lgl_sync.web import webhooks
 from lgl_sync.web.compliance import Refused, act, verified
 from lgl_sync.web.install import InstallError, PendingInstall, complete
 
@@ -60,6 +62,7 @@ def create_app(
         Route("/oauth/callback", callback),
         Route("/healthz", healthz),
         Route("/webhooks/compliance", _compliance(engine, tell), methods=["POST"]),
+        Route("/webhooks", _webhook(engine), methods=["POST"]),
     ]
     if metrics is not None:
         routes.append(Route("/metrics", _scrape(metrics)))
@@ -72,6 +75,26 @@ def _scrape(metrics: Callable[[], str]):
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
     return scrape
+
+
+def _webhook(engine: Engine):
+    async def webhook(request: Request):
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            status, answer = await run_in_threadpool(webhooks.accept, engine, headers, body)
+        except Refused as refused:
+            logger.warning(
+                "webhook %s from %s refused (%s): %s",
+                headers.get("x-shopify-topic", "?")[:60],
+                headers.get("x-shopify-shop-domain", "?")[:100],
+                refused.status,
+                refused,
+            )
+            return PlainTextResponse(str(refused), status_code=refused.status)
+        return PlainTextResponse(answer, status_code=status)
+
+    return webhook
 
 
 def _compliance(engine: Engine, tell):

@@ -35,6 +35,7 @@ from shopify_sandbox.resolvers import (
 )
 from shopify_sandbox.state import SUPPORTED_VERSIONS, Store
 from shopify_sandbox.throttle import MAX_QUERY_COST
+from shopify_sandbox.webhooks import Dispatcher
 
 logger = logging.getLogger(__name__)
 SDL_PATH = Path(__file__).with_name("schema.graphql")
@@ -77,6 +78,7 @@ class Sandbox:
         # Per store: called with (store, root field names) just before a request runs, so a
         # test can make the world change between a client's read and its write.
         self.before_request: dict[str, Any] = {}
+        self.webhooks = Dispatcher(self.clock)  # webhooks.py
 
     @cached_property
     def schema(self) -> GraphQLSchema:
@@ -96,10 +98,12 @@ class Sandbox:
         if handle in self.stores:
             raise ValueError(f"store {handle!r} exists already")
         store = Store(handle, token, self.clock, **settings)
+        store.dispatcher = self.webhooks
         self.stores[handle] = store
         return store
 
     def reset(self) -> None:
+        self.webhooks.reset()
         self.stores.clear()
         self.faults.clear()
 
@@ -168,8 +172,9 @@ class Sandbox:
             store.usage.faults += 1
             return self._log(store, name, 0, 0, rule.kind, self._fault_response(store, rule))
         response, requested, actual = self._run(
-            store, document, operation, variables, version, base_url, cost_debug, roots
-        )
+            store, document, operation, variables, version, base_url, cost_debug, roots,
+            app=store.grants.owners.get(token or ""),
+        )  # fmt: skip
         if rule is not None and rule.kind in ANSWER_FAULTS:
             store.usage.faults += 1
             if rule.kind == "stuck_cursor":
@@ -199,6 +204,7 @@ class Sandbox:
         base_url: str,
         cost_debug: bool,
         roots: set[str],
+        app: str | None = None,
     ) -> tuple[Response, int, int]:
         input_errors = oversized_inputs(variables)
         if input_errors:
@@ -251,7 +257,7 @@ class Sandbox:
             hook = self.before_request.get(store.handle)
             if hook is not None:
                 hook(store, roots)
-            ctx = RequestContext(store=store, version=version, base_url=base_url)
+            ctx = RequestContext(store=store, version=version, base_url=base_url, app=app)
             result = execute(
                 self.schema,
                 document,

@@ -51,6 +51,7 @@ class Grants:
 
     apps: dict[str, App] = field(default_factory=dict)
     tokens: dict[str, float | None] = field(default_factory=dict)  # token -> expires (None: never)
+    owners: dict[str, str] = field(default_factory=dict)  # token -> the app's client ID
     codes: dict[str, tuple[str, float]] = field(default_factory=dict)  # code -> (client, expires)
     # refresh token -> (client, expires, replaced_by); the replaced one lives until its
     # replacement is used
@@ -143,6 +144,7 @@ def _issue(store: Any, app: App, seconds: float | None, *, refresh: bool) -> dic
     now = store.clock.monotonic()
     token = "shpat_" + secrets.token_hex(16)
     store.grants.tokens[token] = None if seconds is None else now + seconds
+    store.grants.owners[token] = app.client_id
     answer: dict[str, Any] = {"access_token": token, "scope": ",".join(store.scopes)}
     if seconds is not None:
         answer["expires_in"] = int(seconds)

@@ -28,6 +28,7 @@ class RequestContext:
     base_url: str
     bulk: bool = False
     search_warnings: list[str] = field(default_factory=list)
+    app: str | None = None  # the client ID of the app whose token made the request
 
 
 def parse_gid(value: str | None, kind: str | None = None) -> tuple[str, int] | None:

@@ -10,6 +10,9 @@
   ``development_store``.
 - ``POST /_sandbox/scenario`` — load a scenario (see docs/sandbox.md); ``POST /_sandbox/reset``.
 - ``POST /_sandbox/clock`` — ``{"speed": 10}`` or ``{"advance": 30}``.
+- ``POST /_sandbox/webhooks`` — delivery chaos ``{"drop": 0.2, "duplicate": 0.2, "delay": [0, 5],
+  "seed": 1}``; ``GET`` its counters. ``POST /_sandbox/stores/<handle>/uninstall`` — the
+  merchant uninstalls the app (``app/uninstalled``, then every token is revoked).
 - ``GET  /_sandbox/bulk/<handle>/<id>.jsonl`` — a bulk operation's result file.
 """
 
@@ -35,7 +38,7 @@ logger = logging.getLogger(__name__)
 _GRAPHQL = re.compile(r"^/stores/([\w-]+)/admin/api/([\w-]+)/graphql\.json$")
 _BULK = re.compile(r"^/_sandbox/bulk/([\w-]+)/(\d+)\.jsonl$")
 _OAUTH = re.compile(r"^/stores/([\w-]+)/admin/oauth/(authorize|access_token)$")
-_STORE = re.compile(r"^/_sandbox/stores/([\w-]+)/(dump|usage|faults|settings|requests)$")
+_STORE = re.compile(r"^/_sandbox/stores/([\w-]+)/(dump|usage|faults|settings|requests|uninstall)$")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -122,6 +125,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/_sandbox/scenario":
             load_scenario(sandbox, payload, generate=self.server.generate)
             return describe(sandbox, self.server.url)
+        if path == "/_sandbox/webhooks":
+            sandbox.webhooks.set_chaos(payload)
+            return {"ok": True}
         if path == "/_sandbox/clock":
             if "speed" in payload:
                 sandbox.clock.set_speed(float(payload["speed"]))
@@ -138,6 +144,10 @@ class _Handler(BaseHTTPRequestHandler):
             return {"rules": [r.as_json() for r in rules]}
         if match.group(2) == "settings":
             store.apply_settings(payload)
+            return {"ok": True}
+        if match.group(2) == "uninstall":
+            with store.lock:
+                store.uninstall()
             return {"ok": True}
         raise KeyError(f"POST is not supported on {path}")
 
@@ -165,6 +175,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path == "/_sandbox/stores":
             self._json(200, describe(sandbox, self.server.url))
+            return
+        if path == "/_sandbox/webhooks":
+            counters = sandbox.webhooks.counters.as_json()
+            self._json(200, {**counters, "pending": sandbox.webhooks.pending()})
             return
         match = _BULK.match(path)
         if match and match.group(1) in sandbox.stores:
@@ -198,6 +212,7 @@ def describe(sandbox: Sandbox, url: str) -> dict[str, Any]:
         handle: {
             "domain": f"{url}/stores/{handle}",
             "token": store.token,
+            "api_secret": store.api_secret,
             "name": store.name,
             "plan": store.bucket.plan,
         }

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shopify_sandbox import webhooks
 from shopify_sandbox.access import grants
 from shopify_sandbox.models import FulfillmentOrder, FulfillmentOrderLineItem, FulfillmentService
 from shopify_sandbox.state import ACCEPTED_REQUESTS, SandboxError, Store, next_id
@@ -157,6 +158,10 @@ def submit_request(
         )
     fo.request_status = "SUBMITTED"
     _changed(store, fo)
+    store.emit(
+        "FULFILLMENT_ORDERS_FULFILLMENT_REQUEST_SUBMITTED",
+        lambda: webhooks.fulfillment_order_payload(fo),
+    )
     return fo, rest
 
 

@@ -7,6 +7,7 @@ effects.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 from collections import deque
@@ -15,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from shopify_sandbox import webhooks
 from shopify_sandbox.clock import SandboxClock
 from shopify_sandbox.models import (
     BulkOperation,
@@ -179,6 +181,11 @@ class Store:
         self.bulk_operations: dict[int, BulkOperation] = {}
         self.next_order_number = 1001
         self.primary_location_id: int | None = None
+        # Webhooks (webhooks.py): subscriptions by id; ``dispatcher`` queues the deliveries
+        # (set by the Sandbox); ``api_secret`` signs for the store's own custom app.
+        self.webhook_subscriptions: dict[int, Any] = {}
+        self.dispatcher: Any = None
+        self.api_secret = "shpss_" + hashlib.sha256(f"{handle}:{token}".encode()).hexdigest()[:32]
 
     def apply_settings(self, settings: dict[str, Any]) -> None:
         """Changes the store's plan, search lag, development-store order limit or scopes."""
@@ -213,6 +220,27 @@ class Store:
     def shop_domain(self) -> str:
         """The store's ``*.myshopify.com`` name, as the install flow reports it."""
         return f"{self.handle}.myshopify.com"
+
+    def signing_secret(self, app: str | None) -> str:
+        """The client secret webhooks of ``app``'s subscriptions are signed with."""
+        known = self.grants.apps.get(app) if app else None
+        return known.secret if known is not None else self.api_secret
+
+    def uninstall(self) -> None:
+        """The merchant uninstalls the app: ``app/uninstalled`` is sent, then every token and
+        subscription is gone (https://shopify.dev/docs/apps/build/webhooks/subscribe)."""
+        self.emit("APP_UNINSTALLED", lambda: webhooks.shop_payload(self))
+        self.token = "revoked-" + self.token
+        self.grants.tokens.clear()
+        self.grants.refresh.clear()
+        self.webhook_subscriptions.clear()
+
+    def emit(self, topic: str, build: Any) -> None:
+        """An event for the webhooks: ``build()`` makes its payload, only when subscribed."""
+        if self.dispatcher is not None and any(
+            s.topic == topic for s in self.webhook_subscriptions.values()
+        ):
+            self.dispatcher.emit(self, topic, build())
 
     def authorized(self, token: str | None) -> bool:
         """The store's own token, or one its token endpoint issued that has not expired."""
@@ -249,6 +277,8 @@ class Store:
         history = self.index_history.setdefault(f"{record.gid_type}/{record.id}", [])
         history.append((self.clock.monotonic(), index_document(self, record)))
         del history[:-8]
+        if isinstance(record, Order):
+            self.emit("ORDERS_UPDATED", lambda: webhooks.order_payload(self, record))
 
     def orders_by_custom_id(self, namespace: str, key: str, value: str) -> list[Any]:
         """Orders whose ``id``-type metafield (namespace, key) holds ``value``, oldest first."""
@@ -343,6 +373,8 @@ class Store:
         level.quantities["on_hand"] += delta
         level.updated_at = self.now()
         self.inventory_items[level.item_id].updated_at = level.updated_at
+        if delta:
+            self.emit("INVENTORY_LEVELS_UPDATE", lambda: webhooks.level_payload(level))
         return delta
 
     def adjust_available(self, item_id: int, location_id: int, delta: int) -> None:
@@ -361,10 +393,13 @@ class Store:
         level = self.inventory_items[item_id].levels.get(location_id)
         if level is None:
             level = self.stock(item_id, location_id, 0)
+        before = level.quantities["available"]
         for name, sign in COMMITTED_MOVES[to].items():
             level.quantities[name] += sign * units
         level.updated_at = self.now()
         self.inventory_items[item_id].updated_at = level.updated_at
+        if level.quantities["available"] != before:
+            self.emit("INVENTORY_LEVELS_UPDATE", lambda: webhooks.level_payload(level))
 
     # -- orders --------------------------------------------------------------------------------
 
@@ -434,11 +469,18 @@ class Store:
             )
             self.touch(order)
             order.updated_at = created
+            self._created(order)
             return order
         self._route(order, by_location, created)
         self.touch(order)
         order.updated_at = created
+        self._created(order)
         return order
+
+    def _created(self, order: Order) -> None:
+        self.emit("ORDERS_CREATE", lambda: webhooks.order_payload(self, order))
+        if order.financial_status == "PAID":
+            self.emit("ORDERS_PAID", lambda: webhooks.order_payload(self, order))
 
     def _route(
         self, order: Order, by_location: dict[int, list[tuple[LineItem, int]]], at: datetime
@@ -461,6 +503,15 @@ class Store:
                 self.fulfillment_order_line_items[fo_line.id] = fo_line
             self.fulfillment_orders[fo.id] = fo
             order.fulfillment_order_ids.append(fo.id)
+            self.emit(
+                "FULFILLMENT_ORDERS_ORDER_ROUTING_COMPLETE",
+                lambda fo=fo: webhooks.fulfillment_order_payload(fo),
+            )
+            if fo.request_status == "SUBMITTED":
+                self.emit(
+                    "FULFILLMENT_ORDERS_FULFILLMENT_REQUEST_SUBMITTED",
+                    lambda fo=fo: webhooks.fulfillment_order_payload(fo),
+                )
         if at != order.created_at:
             self.touch(order)  # routing completed later: updated_at moves
 
@@ -481,6 +532,7 @@ class Store:
                 continue
             self.cancel_fulfillment_order(order, fo, restock=restock)
         self.touch(order)
+        self.emit("ORDERS_CANCELLED", lambda: webhooks.order_payload(self, order))
 
     def cancel_fulfillment_order(self, order: Order, fo: FulfillmentOrder, *, restock: bool):
         """The fulfillment order's unshipped units leave the order (closed if some shipped)."""
@@ -687,6 +739,7 @@ class Store:
         self.fulfillments[fulfillment.id] = fulfillment
         order.fulfillment_ids.append(fulfillment.id)
         self.touch(order)
+        self.emit("FULFILLMENTS_CREATE", lambda: webhooks.fulfillment_payload(fulfillment))
         return fulfillment
 
     def cancel_fulfillment(self, fulfillment: Fulfillment) -> None:
@@ -707,6 +760,7 @@ class Store:
             accepted = self.is_service(fo) and fo.request_status != "UNSUBMITTED"
             fo.status = "IN_PROGRESS" if live or accepted else "OPEN"
         self.touch(self.orders[fulfillment.order_id])
+        self.emit("FULFILLMENTS_UPDATE", lambda: webhooks.fulfillment_payload(fulfillment))
 
     # -- metering ------------------------------------------------------------------------------
 

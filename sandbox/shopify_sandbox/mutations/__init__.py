@@ -37,6 +37,7 @@ from shopify_sandbox.mutations.orders import (
     tags_change,
 )
 from shopify_sandbox.mutations.services import SERVICE_MUTATIONS
+from shopify_sandbox.mutations.webhooks import WEBHOOK_MUTATIONS, webhook_subscriptions
 
 
 def mutation_resolvers() -> dict[str, dict[str, Any]]:
@@ -67,6 +68,8 @@ def mutation_resolvers() -> dict[str, dict[str, Any]]:
             "bulkOperationRunQuery": bulk_operation_run_query,
             "metafieldDefinitionCreate": metafield_definition_create,
             **SERVICE_MUTATIONS,
+            **WEBHOOK_MUTATIONS,
         },
+        "QueryRoot": {"webhookSubscriptions": webhook_subscriptions},
         "InventoryAdjustmentGroup": {"changes": group_changes},
     }

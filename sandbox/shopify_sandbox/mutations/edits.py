@@ -347,6 +347,7 @@ def apply_edit(store: Any, edit: Edit, order: Any) -> None:
         add_units(store, line, spec["quantity"], location or store.primary_location_id)
     edit.committed = True
     store.touch(order)
+    store.emit("ORDERS_EDITED", lambda: {"order_edit": {"order_id": order.id, "id": next_id()}})
 
 
 def _location_of(store: Any, line: LineItem) -> int:

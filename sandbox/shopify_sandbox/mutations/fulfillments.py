@@ -6,7 +6,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from shopify_sandbox import services
+from shopify_sandbox import services, webhooks
 from shopify_sandbox.models import TrackingInfo, gid
 from shopify_sandbox.mutations.support import context_of, payload
 from shopify_sandbox.resolvers import lookup, parse_gid
@@ -98,6 +98,7 @@ def fulfillment_tracking_update(
         record.notify_customer = bool(notifyCustomer)
         record.updated_at = store.now()
         store.touch(store.orders[record.order_id])
+        store.emit("FULFILLMENTS_UPDATE", lambda: webhooks.fulfillment_payload(record))
     except SandboxError as error:
         return {
             "fulfillment": None,

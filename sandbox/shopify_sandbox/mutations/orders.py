@@ -7,6 +7,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
+from shopify_sandbox import webhooks
 from shopify_sandbox.models import Metafield, MetafieldDefinition, gid
 from shopify_sandbox.mutations.support import context_of, payload
 from shopify_sandbox.resolvers import lookup
@@ -188,6 +189,7 @@ def order_mark_as_paid(_: Any, info: GraphQLResolveInfo, input: dict) -> dict:
             if store.is_service(fo) and fo.status == "OPEN" and fo.request_status == "UNSUBMITTED":
                 fo.request_status = "SUBMITTED"
     store.touch(order)
+    store.emit("ORDERS_PAID", lambda: webhooks.order_payload(store, order))
     return {"order": order, "userErrors": []}
 
 
