@@ -18,7 +18,7 @@ import sys
 import click
 
 from lgl_sync import settings
-from lgl_sync.cli import connect, deployment, operators, reports, web
+from lgl_sync.cli import connect, deployment, operators, reports, web, webhooks
 from lgl_sync.ops.logs import configure
 
 
@@ -53,7 +53,13 @@ def _refuse(message: str) -> None:
     sys.exit(2)
 
 
-for command in (*operators.COMMANDS, *deployment.COMMANDS, *reports.COMMANDS, *web.COMMANDS):
+for command in (
+    *operators.COMMANDS,
+    *deployment.COMMANDS,
+    *reports.COMMANDS,
+    *web.COMMANDS,
+    *webhooks.COMMANDS,
+):
     main.add_command(command)
 operators.retailer.add_command(connect.retailer_connect)
 

@@ -115,7 +115,27 @@ def _validate_live(found) -> bool:
         )
         for sku in report.missing_skus[:50]:
             click.echo(f"    missing in LGL store: {sku}")
+    _webhooks(found)
     return report.ok
+
+
+def _webhooks(found) -> None:
+    """Creates or repairs the retailer's webhook subscriptions, and says what changed."""
+    from lgl_sync.sync import subscriptions
+
+    endpoint = subscriptions.endpoint()
+    if endpoint is None:
+        click.echo("  WARNING: LGL_PUBLIC_URL is not set: no webhooks, the schedules poll")
+        return
+    try:
+        drift = subscriptions.ensure(
+            retailer_client(found), endpoint, subscriptions.retailer_topics(found), repair=True
+        )
+    except ShopifyError as exc:
+        click.echo(f"  WARNING: webhook subscriptions not checked: {exc}")
+        return
+    for line in drift.lines():
+        click.echo(f"  webhooks: {line}")
 
 
 @retailer.command("add")

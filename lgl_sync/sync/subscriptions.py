@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lgl_sync import settings
-from lgl_sync.retailer import FULFILLMENT_SERVICE, Retailer
+from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.shopify.errors import ShopifyError
+from lgl_sync.shopify.models import FULFILLMENT_SERVICE
 
 ORDER_FIELDS = ["id", "admin_graphql_api_id", "updated_at"]
 RETAILER_TOPICS: dict[str, list[str]] = {

@@ -1,0 +1,380 @@
+"""Webhooks end to end: the sandbox signs and sends them over real HTTP to the web app's
+``POST /webhooks``, the inbox keeps each event once, and the webhook sensor (evaluated for real
+against a Dagster instance) turns them into runs that read the objects named by id.
+
+Contract:
+- A delivery is stored only when its HMAC matches one of the store's secrets (the previous app
+  secret too, during a rotation); forged, re-signed and unknown-shop deliveries are refused and
+  stored nowhere; oversized and malformed ones are 4xx.
+- One event is stored once however often it arrives (``X-Shopify-Event-Id``).
+- A burst of deliveries becomes one run per retailer and flow; the run reads the named orders
+  by id, so it imports an order Shopify's search does not list yet.
+- With 20 % dropped, 20 % duplicated and reordered deliveries, webhooks plus one polling cycle
+  end exactly where perfect delivery does: every order once, every shipment once.
+- ``app/uninstalled`` disables the retailer and emails once.
+- The sandbox retries a failed delivery and deletes the subscription after 8 consecutive
+  failures; ``ensure`` creates the subscriptions once and repairs drift.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+
+import dagster as dg
+import pytest
+import requests
+import sqlalchemy as sa
+import uvicorn
+from shopify_sandbox.models import TrackingInfo, gid
+
+from lgl_sync.control_plane import inbox
+from lgl_sync.control_plane.retailers import get_retailer
+from lgl_sync.control_plane.tables import email_notifications, webhook_inbox
+from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
+from lgl_sync.defs.inventory import lgl_inventory_snapshot, unimported_order_units
+from lgl_sync.defs.orders import imported_lgl_orders, retailer_order_changes, retailer_paid_orders
+from lgl_sync.defs.webhooks import webhook_sensor
+from lgl_sync.sync import subscriptions
+from lgl_sync.web.app import create_app
+from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
+
+ORDERS = [retailer_paid_orders, imported_lgl_orders, retailer_order_changes]
+PUSH = [lgl_shipments, retailer_fulfillments]
+ASSETS = {
+    "import_orders": ORDERS,
+    "push_fulfillments": PUSH,
+    "inventory_snapshot": [lgl_inventory_snapshot, unimported_order_units],
+}
+
+
+def _serve(app) -> tuple[uvicorn.Server, threading.Thread, str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(400):
+        if server.started:
+            break
+        time.sleep(0.025)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def _wait(predicate, seconds: float = 30.0) -> None:
+    """Waits for the sandbox's delivery thread (bounded; a failure names what never came)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the deliveries never arrived")
+
+
+@pytest.fixture
+def hooked(world, monkeypatch):
+    """LGL and one retailer, both subscribed to the web app; the seeded orders imported by a
+    polling run; then Shopify's search set to lag an hour, so only reads by id see anything new."""
+    seed(world.sandbox, normal=3, lgl_skus=40)
+    sandbox = world.sandbox.engine
+    retailer = world.add_retailer(RETAILER)
+    monkeypatch.setenv("SHOPIFY_LGL_DOMAIN", world.sandbox.domain("lgl"))
+    monkeypatch.setenv("SHOPIFY_LGL_CLIENT_SECRET", sandbox.stores["lgl"].api_secret)
+    monkeypatch.setenv(
+        "SHOPIFY_NATIONWIDE_PLANTS_CLIENT_SECRET", sandbox.stores[RETAILER].api_secret
+    )
+    monkeypatch.setenv("LGL_WEBHOOK_DEBOUNCE_SECONDS", "0")
+    server, thread, url = _serve(create_app(world.engine, {}))
+    monkeypatch.setenv("LGL_PUBLIC_URL", url)
+    endpoint = subscriptions.endpoint()
+    subscriptions.ensure(
+        world.sandbox.client(RETAILER), endpoint, subscriptions.retailer_topics(retailer),
+        repair=True,
+    )  # fmt: skip
+    subscriptions.ensure(
+        world.sandbox.client("lgl"), endpoint, subscriptions.LGL_TOPICS, repair=True
+    )
+    assert world.materialize(ORDERS, partition=RETAILER).success
+    _settle(world)
+    for handle in ("lgl", RETAILER):
+        sandbox.stores[handle].apply_settings({"search_lag": 3600})
+    yield world, url
+    sandbox.webhooks.stop()
+    server.should_exit = True
+    thread.join(10)
+
+
+def _settle(world) -> None:
+    """Every delivery sent, then the inbox emptied without runs (what happened so far)."""
+    _wait(lambda: world.sandbox.engine.webhooks.pending() == 0)
+    waiting = inbox.waiting(world.engine)
+    inbox.take(world.engine, [e.id for e in waiting], "setup")
+
+
+def _sense(world) -> list[dg.RunRequest]:
+    context = dg.build_sensor_context(instance=world.instance, resources=world.resources())
+    result = webhook_sensor(context)
+    return list(result.run_requests or []) if isinstance(result, dg.SensorResult) else []
+
+
+def _run(world, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """A sensor's run request executed as the daemon would launch it (its config and tags)."""
+    return dg.materialize(
+        ASSETS[request.job_name],
+        partition_key=request.partition_key,
+        instance=world.instance,
+        resources=world.resources(),
+        run_config=request.run_config,
+        tags=request.tags,
+        raise_on_error=False,
+    )
+
+
+def _place(world, count: int, sku: str = "LGL-0003") -> list[str]:
+    store = world.sandbox.engine.stores[RETAILER]
+    variant = store.variants_by_sku(sku)[0]
+    placed = []
+    with store.lock:
+        for _ in range(count):
+            order = store.create_order(
+                lines=[{"variant_id": variant.id, "quantity": 2}],
+                email="buyer@example.com",
+                shipping_address={
+                    "firstName": "Buyer", "lastName": "One", "address1": "2 Elm St",
+                    "city": "Austin", "provinceCode": "TX", "zip": "73301", "countryCode": "US",
+                },
+            )  # fmt: skip
+            placed.append(gid("Order", order.id))
+    return placed
+
+
+def _named(world) -> set[str]:
+    return {i for e in inbox.waiting(world.engine) for i in e.objects.get("order_ids", [])}
+
+
+def _imported(world) -> dict[str, int]:
+    """LGL orders per source order id, as the LGL store has them."""
+    return {source: len(orders) for source, orders in lgl_orders_by_source(world.sandbox).items()}
+
+
+def test_a_burst_of_order_webhooks_becomes_one_run_that_reads_the_orders_by_id(hooked):
+    world, _url = hooked
+    placed = _place(world, 3)
+    _wait(lambda: len(_named(world)) == 3)
+    requests_ = _sense(world)
+    assert [(r.job_name, r.partition_key) for r in requests_] == [("import_orders", RETAILER)]
+    config = requests_[0].run_config["ops"]["retailer_paid_orders"]["config"]
+    assert sorted(config["order_ids"]) == sorted(placed)
+    assert requests_[0].tags["lgl/trigger"] == "webhook"
+    assert _sense(world) == []  # every delivery was handed to that one run
+    result = _run(world, requests_[0])
+    assert result.success
+    imported = _imported(world)
+    assert all(imported.get(source) == 1 for source in placed)  # search lags: read by id
+    paid = result.asset_materializations_for_node("retailer_paid_orders")[0].metadata
+    assert paid["named_by_webhooks"].value == 3
+
+
+def _ship(world, source_ids: list[str]) -> list[str]:
+    lgl = world.sandbox.engine.stores["lgl"]
+    by_source = lgl_orders_by_source(world.sandbox)
+    shipped = []
+    with lgl.lock:
+        for n, source in enumerate(source_ids):
+            order = by_source[source][0]
+            fo = lgl.fulfillment_orders[order.fulfillment_order_ids[0]]
+            lgl.create_fulfillment([(fo, None)], [TrackingInfo("UPS", f"1ZHOOK{n}", None)], True)
+            shipped.append(gid("Order", order.id))
+    return shipped
+
+
+def test_an_lgl_shipment_webhook_pushes_that_orders_tracking_to_its_retailer(hooked):
+    world, _url = hooked
+    placed = _place(world, 2)
+    _wait(lambda: len(inbox.waiting(world.engine)) >= 2)
+    assert _run(world, _sense(world)[0]).success
+    _settle(world)
+    shipped = _ship(world, placed)
+    _wait(lambda: any(e.flow == "fulfillments" for e in inbox.waiting(world.engine)))
+    _wait(lambda: world.sandbox.engine.webhooks.pending() == 0)
+    requests_ = [r for r in _sense(world) if r.job_name == "push_fulfillments"]
+    assert [r.partition_key for r in requests_] == [RETAILER]
+    named = requests_[0].run_config["ops"]["lgl_shipments"]["config"]["lgl_order_ids"]
+    assert sorted(named) == sorted(shipped)
+    assert _run(world, requests_[0]).success
+    store = world.sandbox.engine.stores[RETAILER]
+    for source in placed:
+        order = store.orders[int(source.rsplit("/", 1)[1])]
+        numbers = [
+            t.number for f in order.fulfillment_ids for t in store.fulfillments[f].tracking_info
+        ]
+        assert len(numbers) == 1 and numbers[0].startswith("1ZHOOK")
+
+
+def _drain(world) -> int:
+    """Sensor and runs until the inbox is empty and no delivery is pending; the runs made."""
+    runs = 0
+    for _ in range(50):
+        _wait(lambda: world.sandbox.engine.webhooks.pending() == 0, 60)
+        made = _sense(world)
+        for request in made:
+            assert _run(world, request).success
+        runs += len(made)
+        if not made and not inbox.waiting(world.engine):
+            return runs
+    raise AssertionError("the inbox never emptied")
+
+
+def test_dropped_duplicated_and_reordered_webhooks_end_as_perfect_delivery(hooked):
+    world, _url = hooked
+    sandbox = world.sandbox.engine
+    sandbox.webhooks.set_chaos({"drop": 0.2, "duplicate": 0.2, "delay": [0, 1.5], "seed": 7})
+    placed = _place(world, 12)
+    _drain(world)
+    shipped_sources = placed[::2]
+    # Reconciliation: the search index catches up and one polling cycle runs, as scheduled.
+    for handle in ("lgl", RETAILER):
+        sandbox.stores[handle].apply_settings({"search_lag": 0})
+    assert world.materialize(ORDERS, partition=RETAILER).success
+    _ship(world, [s for s in shipped_sources if _imported(world).get(s)])
+    _drain(world)
+    assert world.materialize(PUSH, partition=RETAILER).success
+    counters = sandbox.webhooks.counters
+    assert counters.dropped > 0 and counters.duplicated > 0
+    imported = _imported(world)
+    assert {s: imported.get(s) for s in placed} == {s: 1 for s in placed}
+    store = sandbox.stores[RETAILER]
+    tracked = Counter(
+        t.number
+        for source in shipped_sources
+        for f in store.orders[int(source.rsplit("/", 1)[1])].fulfillment_ids
+        for t in store.fulfillments[f].tracking_info
+    )
+    assert len(tracked) == len(shipped_sources) and set(tracked.values()) == {1}
+    with world.engine.connect() as connection:
+        stored = connection.execute(sa.select(webhook_inbox.c.event_id)).scalars().all()
+    assert len(stored) == len(set(stored))  # each event once, whatever arrived twice
+
+
+def test_app_uninstalled_disables_the_retailer_and_emails_once(hooked):
+    world, _url = hooked
+    world.sandbox.engine.webhooks.set_chaos({"duplicate": 1.0})
+    requests.post(f"{world.sandbox.server.url}/_sandbox/stores/{RETAILER}/uninstall", timeout=10)
+    _wait(lambda: world.sandbox.engine.webhooks.pending() == 0)
+    _wait(lambda: bool(inbox.waiting(world.engine)))
+    assert _sense(world) == [] and _sense(world) == []
+    assert get_retailer(world.engine, RETAILER).enabled is False
+    with world.engine.connect() as connection:
+        emails = (
+            connection.execute(
+                sa.select(email_notifications.c.subject).where(
+                    email_notifications.c.notification_type == "compliance"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(emails) == 1 and "uninstalled" in emails[0]
+
+
+def _post(url: str, body: bytes, secret: str, shop: str, **headers: str) -> requests.Response:
+    digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    sent = {
+        "X-Shopify-Topic": "orders/paid",
+        "X-Shopify-Shop-Domain": shop,
+        "X-Shopify-Hmac-Sha256": digest,
+        "X-Shopify-Event-Id": str(uuid.uuid4()),
+        "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+        "Content-Type": "application/json",
+        **headers,
+    }
+    return requests.post(f"{url}/webhooks", data=body, headers=sent, timeout=10)
+
+
+def test_forged_resigned_and_unknown_deliveries_are_refused_and_stored_nowhere(hooked, monkeypatch):
+    world, url = hooked
+    secret = world.sandbox.engine.stores[RETAILER].api_secret
+    shop = f"{RETAILER}.myshopify.com"
+    body = json.dumps({"id": 1, "admin_graphql_api_id": "gid://shopify/Order/1"}).encode()
+    with world.engine.connect() as connection:
+        before = connection.execute(sa.select(sa.func.count()).select_from(webhook_inbox)).scalar()
+    assert _post(url, body, "not-the-secret", shop).status_code == 401
+    tampered = body.replace(b'"id": 1', b'"id": 2')  # a genuine signature on another body
+    genuine = _post(url, body, secret, shop)
+    replay = _post(url, tampered, secret, shop, **{"X-Shopify-Hmac-Sha256": "x" * 44})
+    assert genuine.status_code == 200 and replay.status_code == 401
+    assert _post(url, body, secret, "stranger.myshopify.com").status_code == 404
+    assert _post(url, b"{" * (300 * 1024), secret, shop).status_code == 413
+    assert _post(url, b"not json", secret, shop).status_code == 400
+    event = str(uuid.uuid4())
+    twice = [_post(url, body, secret, shop, **{"X-Shopify-Event-Id": event}) for _ in range(2)]
+    assert [r.text for r in twice] == ["stored", "duplicate"]
+    monkeypatch.setenv("LGL_APP_PREVIOUS_CLIENT_SECRET", "the-old-secret")
+    assert _post(url, body, "the-old-secret", shop).status_code == 200  # during a rotation
+    with world.engine.connect() as connection:
+        after = connection.execute(sa.select(sa.func.count()).select_from(webhook_inbox)).scalar()
+    assert after - before == 3  # the genuine one, the event sent twice once, the old secret's
+
+
+def test_the_sandbox_retries_a_failing_endpoint_and_deletes_the_subscription_after_8(hooked):
+    world, _url = hooked
+    sandbox = world.sandbox.engine
+    retailer_store = sandbox.stores[RETAILER]
+    retailer_store.api_secret = "rotated-without-telling-lgl"  # every delivery now 401s
+    sandbox.webhooks.stop()  # this test sends by hand, on the sandbox clock
+    _place(world, 1)
+    for _ in range(12):  # past the whole retry schedule, on the sandbox clock
+        sandbox.clock.advance(9000)
+        sandbox.webhooks.send_due()
+    topics = {s.topic for s in retailer_store.webhook_subscriptions.values()}
+    assert "ORDERS_PAID" not in topics and "ORDERS_UPDATED" not in topics
+    assert sandbox.webhooks.counters.deleted_subscriptions >= 2
+    drift = subscriptions.ensure(
+        world.sandbox.client(RETAILER),
+        subscriptions.endpoint(),
+        subscriptions.retailer_topics(get_retailer(world.engine, RETAILER)),
+        repair=False,
+    )
+    assert "ORDERS_PAID" in drift.missing and not drift.repaired
+
+
+def test_subscriptions_are_created_once_and_drift_is_repaired(hooked):
+    world, _url = hooked
+    client = world.sandbox.client(RETAILER)
+    wanted = subscriptions.retailer_topics(get_retailer(world.engine, RETAILER))
+    endpoint = subscriptions.endpoint()
+    again = subscriptions.ensure(client, endpoint, wanted, repair=True)
+    assert again.clean and sorted(again.ok) == sorted(wanted)
+    store = world.sandbox.engine.stores[RETAILER]
+    paid = next(s for s in store.webhook_subscriptions.values() if s.topic == "ORDERS_PAID")
+    paid.include_fields = []
+    store.webhook_subscriptions.pop(
+        next(s.id for s in store.webhook_subscriptions.values() if s.topic == "ORDERS_EDITED")
+    )
+    drift = subscriptions.ensure(client, endpoint, wanted, repair=True)
+    assert drift.missing == ["ORDERS_EDITED"] and drift.changed == ["ORDERS_PAID"]
+    assert subscriptions.ensure(client, endpoint, wanted, repair=False).clean
+    assert len(store.webhook_subscriptions) == len(wanted)
+
+
+def test_a_burst_of_500_lgl_stock_webhooks_starts_one_inventory_run(hooked):
+    world, _url = hooked
+    lgl = world.sandbox.engine.stores["lgl"]
+    with lgl.lock:
+        for n in range(500):
+            item = list(lgl.inventory_items.values())[n % 40]
+            level = next(iter(item.levels.values()))
+            lgl.set_quantity(level, "available", level.quantities["available"] + 1)
+    _wait(lambda: len(inbox.waiting(world.engine)) >= 500, 60)
+    made = _sense(world)
+    assert [r.job_name for r in made] == ["inventory_snapshot"]
+    assert _sense(world) == []
+    assert _run(world, made[0]).success
