@@ -13,15 +13,11 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
-import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
 import requests
 import sqlalchemy as sa
-import uvicorn
 from cryptography.fernet import Fernet
 
 from lgl_sync.control_plane import credentials
@@ -29,6 +25,7 @@ from lgl_sync.control_plane.retailers import get_retailer
 from lgl_sync.control_plane.tables import asset_handoffs, store_credentials
 from lgl_sync.web.app import create_app
 from lgl_sync_tests.orders_world import RETAILER, seed
+from lgl_sync_tests.served import served as serving
 
 SECRET = "store-app-secret"
 SHOP = f"{RETAILER}.myshopify.com"
@@ -60,19 +57,8 @@ def served(world, monkeypatch):
         )
     told: list = []
     app = create_app(world.engine, {}, tell=lambda *args: told.append(args))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/webhooks/compliance", world, told
-    server.should_exit = True
-    thread.join(10)
+    with serving(app) as url:
+        yield f"{url}/webhooks/compliance", world, told
 
 
 def _post(url: str, topic: str, payload: dict, secret: str = SECRET, shop: str = SHOP):

@@ -22,8 +22,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
-import threading
 import time
 import uuid
 from collections import Counter
@@ -32,7 +30,6 @@ import dagster as dg
 import pytest
 import requests
 import sqlalchemy as sa
-import uvicorn
 from shopify_sandbox.models import TrackingInfo, gid
 
 from lgl_sync.control_plane import inbox
@@ -45,6 +42,7 @@ from lgl_sync.defs.webhooks import webhook_sensor
 from lgl_sync.sync import subscriptions
 from lgl_sync.web.app import create_app
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
+from lgl_sync_tests.served import served
 
 ORDERS = [retailer_paid_orders, imported_lgl_orders, retailer_order_changes]
 PUSH = [lgl_shipments, retailer_fulfillments]
@@ -53,20 +51,6 @@ ASSETS = {
     "push_fulfillments": PUSH,
     "inventory_snapshot": [lgl_inventory_snapshot, unimported_order_units],
 }
-
-
-def _serve(app) -> tuple[uvicorn.Server, threading.Thread, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(400):
-        if server.started:
-            break
-        time.sleep(0.025)
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def _wait(predicate, seconds: float = 30.0) -> None:
@@ -92,7 +76,8 @@ def hooked(world, monkeypatch):
         "SHOPIFY_NATIONWIDE_PLANTS_CLIENT_SECRET", sandbox.stores[RETAILER].api_secret
     )
     monkeypatch.setenv("LGL_WEBHOOK_DEBOUNCE_SECONDS", "0")
-    server, thread, url = _serve(create_app(world.engine, {}))
+    server = served(create_app(world.engine, {}))
+    url = server.__enter__()
     monkeypatch.setenv("LGL_PUBLIC_URL", url)
     endpoint = subscriptions.endpoint()
     subscriptions.ensure(
@@ -108,8 +93,7 @@ def hooked(world, monkeypatch):
         sandbox.stores[handle].apply_settings({"search_lag": 3600})
     yield world, url
     sandbox.webhooks.stop()
-    server.should_exit = True
-    thread.join(10)
+    server.__exit__(None, None, None)
 
 
 def _settle(world) -> None:
