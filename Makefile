@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test lint format dev sandbox bench chaos screenshots email-screenshots clean lock audit
+.PHONY: demo test lint format dev sandbox bench bench-webhooks chaos screenshots email-screenshots clean lock audit
 
 $(STAMP): pyproject.toml sandbox/pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ chaos: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m lgl_sync_tests.bench.run
+	$(BIN)/python -m lgl_sync_tests.bench.webhooks
+
+# Webhook latency against polling, production-shaped (receiver and daemon processes, ~15 min).
+bench-webhooks: $(STAMP)
+	$(BIN)/python -m lgl_sync_tests.bench.webhooks
 
 # The exact versions of everything installed (regenerate after changing a dependency).
 lock: $(STAMP)

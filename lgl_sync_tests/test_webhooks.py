@@ -25,6 +25,7 @@ import json
 import time
 import uuid
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -44,6 +45,10 @@ from lgl_sync.web.app import create_app
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
 from lgl_sync_tests.served import served
 
+ADDRESS = {
+    "firstName": "Buyer", "lastName": "One", "address1": "2 Elm St",
+    "city": "Austin", "provinceCode": "TX", "zip": "73301", "countryCode": "US",
+}  # fmt: skip
 ORDERS = [retailer_paid_orders, imported_lgl_orders, retailer_order_changes]
 PUSH = [lgl_shipments, retailer_fulfillments]
 ASSETS = {
@@ -131,11 +136,8 @@ def _place(world, count: int, sku: str = "LGL-0003") -> list[str]:
             order = store.create_order(
                 lines=[{"variant_id": variant.id, "quantity": 2}],
                 email="buyer@example.com",
-                shipping_address={
-                    "firstName": "Buyer", "lastName": "One", "address1": "2 Elm St",
-                    "city": "Austin", "provinceCode": "TX", "zip": "73301", "countryCode": "US",
-                },
-            )  # fmt: skip
+                shipping_address=ADDRESS,
+            )
             placed.append(gid("Order", order.id))
     return placed
 
@@ -260,7 +262,7 @@ def test_app_uninstalled_disables_the_retailer_and_emails_once(hooked):
         emails = (
             connection.execute(
                 sa.select(email_notifications.c.subject).where(
-                    email_notifications.c.notification_type == "compliance"
+                    email_notifications.c.notification_type == "webhooks"
                 )
             )
             .scalars()
@@ -362,3 +364,43 @@ def test_a_burst_of_500_lgl_stock_webhooks_starts_one_inventory_run(hooked):
     assert [r.job_name for r in made] == ["inventory_snapshot"]
     assert _sense(world) == []
     assert _run(world, made[0]).success
+
+
+def test_a_retailer_whose_webhooks_stopped_is_reported_once_when_polling_finds_orders(hooked):
+    world, _url = hooked
+    sandbox = world.sandbox.engine
+    store = sandbox.stores[RETAILER]
+    with world.engine.begin() as connection:  # its last webhook came two hours ago
+        connection.execute(
+            webhook_inbox.update().values(
+                received_at=datetime.now(UTC) - timedelta(hours=2),
+                triggered_at=datetime.now(UTC) - timedelta(hours=2),
+            )
+        )
+    store.webhook_subscriptions.clear()  # Shopify deleted them: nothing arrives any more
+    variant = store.variants_by_sku("LGL-0004")[0]
+    with store.lock:
+        for _ in range(2):
+            store.create_order(
+                lines=[{"variant_id": variant.id, "quantity": 1}],
+                created_at=store.now() - timedelta(minutes=7),  # past the 5-minute grace
+                email="buyer@example.com",
+                shipping_address=ADDRESS,
+            )
+    store.apply_settings({"search_lag": 0})
+    for _ in range(2):  # two polling cycles: told once
+        result = world.materialize(ORDERS, partition=RETAILER)
+        assert result.success
+    last_run = result.asset_materializations_for_node("imported_lgl_orders")[0].metadata
+    with world.engine.connect() as connection:
+        told = (
+            connection.execute(
+                sa.select(email_notifications.c.subject).where(
+                    email_notifications.c.notification_type == "webhooks"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert told == ["[Nationwide Plants] webhooks stopped arriving"]
+    assert last_run["orders_no_webhook_announced"].value == 0  # nothing new the second time

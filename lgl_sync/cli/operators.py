@@ -374,6 +374,10 @@ def status(as_json: bool) -> None:
             f"  Shopify API last hour: {found.api_requests_last_hour} requests, "
             f"{found.api_cost_last_hour:.0f} cost · p95 latency 24 h: "
             f"{found.api_p95_ms_24h or '-'} ms · errors 24 h: {errors}\n"
+            f"  webhooks 24 h: {found.webhooks_24h}, lag p50 "
+            f"{found.webhook_lag_p50_s if found.webhook_lag_p50_s is not None else '-'} s, "
+            f"max {found.webhook_lag_max_s if found.webhook_lag_max_s is not None else '-'} s · "
+            f"last: {found.webhook_last or 'never'}\n"
         )
 
 

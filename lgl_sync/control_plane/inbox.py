@@ -111,9 +111,15 @@ class TopicStatus:
     lag_max: float | None
 
 
-def topic_status(engine: Engine, since: datetime) -> list[TopicStatus]:
-    """Per store and topic since ``since``: deliveries, duplicates refused, the last one and
-    the lag from Shopify's trigger to receipt."""
+def topic_status(
+    engine: Engine, since: datetime, retailer_id: str | None = None
+) -> list[TopicStatus]:
+    """Per store and topic since ``since`` (one retailer's store only, when given):
+    deliveries, duplicates refused, the last one and the lag from Shopify's trigger to
+    receipt."""
+    where = [webhook_inbox.c.received_at >= since]
+    if retailer_id is not None:
+        where.append(webhook_inbox.c.retailer_id == retailer_id)
     with engine.connect() as connection:
         rows = connection.execute(
             sa.select(
@@ -123,7 +129,7 @@ def topic_status(engine: Engine, since: datetime) -> list[TopicStatus]:
                 webhook_inbox.c.triggered_at,
                 webhook_inbox.c.received_at,
                 webhook_inbox.c.duplicates,
-            ).where(webhook_inbox.c.received_at >= since)
+            ).where(*where)
         ).all()
     groups: dict[tuple, list] = {}
     for row in rows:
@@ -159,6 +165,18 @@ def last_delivery(engine: Engine, retailer_id: str) -> datetime | None:
             )
         ).scalar()
     return aware(value) if value else None
+
+
+def announced(engine: Engine, retailer_id: str, since: datetime) -> set[str]:
+    """The orders the retailer's webhooks named since ``since``."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(webhook_inbox.c.objects).where(
+                webhook_inbox.c.retailer_id == retailer_id,
+                webhook_inbox.c.received_at >= since,
+            )
+        ).scalars()
+        return {i for objects in rows for i in (objects or {}).get("order_ids") or []}
 
 
 def prune(engine: Engine, older_than: timedelta) -> int:

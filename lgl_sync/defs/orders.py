@@ -8,7 +8,7 @@ import dagster as dg
 import pandas as pd
 
 from lgl_sync import settings
-from lgl_sync.control_plane import ledger, watermarks
+from lgl_sync.control_plane import inbox, ledger, watermarks
 from lgl_sync.defs.alerts import NotifierResource
 from lgl_sync.defs.partitions import retailer_asset
 from lgl_sync.defs.resources import (
@@ -19,7 +19,12 @@ from lgl_sync.defs.resources import (
     takeover,
 )
 from lgl_sync.flows import Flow
-from lgl_sync.notify.notices import held_notice, unsubmitted_notice, warehouse_notice
+from lgl_sync.notify.notices import (
+    held_notice,
+    unsubmitted_notice,
+    warehouse_notice,
+    webhook_notice,
+)
 from lgl_sync.shopify.models import FULFILLMENT_SERVICE
 from lgl_sync.sync.lifecycle.reads import changed_since
 from lgl_sync.sync.lifecycle.rules import SourceChange
@@ -43,6 +48,10 @@ from lgl_sync.sync.service_requests import (
     answer_fulfillment_requests,
     unsubmitted,
 )
+
+# How long after an order was placed its webhook must have arrived, before polling's finding
+# it counts as unannounced.
+UNANNOUNCED_GRACE = timedelta(minutes=5)
 
 
 class OrderImportConfig(dg.Config):
@@ -137,6 +146,7 @@ def imported_lgl_orders(
     control_plane: ControlPlaneResource,
     retailer_stores: RetailerStoresResource,
     lgl_shopify: ShopifyStoreResource,
+    notifier: NotifierResource,
 ) -> dg.MaterializeResult:
     """Each eligible order created once in the LGL store and tagged at the retailer.
 
@@ -171,11 +181,43 @@ def imported_lgl_orders(
         _settle_read(engine, retailer.id, retailer_paid_orders, eligible, move_mark=settled)
     paid = {o.id: o.financial_status or "" for o in retailer_paid_orders}
     metadata = _metadata(outcomes, skipped, source, lgl, paid) | answers.as_metadata()
+    if not config.order_ids:  # a polling run: did webhooks announce what it found?
+        metadata |= _unannounced(engine, retailer, retailer_paid_orders, outcomes, notifier)
     _fail_if_any(outcomes, answers, metadata)
     context.log.info(
         "orders: %s", {str(k): n for k, n in Counter(o.status for o in outcomes).items()}
     )
     return dg.MaterializeResult(value=outcomes, metadata=metadata)
+
+
+def _unannounced(engine, retailer, read: list[SourceOrder], outcomes, notifier) -> dict:
+    """Orders this polling run imported that no webhook named although the retailer's store
+    sends webhooks. When nothing at all arrived from the store since the oldest of them was
+    placed, its webhooks have stopped: a person is told once per outage."""
+    last = inbox.last_delivery(engine, retailer.id)
+    if last is None:  # no webhooks from this store: polling is the only path
+        return {}
+    placed = {o.id: o.created_at for o in read}
+    cutoff = datetime.now(UTC) - UNANNOUNCED_GRACE
+    imported = [o.source_order_id for o in outcomes if o.status == ImportStatus.IMPORTED]
+    named = inbox.announced(engine, retailer.id, cutoff - timedelta(days=2))
+    missed = [i for i in imported if i not in named and placed.get(i, cutoff) < cutoff]
+    if missed and last < min(placed[i] for i in missed):
+        lines = [
+            f"{len(missed)} order(s) were found by polling that no webhook announced; the last "
+            f"webhook from {retailer.name} arrived {last:%Y-%m-%d %H:%M} UTC.",
+            "Orders still arrive, every LGL_ORDERS_CRON tick instead of within seconds.",
+            "Check and repair the subscriptions: lgl-sync webhooks status --repair",
+        ]
+        notifier.notifier(engine).notify(
+            webhook_notice(
+                title=f"[{retailer.name}] webhooks stopped arriving",
+                lines=lines,
+                retailer_id=retailer.id,
+                dedupe_key=f"webhooks-stopped:{retailer.id}:{last.isoformat()}",
+            )
+        )
+    return {"orders_no_webhook_announced": len(missed)}
 
 
 def _fail_if_any(outcomes: list[ImportOutcome], answers: Answers, metadata: dict) -> None:

@@ -29,5 +29,7 @@ def retailer_partitions_sensor(
 inventory_automation = dg.AutomationConditionSensorDefinition(
     "inventory_automation",
     target=dg.AssetSelection.assets("retailer_inventory"),
+    # Soon after a snapshot (a webhook's included): each retailer's stock follows in seconds.
+    minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )

@@ -28,9 +28,10 @@ from lgl_sync.defs.jobs import import_orders_job, inventory_snapshot_job, push_f
 from lgl_sync.defs.resources import ControlPlaneResource
 from lgl_sync.defs.schedules import ACTIVE
 from lgl_sync.flows import RETAILER_FLOW_TAG, Flow
-from lgl_sync.notify.notices import compliance_notice
+from lgl_sync.notify.notices import webhook_notice
 
 TRIGGER_TAG = "lgl/trigger"
+LAG_TAG = "lgl/webhook-lag-s"  # from Shopify's trigger of the oldest delivery to the request
 UNINSTALLED = "uninstalled"
 
 
@@ -64,6 +65,13 @@ def _last_snapshot_start(instance: dg.DagsterInstance) -> datetime | None:
     return datetime.fromtimestamp(start, UTC) if start else None
 
 
+def _lag(events: list[inbox.Event]) -> str:
+    triggered = [e.triggered_at for e in events if e.triggered_at]
+    if not triggered:
+        return "unknown"
+    return f"{(datetime.now(UTC) - min(triggered)).total_seconds():.1f}"
+
+
 def _retailer_request(retailer_id: str, flow: Flow, events: list[inbox.Event]) -> dg.RunRequest:
     tag = f"{retailer_id}:{flow}"
     if flow == Flow.ORDERS:
@@ -78,7 +86,7 @@ def _retailer_request(retailer_id: str, flow: Flow, events: list[inbox.Event]) -
         job_name=job,
         partition_key=retailer_id,
         run_config={"ops": {op: {"config": config} for op, config in ops.items()}},
-        tags={RETAILER_FLOW_TAG: tag, TRIGGER_TAG: "webhook"},
+        tags={RETAILER_FLOW_TAG: tag, TRIGGER_TAG: "webhook", LAG_TAG: _lag(events)},
     )
 
 
@@ -96,7 +104,7 @@ def _inventory_request(
     return dg.RunRequest(
         run_key=f"webhook:inventory:{max(e.id for e in fresh)}",
         job_name=inventory_snapshot_job.name,
-        tags={TRIGGER_TAG: "webhook"},
+        tags={TRIGGER_TAG: "webhook", LAG_TAG: _lag(fresh)},
     )
 
 
@@ -118,8 +126,11 @@ def _uninstalled(engine, notifier: NotifierResource, events: list[inbox.Event]) 
                 "No orders are imported and nothing is pushed until it is installed again "
                 f"and enabled (lgl-sync retailer enable {event.retailer_id}).",
             ]
-        notice = compliance_notice(
-            topic="app/uninstalled", title=title, lines=lines, delivery=event.event_id
+        notice = webhook_notice(
+            title=title,
+            lines=lines,
+            retailer_id=event.retailer_id,
+            dedupe_key=f"uninstalled:{event.event_id}",
         )
         notifier.notifier(engine).notify(notice)
         inbox.take(engine, [event.id], UNINSTALLED)

@@ -276,3 +276,17 @@ def compliance_notice(*, topic: str, title: str, lines: list[str], delivery: str
         context={"topic": topic, "title": title, "lines": lines},
         dedupe_key=f"compliance:{delivery}",
     )
+
+
+def webhook_notice(
+    *, title: str, lines: list[str], retailer_id: str | None, dedupe_key: str
+) -> Notice:
+    """What Shopify's webhooks say a person must know: an app uninstalled, webhooks that
+    stopped arriving (once per ``dedupe_key``)."""
+    return Notice(
+        kind="webhooks",
+        subject=title,
+        context={"title": title, "lines": lines},
+        retailer_id=retailer_id,
+        dedupe_key=dedupe_key,
+    )

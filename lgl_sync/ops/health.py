@@ -17,7 +17,7 @@ from dagster import DagsterEventType
 from dagster._core.event_api import PartitionKeyFilter
 from sqlalchemy.engine import Engine
 
-from lgl_sync.control_plane import ledger
+from lgl_sync.control_plane import inbox, ledger
 from lgl_sync.control_plane.retailers import list_retailers
 from lgl_sync.flows import Flow, flow_of_asset, flow_of_job
 from lgl_sync.ops.runs import failure_category, root_cause
@@ -66,6 +66,12 @@ class RetailerStatus:
     api_cost_last_hour: float = 0.0
     api_p95_ms_24h: float | None = None
     errors_24h: dict[str, int] = field(default_factory=dict)
+    # Webhooks from the retailer's store: the last one (ISO time), and over 24 h how many and
+    # the median and worst lag from Shopify's trigger to receipt, in seconds.
+    webhook_last: str | None = None
+    webhooks_24h: int = 0
+    webhook_lag_p50_s: float | None = None
+    webhook_lag_max_s: float | None = None
 
     def as_json(self) -> dict:
         data = asdict(self)
@@ -206,8 +212,20 @@ def collect(instance: dg.DagsterInstance, engine: Engine, now: datetime | None =
         status.shipments_waiting = ledger.shipments_waiting(engine, retailer.id)
         _checks(instance, retailer.id, status)
         _api_usage(instance, retailer.id, now, status)
+        _webhooks(engine, retailer.id, now, status)
         statuses.append(status)
     return statuses
+
+
+def _webhooks(engine: Engine, retailer_id: str, now: datetime, status: RetailerStatus) -> None:
+    last = inbox.last_delivery(engine, retailer_id)
+    status.webhook_last = last.isoformat() if last else None
+    topics = inbox.topic_status(engine, now - timedelta(hours=24), retailer_id)
+    status.webhooks_24h = sum(t.deliveries for t in topics)
+    lags = [t.lag_p50 for t in topics if t.lag_p50 is not None]
+    status.webhook_lag_p50_s = round(statistics.median(lags), 1) if lags else None
+    worst = [t.lag_max for t in topics if t.lag_max is not None]
+    status.webhook_lag_max_s = round(max(worst), 1) if worst else None
 
 
 def _age(delta: timedelta | None) -> str:
