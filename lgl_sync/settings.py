@@ -351,6 +351,20 @@ CRONS = {
     "LGL_INVENTORY_CRON": "*/5 * * * *",
     "NOTIFY_DIGEST_CRON": "0 7 * * *",
 }
+# With webhooks on (LGL_PUBLIC_URL set), the schedules are the reconciliation behind them and
+# poll half as often by default; still well within the freshness windows (30, 30, 15 minutes).
+WEBHOOK_CRONS = {
+    "LGL_ORDERS_CRON": "*/20 * * * *",
+    "LGL_FULFILLMENTS_CRON": "10-59/20 * * * *",
+    "LGL_INVENTORY_CRON": "*/10 * * * *",
+}
+
+
+def default_cron(name: str) -> str:
+    """A schedule's cadence when its variable is not set."""
+    if os.environ.get("LGL_PUBLIC_URL", "").strip() and name in WEBHOOK_CRONS:
+        return WEBHOOK_CRONS[name]
+    return CRONS[name]
 
 
 def cron(name: str) -> tuple[str, str | None]:
@@ -359,12 +373,11 @@ def cron(name: str) -> tuple[str, str | None]:
     stopped, and the problem names the variable (the schedule's description, `health`)."""
     from dagster._utils.schedules import is_valid_cron_string
 
-    value = os.environ.get(name, "").strip() or CRONS[name]
+    default = default_cron(name)
+    value = os.environ.get(name, "").strip() or default
     if is_valid_cron_string(value):
         return value, None
-    return CRONS[
-        name
-    ], f"{name} must be a cron expression such as {CRONS[name]!r}, not {value[:40]!r}"
+    return default, f"{name} must be a cron expression such as {default!r}, not {value[:40]!r}"
 
 
 def cron_problems() -> list[str]:

@@ -404,3 +404,16 @@ def test_a_retailer_whose_webhooks_stopped_is_reported_once_when_polling_finds_o
         )
     assert told == ["[Nationwide Plants] webhooks stopped arriving"]
     assert last_run["orders_no_webhook_announced"].value == 0  # nothing new the second time
+
+
+def test_with_webhooks_on_the_schedules_reconcile_half_as_often_unless_set(monkeypatch):
+    from lgl_sync import settings
+
+    monkeypatch.delenv("LGL_PUBLIC_URL", raising=False)
+    monkeypatch.delenv("LGL_ORDERS_CRON", raising=False)
+    assert settings.cron("LGL_ORDERS_CRON") == ("*/10 * * * *", None)
+    monkeypatch.setenv("LGL_PUBLIC_URL", "https://sync.lgl.example")
+    assert settings.cron("LGL_ORDERS_CRON") == ("*/20 * * * *", None)
+    assert settings.cron("LGL_INVENTORY_CRON")[0] == "*/10 * * * *"
+    monkeypatch.setenv("LGL_ORDERS_CRON", "*/7 * * * *")
+    assert settings.cron("LGL_ORDERS_CRON") == ("*/7 * * * *", None)

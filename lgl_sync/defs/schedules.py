@@ -77,8 +77,8 @@ def retailer_run_requests(
     cron_schedule=ORDERS_CRON,
     default_status=default_status(ORDERS_PROBLEM),
     description=_described(
-        "Every 10 minutes (LGL_ORDERS_CRON): import orders for each retailer with import_orders "
-        "on.",
+        "Every 10 minutes, 20 with webhooks (LGL_ORDERS_CRON): import orders for each retailer "
+        "with import_orders on.",
         ORDERS_PROBLEM,
     ),
 )
@@ -94,7 +94,8 @@ def import_orders_schedule(
     cron_schedule=FULFILLMENTS_CRON,
     default_status=default_status(FULFILLMENTS_PROBLEM),
     description=_described(
-        "Every 10 minutes between the order imports (LGL_FULFILLMENTS_CRON): push shipments.",
+        "Every 10 minutes between the order imports, 20 with webhooks (LGL_FULFILLMENTS_CRON): "
+        "push shipments.",
         FULFILLMENTS_PROBLEM,
     ),
 )
@@ -110,7 +111,8 @@ inventory_schedule = dg.ScheduleDefinition(
     cron_schedule=INVENTORY_CRON,
     default_status=default_status(INVENTORY_PROBLEM),
     description=_described(
-        "Every 5 minutes (LGL_INVENTORY_CRON): the LGL snapshot; every retailer's sync follows it.",
+        "Every 5 minutes, 10 with webhooks (LGL_INVENTORY_CRON): the LGL snapshot; every "
+        "retailer's sync follows it.",
         INVENTORY_PROBLEM,
     ),
 )
