@@ -131,9 +131,11 @@ def _order(world: World, rng: random.Random) -> Event:
     retailer = rng.choice(sorted(world.locations))
     store = world.sandbox.stores[retailer]
     with store.lock:
+        lgl = world.sandbox.stores[LGL_HANDLE]
         variants = [
             v for v in store.variants.values()
             if v.ships_from_location_id == world.locations[retailer]
+            and v.sku and lgl.variants_by_sku(v.sku)  # not the SKU LGL lacks (held)
         ]  # fmt: skip
         order = store.create_order(
             lines=[{"variant_id": rng.choice(variants).id, "quantity": 1}],

@@ -161,6 +161,7 @@ class Dispatcher:
         self.chaos = Chaos()
         self.counters = Counters()
         self._queue: list[Delivery] = []
+        self._sending = 0  # taken from the queue, being sent
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -176,8 +177,9 @@ class Dispatcher:
             self.chaos = Chaos()
 
     def pending(self) -> int:
+        """Deliveries queued or being sent."""
         with self._lock:
-            return len(self._queue)
+            return len(self._queue) + self._sending
 
     def emit(self, store: Any, topic: str, payload: dict[str, Any]) -> None:
         """One event: a delivery per subscription to ``topic`` (unless chaos drops it)."""
@@ -227,8 +229,13 @@ class Dispatcher:
         with self._lock:
             due = sorted((d for d in self._queue if d.due <= now), key=lambda d: d.due)
             self._queue = [d for d in self._queue if d.due > now]
+            self._sending += len(due)
         for delivery in due:
-            self._attempt(delivery)
+            try:
+                self._attempt(delivery)
+            finally:
+                with self._lock:
+                    self._sending -= 1
         return len(due)
 
     def _attempt(self, delivery: Delivery) -> None:
