@@ -232,6 +232,11 @@ def _stop(processes: list[subprocess.Popen]) -> float:
             os.killpg(process.pid, signal.SIGKILL)
             _pid, _status, usage = os.wait4(process.pid, 0)
             cpu += usage.ru_utime + usage.ru_stime
+    for process in processes:  # whatever of theirs is left (a run still exiting)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     return cpu
 
 
@@ -323,7 +328,10 @@ def run(events: int = 200, retailers: int = 10, per_minute: float = 20.0, seed: 
     rng = random.Random(seed)
     sandbox = Sandbox(SandboxClock(speed=1.0))
     load_world(sandbox, {"skus": 60, "orders": 3, "seed": seed, "retailers": retailers})
-    with tempfile.TemporaryDirectory() as tmp, SandboxServer(sandbox) as server:
+    with (
+        tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp,
+        SandboxServer(sandbox) as server,
+    ):
         home = Path(tmp)
         web = _free_port()
         env = _environment(sandbox, server, home, web)
