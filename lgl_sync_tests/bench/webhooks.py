@@ -20,6 +20,7 @@ one ``inventory_snapshot`` run per debounce window.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -233,10 +234,8 @@ def _stop(processes: list[subprocess.Popen]) -> float:
             _pid, _status, usage = os.wait4(process.pid, 0)
             cpu += usage.ru_utime + usage.ru_stime
     for process in processes:  # whatever of theirs is left (a run still exiting)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return cpu
 
 
