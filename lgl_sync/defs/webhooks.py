@@ -33,6 +33,7 @@ from lgl_sync.notify.notices import webhook_notice
 TRIGGER_TAG = "lgl/trigger"
 LAG_TAG = "lgl/webhook-lag-s"  # from Shopify's trigger of the oldest delivery to the request
 UNINSTALLED = "uninstalled"
+COVER_MARGIN = timedelta(seconds=5)
 
 
 def _settled(events: list[inbox.Event], now: datetime, debounce: float) -> bool:
@@ -95,7 +96,9 @@ def _inventory_request(
 ) -> dg.RunRequest | None:
     """One snapshot run for the deliveries no snapshot has covered yet."""
     started = _last_snapshot_start(instance)
-    covered = [e for e in events if started and e.triggered_at and e.triggered_at < started]
+    # A margin for Shopify's clock against ours: a delivery near the start is not "covered".
+    edge = started - COVER_MARGIN if started else None
+    covered = [e for e in events if edge and e.triggered_at and e.triggered_at < edge]
     if covered:
         inbox.take(engine, [e.id for e in covered], "covered")
     fresh = [e for e in events if e not in covered]
