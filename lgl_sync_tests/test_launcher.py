@@ -112,9 +112,7 @@ def test_runs_fork_from_the_preloaded_process_and_a_code_change_restarts_it(env,
     assert not restarted.alive  # the instance's disposal stops the zygote
 
 
-def test_terminate_cancels_a_forked_run_and_monitoring_fails_a_killed_one(
-    env, sandbox, tmp_path
-):
+def test_terminate_cancels_a_forked_run_and_monitoring_fails_a_killed_one(env, sandbox, tmp_path):
     # Every request to the retailer hangs: the runs stay in their first read.
     sandbox.engine.set_faults(RETAILER, [FaultRule("timeout", rate=1, hang_seconds=120)])
     home = prepare_dagster_home(tmp_path / "home", pg_url="")

@@ -20,6 +20,7 @@ run monitoring and the duplicate-start guard are Dagster's.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -70,8 +71,11 @@ class Zygote:
         self._answers, answers_write = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [executable, "-m", "lgl_sync.ops.zygote", str(requests_read), str(answers_write)]
-                + [serialize_value(pointer)],
+                [
+                    executable,
+                    *("-m", "lgl_sync.ops.zygote", str(requests_read), str(answers_write)),
+                    serialize_value(pointer),
+                ],
                 stdin=subprocess.DEVNULL,
                 pass_fds=(requests_read, answers_write),
                 cwd=pointer.working_directory or None,
@@ -109,10 +113,8 @@ class Zygote:
 
     def close(self) -> None:
         for fd in (self._requests, self._answers):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -136,8 +138,10 @@ class PreloadedRunLauncher(DefaultRunLauncher):
         key = (executable, pointer.module, pointer.fn_name, pointer.working_directory)
         with self._zygotes_lock:
             current = self._zygotes.get(key)
-            if current and current.alive and current.fingerprint == code_fingerprint(
-                pointer.module
+            if (
+                current
+                and current.alive
+                and current.fingerprint == code_fingerprint(pointer.module)
             ):
                 return current
             self._zygotes.pop(key, None)

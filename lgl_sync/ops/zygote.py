@@ -11,6 +11,7 @@ Nothing here may start a thread or open a connection before forking: a child inh
 imported modules.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -34,10 +35,8 @@ def _preload(pointer_json: str) -> None:
     from dagster._core.code_pointer import CodePointer
     from dagster._serdes import deserialize_value
 
-    try:  # the instance's storage, when it is Postgres
+    with contextlib.suppress(ImportError):  # the instance's storage, when it is Postgres
         import dagster_postgres  # noqa: F401
-    except ImportError:
-        pass
     target = deserialize_value(pointer_json, CodePointer).load_target()
     if isinstance(target, dg.Definitions):
         target.get_repository_def()
