@@ -226,6 +226,27 @@ def test_a_new_lgl_snapshot_requests_every_retailers_sync(world):
     assert requested == set(handles)
 
 
+def test_each_retailer_follows_a_snapshot_while_the_next_one_is_running(world):
+    handles = [h for h, _ in RETAILERS]
+    _seed(world, 50, handles)
+    assets = dg.Definitions(assets=[*UPSTREAM, retailer_inventory], resources=world.resources())
+    first = dg.evaluate_automation_conditions(defs=assets, instance=world.instance)
+    assert dg.materialize(UPSTREAM, instance=world.instance, resources=world.resources()).success
+    # A webhook's next snapshot is already running when the automation is evaluated.
+    job = assets.resolve_implicit_global_asset_job_def()
+    snapshot_keys = {a.key for a in UPSTREAM}
+    running = world.instance.create_run_for_job(
+        job_def=job.get_subset(asset_selection=snapshot_keys),
+        asset_selection=frozenset(snapshot_keys),
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    assert world.instance.get_run_by_id(running.run_id).status == dg.DagsterRunStatus.STARTED
+    after = dg.evaluate_automation_conditions(
+        defs=assets, instance=world.instance, cursor=first.cursor
+    )
+    assert after.get_requested_partitions(dg.AssetKey("retailer_inventory")) == set(handles)
+
+
 def test_shopify_idempotency_refusals_are_waited_out_or_retried_under_a_new_key(world):
     """FACTS.md §9: IDEMPOTENCY_CONCURRENT_REQUEST (the key's first request still runs: try the
     same key again later) and IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED (after a failed attempt: read

@@ -114,8 +114,14 @@ class InventorySyncConfig(dg.Config):
 @retailer_asset(
     Flow.INVENTORY,
     kinds={"shopify", "pandas"},
-    # Every retailer syncs as soon as a new LGL snapshot exists, all from that one snapshot.
-    automation_condition=dg.AutomationCondition.eager(),
+    # Every retailer syncs as soon as a new LGL snapshot exists, all from that one snapshot,
+    # even while the next snapshot is already running (a webhook's): eager() would wait for
+    # it, and under a steady stream of stock webhooks the retailers' runs kept waiting. The
+    # snapshot a run reads is whole either way (the handoff is one transaction), and the next
+    # one starts another sync when it lands.
+    automation_condition=dg.AutomationCondition.eager().without(
+        ~dg.AutomationCondition.any_deps_in_progress()
+    ),
     check_specs=[
         dg.AssetCheckSpec(
             "inventory_sku_coverage",

@@ -30,6 +30,6 @@ inventory_automation = dg.AutomationConditionSensorDefinition(
     "inventory_automation",
     target=dg.AssetSelection.assets("retailer_inventory"),
     # Soon after a snapshot (a webhook's included): each retailer's stock follows in seconds.
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=3,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )

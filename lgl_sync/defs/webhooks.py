@@ -159,7 +159,7 @@ def _runnable(context, control_plane: ControlPlaneResource, retailer_id: str, fl
 
 
 @dg.sensor(
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=3,
     default_status=dg.DefaultSensorStatus.RUNNING,
     jobs=[import_orders_job, push_fulfillments_job, inventory_snapshot_job],
     description="Shopify's webhooks (the inbox) become runs of the retailer and flow they "

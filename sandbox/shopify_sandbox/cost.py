@@ -5,10 +5,15 @@ Requested cost, before execution: scalars and enums 0, objects 1, a connection 2
 mutation 10 per top-level field. Actual cost, after execution, counts what was returned.
 Lists that are not connections cost their ``first``/``names``/``ids`` size, or one element
 when unbounded (**inferred**: Shopify does not document it).
+
+The "observed" mode (a store's ``cost_mode``) plays what real Shopify reports instead
+(FACTS.md §9): a connection's nodes cost ``divisor`` times less than the formula, rounded up
+(``products(first: 200) { id updatedAt }``: 2 + 200/20 = 12, as observed, against 202).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,9 +48,12 @@ class CostReport:
 
 
 class _Walker:
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: dict) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: dict, divisor: float = 1
+    ) -> None:
         self.schema = schema
         self.variables = variables
+        self.divisor = divisor  # 1: the documented formula; above 1: the "observed" mode
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
@@ -94,7 +102,7 @@ class _Walker:
                         )
                     )
                 children = self._node_cost(sel.selection_set, named, here)
-                cost = 2 + (size or 0) * children
+                cost = 2 + math.ceil((size or 0) * children / self.divisor)
             elif is_list_type(get_nullable_type(definition.type)):
                 size = args.get("first") or len(args.get("names") or args.get("ids") or ()) or 1
                 children = self.requested(sel.selection_set, named, here)
@@ -147,7 +155,8 @@ class _Walker:
             if is_leaf_type(named):
                 continue
             if named.name.endswith("Connection"):
-                total += 2 + self._actual_nodes(sel.selection_set, named, value)
+                nodes = self._actual_nodes(sel.selection_set, named, value)
+                total += 2 + math.ceil(nodes / self.divisor)
             elif isinstance(value, list):
                 total += sum(1 + self.actual(sel.selection_set, named, v) for v in value if v)
             else:
@@ -186,9 +195,11 @@ def requested_cost(
     document: DocumentNode,
     operation: OperationDefinitionNode,
     variables: dict,
+    divisor: float = 1,
 ) -> CostReport:
-    """The cost Shopify reserves before running ``operation``."""
-    walker = _Walker(schema, document, variables)
+    """The cost Shopify reserves before running ``operation`` (a connection's nodes divided by
+    ``divisor`` in the observed mode)."""
+    walker = _Walker(schema, document, variables, divisor)
     if operation.operation == OperationType.MUTATION:
         roots = [s for s in operation.selection_set.selections if isinstance(s, FieldNode)]
         walker.report.requested = MUTATION_COST * len(roots)
@@ -203,11 +214,12 @@ def actual_cost(
     operation: OperationDefinitionNode,
     variables: dict,
     data: Any,
+    divisor: float = 1,
 ) -> int:
     """The cost Shopify charges after running ``operation``, from what it returned."""
     if operation.operation == OperationType.MUTATION:
         return requested_cost(schema, document, operation, variables).requested
-    return _Walker(schema, document, variables).actual(
+    return _Walker(schema, document, variables, divisor).actual(
         operation.selection_set, schema.query_type, data
     )
 

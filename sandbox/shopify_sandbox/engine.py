@@ -212,7 +212,7 @@ class Sandbox:
         refused = denied(self.schema, document, operation, store.scopes)
         if refused:
             return Response(200, {"errors": refused, "data": None}), 0, 0
-        report = requested_cost(self.schema, document, operation, variables)
+        report = requested_cost(self.schema, document, operation, variables, store.cost_divisor)
         if report.errors:
             return Response(200, {"errors": [e.formatted for e in report.errors]}), 0, 0
         requested = report.requested
@@ -266,7 +266,9 @@ class Sandbox:
                 context_value=ctx,
                 field_resolver=default_resolver,
             )
-            actual = actual_cost(self.schema, document, operation, variables, result.data or {})
+            actual = actual_cost(
+                self.schema, document, operation, variables, result.data or {}, store.cost_divisor
+            )
             store.bucket.refund(max(0, requested - actual))
             store.usage.cost_requested += requested
             store.usage.cost_actual += actual

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import random
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -136,6 +137,13 @@ class Store:
         self.development_store = False  # 5 orderCreate per minute when True (FACTS.md §1.5)
         self.order_create_times: deque[float] = deque()
         self.search_lag = 0.0
+        # A round trip's network latency (mean, jitter) in real seconds, added before each
+        # GraphQL request is served: Shopify is far away, the sandbox is not.
+        self.latency = (0.0, 0.0)
+        self.latency_random = random.Random(0)
+        # "formula": the documented cost of a connection (the upper bound); "observed": what
+        # real Shopify reports, ``cost_divisor`` (4-20) times less for a connection's nodes.
+        self.cost_divisor = 1.0
         # How orderByIdentifier behaves (Shopify does not document it; FACTS.md §9):
         # consistent | lagging_unique (lags like search, a duplicate custom ID is refused) |
         # lagging_duplicates (lags, and a second order with the same custom ID is accepted).
@@ -193,6 +201,18 @@ class Store:
             self.bucket.set_plan(settings["plan"])
         if "search_lag" in settings:
             self.search_lag = float(settings["search_lag"])
+        if "cost_mode" in settings:  # "formula", "observed" (divisor 10) or {"observed": 20}
+            mode = settings["cost_mode"]
+            divisor = mode.get("observed") if isinstance(mode, dict) else None
+            if mode not in ("formula", "observed") and not 4 <= (divisor or 0) <= 20:
+                raise ValueError('cost_mode must be "formula", "observed" or {"observed": 4..20}')
+            self.cost_divisor = 1.0 if mode == "formula" else float(divisor or 10)
+        if "latency_ms" in settings:  # 150, or [150, 50] for 150 ± 50 ms
+            value = settings["latency_ms"]
+            mean, jitter = (value, 0) if isinstance(value, int | float) else value
+            if not 0 <= jitter <= mean <= 10_000:
+                raise ValueError("latency_ms must be a mean (and a jitter up to it) in ms")
+            self.latency = (mean / 1000, jitter / 1000)
         if "development_store" in settings:
             self.development_store = bool(settings["development_store"])
         if "protected_customer_data" in settings:
