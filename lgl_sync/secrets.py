@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import re
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from lgl_sync import settings
 
 ENCRYPTED_PREFIX = "enc:v1:"
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{2,}$")
@@ -16,17 +18,22 @@ class SecretError(ValueError):
     """A token reference that cannot be used; the message never contains the token."""
 
 
-def _fernet() -> Fernet:
-    key = os.environ.get("LGL_SECRET_KEY")
-    if not key:
+def _fernet() -> MultiFernet:
+    """Every key of LGL_SECRET_KEY: the first encrypts, each decrypts (a rotation in
+    progress lists the new key first and the old after it)."""
+    keys = settings.secret_keys()
+    if not keys:
         raise SecretError("LGL_SECRET_KEY is not set, so encrypted tokens cannot be used")
-    try:
-        return Fernet(key.encode())
-    except (ValueError, TypeError):
-        raise SecretError(
-            "LGL_SECRET_KEY is not a valid Fernet key "
-            "(generate one with `lgl-sync retailer new-key`)"
-        ) from None
+    fernets = []
+    for position, key in enumerate(keys, 1):
+        try:
+            fernets.append(Fernet(key.encode()))
+        except (ValueError, TypeError):
+            raise SecretError(
+                f"LGL_SECRET_KEY's key {position} of {len(keys)} is not a valid Fernet key "
+                "(generate one with `lgl-sync retailer new-key`)"
+            ) from None
+    return MultiFernet(fernets)
 
 
 APP = "app"  # the store was connected by installing LGL's app: tokens in the control plane
@@ -85,7 +92,7 @@ SEALED = b"enc:v1:"
 
 def seal(data: bytes) -> bytes:
     """``data`` encrypted with LGL_SECRET_KEY when it is set (else as it is)."""
-    if not os.environ.get("LGL_SECRET_KEY"):
+    if not settings.secret_keys():
         return data
     return SEALED + _fernet().encrypt(data)
 
@@ -96,5 +103,26 @@ def unseal(data: bytes) -> bytes:
         return data
     try:
         return _fernet().decrypt(data[len(SEALED) :])
+    except InvalidToken:
+        raise SecretError("a stored value cannot be decrypted with LGL_SECRET_KEY") from None
+
+
+def rotated(value: str) -> str:
+    """A stored ``enc:v1:`` secret encrypted again under LGL_SECRET_KEY's first key."""
+    if not value.startswith(ENCRYPTED_PREFIX):
+        raise SecretError("a stored secret is not encrypted")
+    try:
+        token = _fernet().rotate(value[len(ENCRYPTED_PREFIX) :].encode())
+    except InvalidToken:
+        raise SecretError("a stored secret cannot be decrypted with LGL_SECRET_KEY") from None
+    return ENCRYPTED_PREFIX + token.decode()
+
+
+def resealed(data: bytes) -> bytes:
+    """What ``seal`` made, encrypted again under the first key (clear data stays clear)."""
+    if not data.startswith(SEALED):
+        return data
+    try:
+        return SEALED + _fernet().rotate(data[len(SEALED) :])
     except InvalidToken:
         raise SecretError("a stored value cannot be decrypted with LGL_SECRET_KEY") from None

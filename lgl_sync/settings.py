@@ -146,6 +146,13 @@ SETTINGS = {
             "that app's client secret (a secret: from the environment only)",
         ),
         Setting(
+            "LGL_SECRET_KEY",
+            "",
+            "the Fernet key stored secrets are encrypted with (`lgl-sync retailer new-key`); "
+            "comma-separated keys rotate: the first encrypts, every one decrypts "
+            "(`lgl-sync secrets rotate` re-encrypts under the first; then drop the old)",
+        ),
+        Setting(
             "LGL_APP_PREVIOUS_CLIENT_SECRET",
             "",
             "the app's client secret before a rotation: webhooks signed with it are still "
@@ -391,6 +398,11 @@ def app_client_id() -> str:
 
 def app_client_secret() -> str:
     return _raw("LGL_APP_CLIENT_SECRET")
+
+
+def secret_keys() -> list[str]:
+    """LGL_SECRET_KEY's keys, newest first (empty when unset)."""
+    return [k.strip() for k in _raw("LGL_SECRET_KEY").split(",") if k.strip()]
 
 
 def previous_client_secret() -> str:

@@ -17,6 +17,7 @@ import pytest
 from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.test_utils import create_test_daemon_workspace_context
 from dagster._core.workspace.load_target import ModuleTarget
+from dagster._daemon.asset_daemon import AssetDaemon
 from dagster._daemon.backfill import execute_backfill_iteration
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
     QueuedRunCoordinatorDaemon,
@@ -242,3 +243,30 @@ def test_a_backfill_re_runs_past_months_of_usage_for_every_retailer(env, tmp_pat
         assert backfill.status == BulkActionStatus.COMPLETED_SUCCESS
         materialized = instance.get_materialized_partitions(dg.AssetKey("monthly_usage"))
         assert set(materialized) == set(partitions)
+
+
+def test_the_inventory_automation_submits_one_run_per_retailer_not_a_backfill(env, tmp_path):
+    """A snapshot's retailers follow from the automation tick itself: as a backfill (Dagster's
+    default for several partitions) the runs waited up to a minute for the backfill daemon."""
+    home = prepare_dagster_home(tmp_path / "home", pg_url="")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("retailers", RETAILERS)
+        graph = defs.resolve_asset_graph()
+        upstream = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is None]
+        job = defs.resolve_implicit_global_asset_job_def()
+        settings = instance.get_auto_materialize_settings()
+        daemon = AssetDaemon(settings=settings, pre_sensor_interval_seconds=1)
+        sensor = dg.RunsFilter(tags={"dagster/sensor_name": "inventory_automation"})
+        with create_test_daemon_workspace_context(_TARGET, instance) as workspace:
+            for tick in range(30):  # bounded: the sensor ticks at most every 3 s
+                daemon._run_iteration_impl(
+                    workspace, threadpool_executor=None, amp_tick_futures={}, debug_crash_flags={}
+                )
+                if tick == 0:  # the first tick sets the cursor; then a snapshot lands
+                    assert job.execute_in_process(instance=instance, asset_selection=upstream)
+                if instance.get_run_records(sensor) or instance.get_backfills():
+                    break
+                time.sleep(0.5)
+        runs = instance.get_run_records(sensor)
+        assert sorted(r.dagster_run.tags["dagster/partition"] for r in runs) == sorted(RETAILERS)
+        assert instance.get_backfills() == []

@@ -8,16 +8,23 @@ LGL reachability and SKU coverage with the missing SKUs listed.
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner
 from shopify_sandbox.models import gid
 
 from lgl_sync.cli import main
+from lgl_sync.control_plane import credentials
+from lgl_sync.control_plane.database import create_engine
+from lgl_sync.control_plane.tables import asset_handoffs, retailers, store_credentials
 from lgl_sync.devkit.world import RETAILER_LGL_LOCATION, token_for
 from lgl_sync.retailer import token_variable
+from lgl_sync.secrets import SecretError, decrypt_secret, resolve_token, seal, unseal
 
 VALID = {
     "id": "nationwide-plants",
@@ -177,6 +184,57 @@ def test_encrypted_token_is_accepted_and_never_shown(cli, monkeypatch):
     assert cli("retailer", "add", definition={**VALID, "api_token": encrypted}).exit_code == 0
     shown = cli("retailer", "show", "nationwide-plants").output
     assert "(encrypted)" in shown and encrypted not in shown
+
+
+def test_the_secret_key_rotates_without_losing_a_stored_secret(cli, monkeypatch):
+    old, new = (cli("retailer", "new-key").output.strip() for _ in range(2))
+    monkeypatch.setenv("LGL_SECRET_KEY", old)
+    secret = "shpat_" + "cd" * 16
+    encrypted = cli("retailer", "encrypt-token", input=secret).output.strip()
+    assert cli("retailer", "add", definition={**VALID, "api_token": encrypted}).exit_code == 0
+    engine = create_engine(os.environ["LGL_DATABASE_URL"])
+    domain = VALID["domain"].removeprefix("https://")
+    credentials.save(
+        engine,
+        domain,
+        grant="client_credentials",
+        client_id="client-id",
+        client_secret="app-secret-1",
+        answer={"access_token": "shpat_" + "ef" * 16, "expires_in": 3600},
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(asset_handoffs).values(
+                asset_key="retailer_paid_orders",
+                partition_key="nationwide-plants",
+                run_id="r1",
+                value=seal(b"2 Elm St"),
+                created_at=datetime.now(UTC),
+            )
+        )
+
+    monkeypatch.setenv("LGL_SECRET_KEY", f"{new},{old}")  # the new key first, the old after
+    assert resolve_token(encrypted) == secret  # both decrypt while the rotation runs
+    rotated = cli("retailer", "rotate-key")
+    assert rotated.exit_code == 0, rotated.output
+    assert "1 retailer tokens, 1 store credentials, 1 asset handoffs" in rotated.output
+    assert secret not in rotated.output and "app-secret-1" not in rotated.output
+
+    monkeypatch.setenv("LGL_SECRET_KEY", new)  # the old key dropped: nothing is lost
+    with engine.connect() as connection:
+        token = connection.execute(sa.select(retailers.c.api_token)).scalar_one()
+        row = connection.execute(sa.select(store_credentials)).mappings().one()
+        handoff = connection.execute(sa.select(asset_handoffs.c.value)).scalar_one()
+    assert token != encrypted and resolve_token(token) == secret
+    assert decrypt_secret(row["client_secret"]) == "app-secret-1"
+    assert decrypt_secret(row["access_token"]) == "shpat_" + "ef" * 16
+    assert unseal(bytes(handoff)) == b"2 Elm St"
+    monkeypatch.setenv("LGL_SECRET_KEY", old)  # and the old key alone no longer reads them
+    with pytest.raises(SecretError):
+        resolve_token(token)
+    monkeypatch.setenv("LGL_SECRET_KEY", f"{new},not-a-key")
+    with pytest.raises(SecretError, match="key 2 of 2 is not a valid Fernet key"):
+        resolve_token(token)
 
 
 def _sandbox_definition(sandbox, handle: str) -> dict:

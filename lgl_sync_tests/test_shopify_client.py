@@ -23,7 +23,12 @@ from shopify_sandbox.faults import FaultRule
 from shopify_sandbox.models import gid
 
 from lgl_sync.devkit.world import token_for
-from lgl_sync.shopify.client import ShopifyClient, idempotency_key, raise_user_errors
+from lgl_sync.shopify.client import (
+    _LEARNT_PAGES,
+    ShopifyClient,
+    idempotency_key,
+    raise_user_errors,
+)
 from lgl_sync.shopify.documents import all_documents
 from lgl_sync.shopify.errors import (
     AmbiguousOutcomeError,
@@ -35,7 +40,9 @@ from lgl_sync.shopify.errors import (
     ValidationError,
 )
 from lgl_sync.sync.inventory.reads import ITEMS_PER_PAGE
+from lgl_sync.sync.orders.reads import ORDERS_PER_PAGE
 from lgl_sync_tests.conftest import SECRETS
+from lgl_sync_tests.orders_world import seed
 
 RETAILER = "nationwide-plants"
 
@@ -73,7 +80,39 @@ def test_pagination_returns_10000_records_exactly_once(sandbox):
         )
     )
     assert len(items) == len({i["id"] for i in items}) == 10_000
-    assert client.metrics.requests == 50 + client.metrics.throttled_responses
+    # 200 a page by the documented formula, more once the reported cost shows they fit
+    assert client.metrics.requests <= 50 + client.metrics.throttled_responses
+    assert max(e["requested"] for e in sandbox.store("lgl").request_log) <= 1000
+
+
+def test_page_sizes_follow_the_cost_shopify_reports(sandbox):
+    """FACTS.md §9: real Shopify reports connections 4-20x cheaper than the documented formula
+    the page sizes are written for. Under the sandbox's observed mode pages grow to what the
+    reported cost allows; when a remembered size is refused for its cost, it is halved back
+    down and the read still ends whole."""
+    seed(sandbox, normal=200)
+    store = sandbox.store(RETAILER)
+    total = len(store.orders)
+
+    def read(mode: str) -> ShopifyClient:
+        store.apply_settings({"cost_mode": mode})
+        client = sandbox.client(RETAILER)
+        orders = list(
+            client.paginate(
+                "EligibleOrders", {"query": ""}, path="orders", page_size=ORDERS_PER_PAGE
+            )
+        )
+        assert len(orders) == len({o["id"] for o in orders}) == total
+        return client
+
+    formula = read("formula").metrics.requests
+    observed = read("observed")
+    learnt = _LEARNT_PAGES[(observed.endpoint, "EligibleOrders")]
+    assert learnt > 5 * ORDERS_PER_PAGE and observed.metrics.requests * 3 < formula
+    assert max(e["requested"] for e in store.request_log) < 1000
+    again = read("formula")  # starts at the learnt size: refused for its cost, then halved
+    assert again.metrics.requests > formula
+    assert _LEARNT_PAGES[(again.endpoint, "EligibleOrders")] == ORDERS_PER_PAGE
 
 
 def test_injected_5xx_and_timeouts_are_retried_to_a_correct_result(sandbox):

@@ -40,6 +40,8 @@ from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
 from lgl_sync.defs.inventory import lgl_inventory_snapshot, unimported_order_units
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_order_changes, retailer_paid_orders
 from lgl_sync.defs.webhooks import webhook_sensor
+from lgl_sync.ops import metrics
+from lgl_sync.ops.health import collect
 from lgl_sync.sync import subscriptions
 from lgl_sync.web.app import create_app
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
@@ -167,6 +169,12 @@ def test_a_burst_of_order_webhooks_becomes_one_run_that_reads_the_orders_by_id(h
     assert all(imported.get(source) == 1 for source in placed)  # search lags: read by id
     paid = result.asset_materializations_for_node("retailer_paid_orders")[0].metadata
     assert paid["named_by_webhooks"].value == 3
+    # /metrics shows the retailer's webhooks and their lag, as `lgl-sync status` does.
+    (status,) = [s for s in collect(world.instance, world.engine) if s.retailer_id == RETAILER]
+    exposed = metrics.render([status])
+    assert f'lgl_sync_webhooks_24h{{retailer="{RETAILER}"}} {status.webhooks_24h}' in exposed
+    assert status.webhooks_24h >= 3 and status.webhook_lag_max_s is not None
+    assert f'lgl_sync_webhook_lag_seconds{{retailer="{RETAILER}",stat="max"}}' in exposed
 
 
 def _ship(world, source_ids: list[str]) -> list[str]:

@@ -19,6 +19,7 @@ from lgl_sync.cli.errors import fail_cleanly
 from lgl_sync.control_plane import credentials, ledger
 from lgl_sync.control_plane.allowances import allow_zero
 from lgl_sync.control_plane.database import create_engine, database_url, redacted
+from lgl_sync.control_plane.keys import rotate_stored_secrets
 from lgl_sync.control_plane.migrate import upgrade
 from lgl_sync.control_plane.retailers import (
     add_retailer,
@@ -320,6 +321,22 @@ def retailer_new_key() -> None:
     """Print a new LGL_SECRET_KEY."""
 
     click.echo(new_key())
+
+
+@retailer.command("rotate-key")
+@fail_cleanly
+def retailer_rotate_key() -> None:
+    """Re-encrypt every stored secret under LGL_SECRET_KEY's first key.
+
+    A rotation: set LGL_SECRET_KEY=NEW,OLD on every process and restart them, run this, then
+    set LGL_SECRET_KEY=NEW. Safe to repeat."""
+
+    if len(settings.secret_keys()) < 2:
+        click.echo("LGL_SECRET_KEY holds one key: values are re-encrypted under that same key.")
+    counts = rotate_stored_secrets(_engine())
+    done = ", ".join(f"{n} {what}" for what, n in counts.items())
+    click.echo(f"Re-encrypted under LGL_SECRET_KEY's first key: {done}.")
+    click.echo("Once every process runs with it, remove the old key from LGL_SECRET_KEY.")
 
 
 # -- status and health -------------------------------------------------------------------------

@@ -32,4 +32,8 @@ inventory_automation = dg.AutomationConditionSensorDefinition(
     # Soon after a snapshot (a webhook's included): each retailer's stock follows in seconds.
     minimum_interval_seconds=3,
     default_status=dg.DefaultSensorStatus.RUNNING,
+    # One run per retailer, submitted by the tick itself. With backfills (Dagster's default
+    # for a tick of several partitions) the runs waited for the backfill daemon's next pass:
+    # up to a minute after the snapshot.
+    emit_backfills=False,
 )

@@ -28,6 +28,15 @@ HELP = {
     "lgl_sync_api_requests_last_hour": ("gauge", "Shopify requests in the last hour"),
     "lgl_sync_api_cost_last_hour": ("gauge", "Shopify cost points used in the last hour"),
     "lgl_sync_errors_24h": ("gauge", "failed runs in the last 24 hours, by error category"),
+    "lgl_sync_webhooks_24h": ("gauge", "webhook deliveries from the retailer's store, 24 hours"),
+    "lgl_sync_webhook_lag_seconds": (
+        "gauge",
+        "from Shopify's trigger to the delivery's arrival, 24 hours (stat: p50 or max)",
+    ),
+    "lgl_sync_webhook_last_timestamp_seconds": (
+        "gauge",
+        "Unix time of the last webhook delivery from the retailer's store",
+    ),
 }
 
 
@@ -60,6 +69,13 @@ def _samples(status: RetailerStatus, now: datetime) -> Iterable[tuple[str, dict,
     yield "lgl_sync_api_cost_last_hour", retailer, status.api_cost_last_hour
     for category, count in status.errors_24h.items():
         yield "lgl_sync_errors_24h", {**retailer, "category": category}, count
+    yield "lgl_sync_webhooks_24h", retailer, status.webhooks_24h
+    for stat, lag in (("p50", status.webhook_lag_p50_s), ("max", status.webhook_lag_max_s)):
+        if lag is not None:
+            yield "lgl_sync_webhook_lag_seconds", {**retailer, "stat": stat}, lag
+    if status.webhook_last:
+        last = datetime.fromisoformat(status.webhook_last).timestamp()
+        yield "lgl_sync_webhook_last_timestamp_seconds", retailer, last
 
 
 def render(statuses: list[RetailerStatus], now: datetime | None = None) -> str:

@@ -40,6 +40,13 @@ from lgl_sync.shopify.tokens import StaticToken, TokenSource
 logger = logging.getLogger(__name__)
 DEFAULT_API_VERSION = "2026-10"
 _FIRST_GUESS_COST = 50.0
+MAX_PAGE = 250  # Shopify's largest ``first``
+# A page's requested cost aims under Shopify's 1,000-point cap by this much: the observed cost
+# is rounded up per connection, so a page sized from the last one can cost a point or two more.
+PAGE_COST_TARGET = 960
+# Page sizes learnt from the cost Shopify reported, per store endpoint and query, shared by
+# every client of this process (a run reads one store through several clients).
+_LEARNT_PAGES: dict[tuple[str, str], int] = {}
 
 
 def endpoint_url(domain: str, api_version: str) -> str:
@@ -166,11 +173,29 @@ class ShopifyClient:
     ) -> Iterator[dict[str, Any]]:
         """Yields every node of the connection at ``path`` (dotted, e.g. ``order.lineItems``),
         following ``pageInfo.endCursor`` to the last page. A cursor that does not move on, or
-        more than ``LGL_MAX_PAGES`` pages, ends the read with an error instead of looping."""
-        page_variables = {"first": page_size, **(variables or {})}
+        more than ``LGL_MAX_PAGES`` pages, ends the read with an error instead of looping.
+
+        ``page_size`` is what Shopify's documented cost formula allows under its 1,000-point
+        cap; real Shopify reports far less (FACTS.md §9), so each next page asks for as many
+        nodes as fit under the cap at the cost the last page reported (at most 250), and the
+        size is remembered for this store and query. A page refused for its cost
+        (MAX_COST_EXCEEDED) is asked again at half the size, never below ``page_size``."""
+        fixed = "first" in (variables or {})
+        key = (self.endpoint, name)
+        size = page_size if fixed else max(page_size, _LEARNT_PAGES.get(key, page_size))
+        page_variables = {"first": size, **(variables or {})}
         seen: set[str] = set()
         for _ in range(self._max_pages):
-            data = self.query(name, page_variables)
+            try:
+                data = self.query(name, page_variables)
+            except ValidationError as error:
+                if fixed or size <= page_size or not _cost_exceeded(error):
+                    raise
+                size = _LEARNT_PAGES[key] = max(page_size, size // 2)
+                page_variables["first"] = size
+                continue
+            if not fixed:
+                size = page_variables["first"] = self._next_page_size(key, size, page_size)
             connection = _dig(data, path)
             if connection is None:
                 return
@@ -191,6 +216,14 @@ class ShopifyClient:
             f"{name}: more than {self._max_pages} pages (LGL_MAX_PAGES); the read stops",
             operation=name,
         )
+
+    def _next_page_size(self, key: tuple[str, str], size: int, page_size: int) -> int:
+        requested = self._expected_cost.get(key[1])
+        if not requested:
+            return size
+        grown = min(MAX_PAGE, max(page_size, int(size * PAGE_COST_TARGET / requested)))
+        _LEARNT_PAGES[key] = grown
+        return grown
 
     def complete(
         self,
@@ -438,6 +471,15 @@ def _shopify_says(response: requests.Response) -> str:
             str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors
         )
     return " ".join(str(errors or "").split())[:200]
+
+
+def _cost_exceeded(error: ValidationError) -> bool:
+    details = error.details if isinstance(error.details, list) else []
+    return any(
+        (e.get("extensions") or {}).get("code") == "MAX_COST_EXCEEDED"
+        for e in details
+        if isinstance(e, dict)
+    )
 
 
 def connection_nodes(connection: dict[str, Any]) -> list[dict[str, Any]]:
