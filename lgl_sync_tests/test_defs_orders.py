@@ -269,3 +269,44 @@ def test_the_duplicate_check_finds_a_second_lgl_order_of_this_retailer_only(worl
     metadata = {k: v.value for k, v in check.metadata.items()}
     assert metadata["duplicated_source_orders"] == 1
     assert metadata["lgl_orders_checked"] == len(lgl.orders) - 2  # none of someone-else's
+
+
+# A customer's shipping address as a retailer store may hold it, and what the import must end
+# with: imported with the phone Shopify accepts (E.164, or none), or held naming the field.
+REFUSED = [
+    ({"phone": "(512) 555-0134"}, "imported", "+15125550134"),
+    (
+        {"phone": "07700 900123", "countryCode": "GB", "country": "United Kingdom",
+         "provinceCode": None, "province": None, "zip": "SW1A 1AA"},
+        "imported",
+        "+447700900123",
+    ),
+    ({"phone": "ask at the front desk"}, "imported", None),
+    ({"zip": "ABCDE"}, "held", "shippingAddress.zip"),
+    ({"provinceCode": "ZZ"}, "held", "shippingAddress.provinceCode"),
+]  # fmt: skip
+
+
+def test_each_refused_phone_or_address_is_normalised_or_held_naming_the_field(world):
+    seeded = seed(world.sandbox, normal=8)
+    world.add_retailer(RETAILER)
+    store = world.sandbox.store(RETAILER)
+    sources = list(seeded.expected)[: len(REFUSED)]
+    for source, (change, _, _) in zip(sources, REFUSED, strict=True):
+        order = store.orders[int(source.rsplit("/", 1)[1])]
+        address = {**order.shipping_address, **change}
+        order.shipping_address = {k: v for k, v in address.items() if v is not None}
+    result = _run(world)
+    assert result.success
+    outcomes = {o.source_order_id: o for o in _outcomes(result)}
+    by_source = lgl_orders_by_source(world.sandbox)
+    for source, (_, status, expected) in zip(sources, REFUSED, strict=True):
+        if status == "imported":
+            (lgl_order,) = by_source[source]
+            assert lgl_order.shipping_address.get("phone") == expected, source
+        else:
+            assert source not in by_source
+            assert outcomes[source].status == "held"
+            assert f"Shopify refused {expected}" in outcomes[source].detail
+    others = set(seeded.expected) - set(sources)
+    assert all(len(by_source.get(s, [])) == 1 for s in others)

@@ -378,3 +378,68 @@ class EligibleOrder:
 
     order: SourceOrder
     lines: list[tuple[SourceLine, LglVariant]]
+
+
+# -- input Shopify refuses at orderCreate -----------------------------------------------------------
+
+# Calling codes and trunk prefixes of the countries LGL's retailers sell to most: a national
+# number there becomes E.164. Elsewhere only a number already international is kept.
+CALLING_CODES = {"US": "1", "CA": "1", "GB": "44", "AU": "61", "NZ": "64", "IE": "353",
+                 "DE": "49", "FR": "33", "NL": "31", "ES": "34", "IT": "39"}  # fmt: skip
+_PHONE_FIELDS = {
+    ("order", "phone"): (),
+    ("order", "shippingAddress", "phone"): ("shippingAddress",),
+    ("order", "billingAddress", "phone"): ("billingAddress",),
+}
+
+
+def e164(raw: str | None, country: str | None) -> str | None:
+    """``raw`` as an E.164 number (+ and 8 to 15 digits), or None when it cannot be one."""
+    if not raw:
+        return None
+    text = raw.strip()
+    digits = re.sub(r"\D", "", text.split("ext")[0].split("x")[0])
+    if text.startswith("00"):
+        text, digits = "+" + digits[2:], digits[2:]
+    code = CALLING_CODES.get((country or "").upper())
+    if text.startswith("+"):
+        number = digits
+    elif code == "1" and len(digits) == 11 and digits.startswith("1"):
+        number = digits
+    elif code == "1" and len(digits) == 10:
+        number = "1" + digits
+    elif code and digits.startswith("0") and len(digits) > 6:
+        number = code + digits[1:]
+    else:
+        return None
+    return "+" + number if re.fullmatch(r"[1-9]\d{7,14}", number) else None
+
+
+def rejected_fields(user_errors: list[dict[str, Any]]) -> list[str]:
+    """The fields Shopify refused, dotted and without ``order.`` (``shippingAddress.zip``)."""
+    fields = []
+    for error in user_errors:
+        path = [str(p) for p in error.get("field") or []]
+        fields.append(".".join(path[1:] if path[:1] == ["order"] else path) or "order")
+    return fields
+
+
+def repaired_input(payload: dict[str, Any], user_errors: list[dict[str, Any]]):
+    """The orderCreate input with every refused phone normalised to E.164, or dropped when it
+    cannot be; None when Shopify refused anything else (nothing to repair: hold the order)."""
+    paths = [tuple(str(p) for p in e.get("field") or ()) for e in user_errors]
+    if not paths or any(p not in _PHONE_FIELDS for p in paths):
+        return None
+    repaired = json.loads(json.dumps(payload))
+    for path in paths:
+        holder = repaired
+        for key in _PHONE_FIELDS[path]:
+            holder = holder.get(key) or {}
+        address = repaired.get("shippingAddress") or {}
+        country = holder.get("countryCode") or address.get("countryCode")
+        number = e164(holder.get("phone"), country)
+        if number and number != holder.get("phone"):
+            holder["phone"] = number
+        else:
+            holder.pop("phone", None)
+    return repaired
