@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from lgl_sync.retailer import Retailer
-from lgl_sync.shopify.models import FulfillmentOrder
+from lgl_sync.shopify.models import DeliveryMethod, FulfillmentOrder
 
 IMPORTED_TAG = "imported-to-LGL"
 # The LGL order's custom ID: an id-type metafield in LGL Sync's own namespace (never the `$app`
@@ -64,6 +64,12 @@ class SourceOrder:
     # At LGL's fulfillment service: (fulfillment order id, request status) of those requested
     # from it. A requested order is LGL's to ship whatever its financial status.
     requests: tuple[tuple[str, str | None], ...] = ()
+    # How the customer gets the LGL items (the delivery method of the LGL location's shipped
+    # fulfillment orders), the checkout's shipping line (title, code), and the delivery methods
+    # of LGL-location fulfillment orders no warehouse ships (pickup, local delivery).
+    delivery: DeliveryMethod | None = None
+    shipping_line: tuple[str | None, str | None] | None = None
+    not_shipped: tuple[str, ...] = ()
 
     @property
     def requested(self) -> bool:
@@ -132,7 +138,7 @@ def lgl_lines(
     """Lines to ship from fulfillment orders at the LGL location that are still open."""
     lines: dict[str, SourceLine] = {}
     for fo in fulfillment_orders:
-        if fo.location_id != location_id or not fo.fulfillable:
+        if fo.location_id != location_id or not fo.fulfillable or not fo.shipped_to_customer:
             continue
         for item in fo.lines:
             if item.remaining <= 0:
@@ -154,7 +160,7 @@ def assigned_units(
     closed fulfillment order's total after an edit or a refund."""
     per_line: dict[str, list] = {}
     for fo in fulfillment_orders:
-        if fo.location_id != location_id or fo.status == "CANCELLED":
+        if fo.location_id != location_id or fo.status == "CANCELLED" or not fo.shipped_to_customer:
             continue
         for item in fo.lines:
             if not item.line_item_id or not item.sku:
@@ -175,7 +181,7 @@ def fulfilled_units(
     ships it, however the order changes later."""
     units: dict[str, int] = {}
     for fo in fulfillment_orders:
-        if fo.location_id != location_id or fo.status == "CANCELLED":
+        if fo.location_id != location_id or fo.status == "CANCELLED" or not fo.shipped_to_customer:
             continue
         for item in fo.lines:
             if item.sku and item.total > item.remaining:
@@ -201,8 +207,46 @@ def ineligibility(order: SourceOrder, since: datetime) -> str | None:
     if any(t.lower() == IMPORTED_TAG.lower() for t in order.tags):
         return "already_imported"
     if not order.lines:
-        return "no_lgl_items"
+        return "not_shipped" if order.not_shipped else "no_lgl_items"
     return None
+
+
+def delivery_of(fulfillment_orders: list[FulfillmentOrder], location_id: str):
+    """(the delivery method of the LGL location's shipped fulfillment orders, the methods of
+    those no warehouse ships), open ones only."""
+    at_lgl = [
+        fo for fo in fulfillment_orders if fo.location_id == location_id and fo.fulfillable
+    ]
+    shipped = next((fo.delivery for fo in at_lgl if fo.shipped_to_customer), None)
+    others = tuple(sorted({fo.delivery.method_type for fo in at_lgl if not fo.shipped_to_customer}))
+    return shipped, others
+
+
+def ship_method(order: SourceOrder, retailer: Retailer, currency: str):
+    """The LGL order's shipping line and delivery attributes: the service the customer chose,
+    under LGL's name for it when the retailer's ``ship_methods`` maps it."""
+    delivery = order.delivery
+    title, code = order.shipping_line or (None, None)
+    service = (delivery.presented_name if delivery else None) or title
+    service_code = (delivery.service_code if delivery else None) or code
+    mapping = retailer.ship_method_map()
+    keys = [k.casefold() for k in (service_code, code, service, title) if k]
+    lgl_service = next((mapping[k] for k in keys if k in mapping), None)
+    line = None
+    if lgl_service or service:
+        line = {
+            "title": lgl_service or service,
+            "code": service_code or code or lgl_service or service,
+            "source": "lgl-sync",
+            "priceSet": {"shopMoney": {"amount": "0", "currencyCode": currency}},
+        }
+    attributes = {
+        "delivery_service": service,
+        "delivery_service_code": service_code,
+        "deliver_by": delivery.deliver_by if delivery else None,
+        "fulfill_by": delivery.fulfill_by if delivery else None,
+    }
+    return line, [{"key": k, "value": str(v)} for k, v in attributes.items() if v]
 
 
 def split_eligible(
@@ -332,6 +376,8 @@ def build_order_input(
         attributes.append(
             {"key": "retailer_financial_status", "value": order.financial_status or "UNKNOWN"}
         )
+    shipping_line, delivery_attributes = ship_method(order, retailer, currency)
+    attributes += delivery_attributes
     payload: dict[str, Any] = {
         "lineItems": [
             {
@@ -360,6 +406,8 @@ def build_order_input(
             }
         ],
     }
+    if shipping_line:
+        payload["shippingLines"] = [shipping_line]
     if retailer.custom_include_note and order.note:
         payload["note"] = order.note
     return {k: v for k, v in payload.items() if v is not None}

@@ -133,6 +133,15 @@ def order_create(_: Any, info: GraphQLResolveInfo, order: dict, options: dict | 
         custom_attributes=[(a["key"], a["value"]) for a in order.get("customAttributes") or []],
         shipping_address=order.get("shippingAddress"),
         billing_address=order.get("billingAddress"),
+        shipping_lines=[
+            {
+                "title": line["title"],
+                "code": line.get("code"),
+                "source": line.get("source"),
+                "price": _money(line.get("priceSet"), Decimal("0")),
+            }
+            for line in order.get("shippingLines") or []
+        ],
     )
     for mf in order.get("metafields") or []:
         created.metafields[(mf.get("namespace") or "custom", mf["key"])] = Metafield(
