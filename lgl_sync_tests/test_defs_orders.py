@@ -14,7 +14,6 @@ import json
 import subprocess
 import sys
 import time
-
 from datetime import timedelta
 
 import dagster as dg

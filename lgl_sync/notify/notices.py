@@ -299,7 +299,8 @@ def not_shipped_notice(
     sale: not imported, and said once per order (the dedupe key)."""
     lines = [
         f"{o['order']}: {o['method'].replace('_', ' ').lower()} at the LGL location; "
-        "LGL does not ship it" for o in orders
+        "LGL does not ship it"
+        for o in orders
     ]
     lines.append(
         "Fulfil these at the store, or change the order's delivery to shipping and LGL imports it."

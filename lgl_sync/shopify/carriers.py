@@ -61,7 +61,9 @@ def parse_schema_description(text: str) -> dict:
     head, _, countries = text.partition("specific countries:")
     names = [m.strip() for m in re.findall(r"^\s*\*\s+([^*\n][^\n]*)$", head, re.M)]
     by_country = {}
-    for country, body in re.findall(r"\*\s+\*\*([^*]+)\*\*:\s*(.+?)(?=\n\s*\*\s+\*\*|\Z)", countries, re.S):
+    for country, body in re.findall(
+        r"\*\s+\*\*([^*]+)\*\*:\s*(.+?)(?=\n\s*\*\s+\*\*|\Z)", countries, re.S
+    ):
         items = [i.strip().rstrip(".") for i in " ".join(body.split()).split(",")]
         by_country[country.strip()] = [i for i in items if i]
     return {"global": names, "by_country": by_country}
@@ -72,12 +74,14 @@ def main(argv: list[str]) -> int:
         print("usage: python -m lgl_sync.shopify.carriers PATH_TO_SCHEMA(.json[.gz])")
         return 2
     path = Path(argv[1])
-    raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     schema = json.loads(raw)
     types = (schema.get("data") or schema)["__schema"]["types"]
     info = next(t for t in types if t["name"] == "FulfillmentTrackingInfo")
     description = next(f["description"] for f in info["fields"] if f["name"] == "company")
-    LIST.write_text(json.dumps(parse_schema_description(description), indent=1, ensure_ascii=False) + "\n")
+    LIST.write_text(
+        json.dumps(parse_schema_description(description), indent=1, ensure_ascii=False) + "\n"
+    )
     print(f"wrote {LIST}")
     return 0
 

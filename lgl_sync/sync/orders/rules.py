@@ -214,9 +214,7 @@ def ineligibility(order: SourceOrder, since: datetime) -> str | None:
 def delivery_of(fulfillment_orders: list[FulfillmentOrder], location_id: str):
     """(the delivery method of the LGL location's shipped fulfillment orders, the methods of
     those no warehouse ships), open ones only."""
-    at_lgl = [
-        fo for fo in fulfillment_orders if fo.location_id == location_id and fo.fulfillable
-    ]
+    at_lgl = [fo for fo in fulfillment_orders if fo.location_id == location_id and fo.fulfillable]
     shipped = next((fo.delivery for fo in at_lgl if fo.shipped_to_customer), None)
     others = tuple(sorted({fo.delivery.method_type for fo in at_lgl if not fo.shipped_to_customer}))
     return shipped, others
@@ -428,7 +426,7 @@ class EligibleOrder:
     lines: list[tuple[SourceLine, LglVariant]]
 
 
-# -- input Shopify refuses at orderCreate -----------------------------------------------------------
+# -- input Shopify refuses at orderCreate --------------------------------------------------------
 
 # Calling codes and trunk prefixes of the countries LGL's retailers sell to most: a national
 # number there becomes E.164. Elsewhere only a number already international is kept.
@@ -450,9 +448,7 @@ def e164(raw: str | None, country: str | None) -> str | None:
     if text.startswith("00"):
         text, digits = "+" + digits[2:], digits[2:]
     code = CALLING_CODES.get((country or "").upper())
-    if text.startswith("+"):
-        number = digits
-    elif code == "1" and len(digits) == 11 and digits.startswith("1"):
+    if text.startswith("+") or (code == "1" and len(digits) == 11 and digits.startswith("1")):
         number = digits
     elif code == "1" and len(digits) == 10:
         number = "1" + digits

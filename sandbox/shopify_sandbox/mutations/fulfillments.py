@@ -32,7 +32,11 @@ def carrier_url(company: str | None, number: str) -> str | None:
     if company not in CARRIERS:
         return None
     template = CARRIER_URLS.get(company)
-    return template.format(number) if template else f"https://track.sandbox.invalid/{quote(company)}/{quote(number)}"
+    return (
+        template.format(number)
+        if template
+        else f"https://track.sandbox.invalid/{quote(company)}/{quote(number)}"
+    )
 
 
 def _tracking(tracking: dict | None) -> list[TrackingInfo]:
