@@ -40,13 +40,13 @@ def _tags(values: list[str] | None) -> list[str]:
 # that is not one; a US state or Canadian province code that does not exist.
 _PHONE = re.compile(r"^\+[1-9]\d{7,14}$")
 _ZIP = {"US": re.compile(r"^\d{5}(-\d{4})?$"), "CA": re.compile(r"^[A-Z]\d[A-Z] ?\d[A-Z]\d$", re.I)}
+_US_STATES = (
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
+    "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP AA AE AP"
+)
 _PROVINCES = {
-    "US": set(
-        "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV "
-        "NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP "
-        "AA AE AP".split()  # noqa: SIM905 - a list of codes reads better as one string
-    ),
-    "CA": set("AB BC MB NB NL NS NT NU ON PE QC SK YT".split()),  # noqa: SIM905
+    "US": frozenset(re.findall(r"[A-Z]{2}", _US_STATES)),
+    "CA": frozenset(re.findall(r"[A-Z]{2}", "AB BC MB NB NL NS NT NU ON PE QC SK YT")),
 }
 
 
