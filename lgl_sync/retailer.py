@@ -37,6 +37,7 @@ TEXT_FIELDS = {
     "billing_province": 100,
     "billing_zip": 20,
     "billing_country": 64,
+    "ship_methods": 2000,
 }
 
 
@@ -112,6 +113,10 @@ class Retailer(BaseModel):
     low_stock_days: int = 14
     reorder_cover_days: int = 30
     usage_copy_to: str | None = None
+    # The retailer's shipping services mapped to LGL's carrier services, by the service code
+    # or shipping-line code or title the customer chose: "EXPRESS=UPS Next Day Air;
+    # Standard=USPS Ground Advantage". Unmapped services reach LGL under their own name.
+    ship_methods: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -195,6 +200,19 @@ class Retailer(BaseModel):
         if not 1 <= value <= 365:
             raise ValueError("must be between 1 and 365 days")
         return value
+
+    @field_validator("ship_methods")
+    @classmethod
+    def _ship_methods(cls, value: str | None) -> str | None:
+        pairs = [p.split("=", 1) for p in (value or "").split(";") if p.strip()]
+        if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+            raise ValueError("must be RETAILER SERVICE=LGL SERVICE pairs separated by ;")
+        return value or None
+
+    def ship_method_map(self) -> dict[str, str]:
+        """{retailer service, case-folded: LGL's service}."""
+        pairs = [p.split("=", 1) for p in (self.ship_methods or "").split(";") if p.strip()]
+        return {a.strip().casefold(): b.strip() for a, b in pairs}
 
     @field_validator("billing_email", "usage_copy_to")
     @classmethod

@@ -159,6 +159,13 @@ SETTINGS = {
             "accepted (Shopify may use it for up to an hour); remove it after",
         ),
         Setting(
+            "LGL_CARRIER_ALIASES",
+            "",
+            "LGL's carrier names that are not spelt as Shopify lists them, each mapped to "
+            "Shopify's name: `FedEx Ground Economy=FedEx;Fed Ex=FedEx` (case, punctuation and "
+            "service suffixes such as `UPS SurePost` are mapped without it)",
+        ),
+        Setting(
             "LGL_WEBHOOK_DEBOUNCE_SECONDS",
             "2",
             "how long the webhook sensor waits for a burst of deliveries to settle before one run",
@@ -492,6 +499,26 @@ def unconfirmed_minutes() -> float:
     return _parsed("LGL_UNCONFIRMED_MINUTES", limits, "a number of minutes, 0 or more")
 
 
+def _aliases(raw: str) -> dict[str, str]:
+    from lgl_sync.shopify.carriers import known  # the list Shopify's schema gives
+
+    pairs = [p.split("=", 1) for p in raw.split(";") if p.strip()]
+    if any(len(p) != 2 or not p[0].strip() for p in pairs):
+        raise ValueError(raw)
+    aliases = {a.strip(): b.strip() for a, b in pairs}
+    unknown = sorted(b for b in aliases.values() if b not in known())
+    if unknown:
+        raise SettingError(
+            f"LGL_CARRIER_ALIASES maps to {unknown[0]!r}, which is not one of Shopify's tracking "
+            "companies (case-sensitive; see lgl_sync/shopify/carriers.json)"
+        )
+    return aliases
+
+
+def carrier_aliases() -> dict[str, str]:
+    return _parsed("LGL_CARRIER_ALIASES", _aliases, "NAME=SHOPIFY NAME pairs separated by ;")
+
+
 # -- every setting at once ------------------------------------------------------------------------
 
 # The accessors above: each raises SettingError naming its variable for a value it cannot use.
@@ -520,6 +547,7 @@ CHECKED = (
     unconfirmed_minutes,
     webhook_debounce_seconds,
     webhook_retention_days,
+    carrier_aliases,
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 API_VERSION = re.compile(r"^\d{4}-(01|04|07|10)$|^unstable$")

@@ -19,8 +19,10 @@ import pytest
 from shopify_sandbox.faults import FaultRule
 from shopify_sandbox.models import TrackingInfo
 
+from lgl_sync import settings
 from lgl_sync.defs.fulfillments import fulfillment_lag, lgl_shipments, retailer_fulfillments
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
+from lgl_sync.settings import SettingError
 from lgl_sync_tests.killable_run import arguments
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
 
@@ -132,6 +134,49 @@ def test_three_partial_shipments_arrive_with_every_tracking_number(world):
     assert {o.status for o in _outcomes(again)} == {"already_pushed"}
     assert len(_retailer_fulfillments(world, source_gid)) == 3
     assert result.get_asset_check_evaluations()[0].passed
+
+
+def test_carriers_reach_the_retailer_spelt_as_shopify_lists_them(world, monkeypatch):
+    """Shopify links a tracking number only for a carrier spelt exactly as it lists it: LGL's
+    "ups", "FedEx Ground", "Royal Mail Tracked 24" and an alias arrive as "UPS", "FedEx",
+    "Royal Mail" and the alias's carrier, each with a link; an unlisted carrier keeps its
+    name, and the URL LGL gave it."""
+    monkeypatch.setenv("LGL_CARRIER_ALIASES", "Speedy Couriers Ltd=Purolator")
+    seeded, by_source = _world_with_imports(world, normal=10)
+    shipped = {
+        "ups": ("UPS", "1ZLOWER"),
+        "FedEx Ground": ("FedEx", "7702"),
+        "Royal Mail Tracked 24": ("Royal Mail", "RM24"),
+        "Speedy Couriers Ltd": ("Purolator", "SP-1"),
+        "Acme Couriers": ("Acme Couriers", "AC-1"),
+    }
+    orders = [by_source[k][0] for k, v in seeded.expected.items() if by_source.get(k)]
+    sources = {}
+    for (carrier, (_, number)), lgl_order in zip(shipped.items(), orders, strict=False):
+        lines = {li.sku: li.quantity for li in lgl_order.line_items}
+        url = "https://acme.example/AC-1" if carrier == "Acme Couriers" else None
+        _ship(world, lgl_order, lines, [(carrier, number, url)])
+        sources[number] = lgl_order
+    assert len(sources) == len(shipped)
+    result = _push(world)
+    assert result.success
+    store = world.sandbox.store(RETAILER)
+    arrived = {
+        t.number: (t.company, t.url)
+        for f in store.fulfillments.values()
+        for t in f.tracking_info
+        if t.number in sources
+    }
+    for company, number in shipped.values():
+        assert arrived[number][0] == company
+        assert arrived[number][1] and number in arrived[number][1]  # the customer has a link
+    assert arrived["AC-1"][1] == "https://acme.example/AC-1"
+
+
+def test_a_carrier_alias_to_a_name_shopify_does_not_list_is_refused(monkeypatch):
+    monkeypatch.setenv("LGL_CARRIER_ALIASES", "Our Van=ups")
+    with pytest.raises(SettingError, match="LGL_CARRIER_ALIASES maps to 'ups'"):
+        settings.carrier_aliases()
 
 
 def test_tracking_corrected_after_the_push_reaches_the_retailer(world):

@@ -14,15 +14,25 @@ import json
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 from shopify_sandbox.faults import FaultRule
+from shopify_sandbox.models import gid
 
+from lgl_sync.control_plane.tables import email_notifications
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync_tests.killable_run import arguments
-from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, lines_of, seed
+from lgl_sync_tests.orders_world import (
+    BUYER_ADDRESS,
+    RETAILER,
+    lgl_orders_by_source,
+    lines_of,
+    seed,
+)
 
 ASSETS = [retailer_paid_orders, imported_lgl_orders, one_lgl_order_per_source_order]
 
@@ -269,3 +279,90 @@ def test_the_duplicate_check_finds_a_second_lgl_order_of_this_retailer_only(worl
     metadata = {k: v.value for k, v in check.metadata.items()}
     assert metadata["duplicated_source_orders"] == 1
     assert metadata["lgl_orders_checked"] == len(lgl.orders) - 2  # none of someone-else's
+
+
+# A customer's shipping address as a retailer store may hold it, and what the import must end
+# with: imported with the phone Shopify accepts (E.164, or none), or held naming the field.
+REFUSED = [
+    ({"phone": "(512) 555-0134"}, "imported", "+15125550134"),
+    (
+        {"phone": "07700 900123", "countryCode": "GB", "country": "United Kingdom",
+         "provinceCode": None, "province": None, "zip": "SW1A 1AA"},
+        "imported",
+        "+447700900123",
+    ),
+    ({"phone": "ask at the front desk"}, "imported", None),
+    ({"zip": "ABCDE"}, "held", "shippingAddress.zip"),
+    ({"provinceCode": "ZZ"}, "held", "shippingAddress.provinceCode"),
+]  # fmt: skip
+
+
+def test_each_refused_phone_or_address_is_normalised_or_held_naming_the_field(world):
+    seeded = seed(world.sandbox, normal=8)
+    world.add_retailer(RETAILER)
+    store = world.sandbox.store(RETAILER)
+    sources = list(seeded.expected)[: len(REFUSED)]
+    for source, (change, _, _) in zip(sources, REFUSED, strict=True):
+        order = store.orders[int(source.rsplit("/", 1)[1])]
+        address = {**order.shipping_address, **change}
+        order.shipping_address = {k: v for k, v in address.items() if v is not None}
+    result = _run(world)
+    assert result.success
+    outcomes = {o.source_order_id: o for o in _outcomes(result)}
+    by_source = lgl_orders_by_source(world.sandbox)
+    for source, (_, status, expected) in zip(sources, REFUSED, strict=True):
+        if status == "imported":
+            (lgl_order,) = by_source[source]
+            assert lgl_order.shipping_address.get("phone") == expected, source
+        else:
+            assert source not in by_source
+            assert outcomes[source].status == "held"
+            assert f"Shopify refused {expected}" in outcomes[source].detail
+    others = set(seeded.expected) - set(sources)
+    assert all(len(by_source.get(s, [])) == 1 for s in others)
+
+
+def test_an_express_order_carries_its_service_and_a_pickup_order_is_reported_once(world):
+    seed(world.sandbox, normal=2)
+    world.add_retailer(RETAILER, ship_methods="EXPRESS=UPS Next Day Air")
+    store = world.sandbox.store(RETAILER)
+    variant = store.variants_by_sku("LGL-0001")[0]
+    deliver_by = store.now() + timedelta(days=1)
+    with store.lock:
+        express = store.create_order(
+            lines=[{"variant_id": variant.id, "quantity": 1}],
+            email="buyer@example.com",
+            shipping_address=BUYER_ADDRESS,
+            shipping_lines=[{"title": "Express (1 day)", "code": "EXPRESS", "price": "19.00"}],
+            delivery={
+                "service_code": "EXPRESS",
+                "presented_name": "Express (1 day)",
+                "max_delivery": deliver_by,
+            },
+            fulfill_by=store.now() + timedelta(hours=20),
+        )
+        pickup = store.create_order(
+            lines=[{"variant_id": variant.id, "quantity": 2}],
+            email="buyer@example.com",
+            shipping_address=BUYER_ADDRESS,
+            delivery={"method_type": "PICK_UP", "presented_name": "Pickup in Austin"},
+        )
+    for _ in range(2):  # the pickup order is read by both runs, reported by one
+        assert _run(world).success
+    by_source = lgl_orders_by_source(world.sandbox)
+    (lgl_express,) = by_source[gid("Order", express.id)]
+    assert [(s["title"], s["code"]) for s in lgl_express.shipping_lines] == [
+        ("UPS Next Day Air", "EXPRESS")  # the retailer's service under LGL's name for it
+    ]
+    attributes = dict(lgl_express.custom_attributes)
+    assert attributes["delivery_service"] == "Express (1 day)"
+    assert attributes["deliver_by"].startswith(deliver_by.date().isoformat())
+    assert "fulfill_by" in attributes
+    assert gid("Order", pickup.id) not in by_source
+    with world.engine.connect() as connection:
+        reported = connection.execute(
+            sa.select(email_notifications.c.subject).where(
+                email_notifications.c.notification_type == "not_shipped"
+            )
+        ).all()
+    assert len(reported) == 1

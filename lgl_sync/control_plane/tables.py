@@ -60,6 +60,8 @@ retailers = sa.Table(
     sa.Column("low_stock_days", sa.Integer, server_default="14"),
     sa.Column("reorder_cover_days", sa.Integer, server_default="30"),
     sa.Column("usage_copy_to", sa.Text),
+    # Added by 0016: the retailer's shipping services mapped to LGL's (Retailer.ship_methods).
+    sa.Column("ship_methods", sa.Text),
 )
 
 sync_jobs = sa.Table(

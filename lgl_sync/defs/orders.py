@@ -21,6 +21,7 @@ from lgl_sync.defs.resources import (
 from lgl_sync.flows import Flow
 from lgl_sync.notify.notices import (
     held_notice,
+    not_shipped_notice,
     unsubmitted_notice,
     warehouse_notice,
     webhook_notice,
@@ -183,11 +184,28 @@ def imported_lgl_orders(
     metadata = _metadata(outcomes, skipped, source, lgl, paid) | answers.as_metadata()
     if not config.order_ids:  # a polling run: did webhooks announce what it found?
         metadata |= _unannounced(engine, retailer, retailer_paid_orders, outcomes, notifier)
+    if not config.dry_run:
+        _not_shipped(engine, retailer, retailer_paid_orders, notifier)
     _fail_if_any(outcomes, answers, metadata)
     context.log.info(
         "orders: %s", {str(k): n for k, n in Counter(o.status for o in outcomes).items()}
     )
     return dg.MaterializeResult(value=outcomes, metadata=metadata)
+
+
+def _not_shipped(engine, retailer, read: list[SourceOrder], notifier) -> None:
+    """Paid orders whose items at the LGL location are a pickup or a local delivery: never
+    imported, and a person is told once per order."""
+    orders = [
+        {"id": o.id, "order": o.name, "method": o.not_shipped[0]}
+        for o in read
+        if o.not_shipped and not o.lines and not o.cancelled
+    ]
+    for order in orders:  # one notice per order, so a new one never repeats the others
+        notice = not_shipped_notice(
+            retailer_id=retailer.id, retailer_name=retailer.name, orders=[order]
+        )
+        notifier.notifier(engine).notify(notice)
 
 
 def _unannounced(engine, retailer, read: list[SourceOrder], outcomes, notifier) -> dict:

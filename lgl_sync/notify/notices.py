@@ -290,3 +290,27 @@ def webhook_notice(
         retailer_id=retailer_id,
         dedupe_key=dedupe_key,
     )
+
+
+def not_shipped_notice(
+    *, retailer_id: str, retailer_name: str, orders: list[dict[str, str]]
+) -> Notice:
+    """Orders whose items at LGL's location are a pickup, a local delivery or an in-store
+    sale: not imported, and said once per order (the dedupe key)."""
+    lines = [
+        f"{o['order']}: {o['method'].replace('_', ' ').lower()} at the LGL location; "
+        "LGL does not ship it"
+        for o in orders
+    ]
+    lines.append(
+        "Fulfil these at the store, or change the order's delivery to shipping and LGL imports it."
+    )
+    title = f"[{retailer_name}] {len(orders)} order(s) not shipped by LGL (pickup or local)"
+    return Notice(
+        kind="not_shipped",
+        subject=title,
+        context={"title": title, "lines": lines},
+        retailer_id=retailer_id,
+        flow=Flow.ORDERS.value,
+        dedupe_key=f"not-shipped:{retailer_id}:" + ",".join(sorted(o["id"] for o in orders)),
+    )

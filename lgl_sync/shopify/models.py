@@ -47,10 +47,32 @@ class FulfillmentOrder:
     location_id: str | None
     lines: tuple[FulfillmentOrderLine, ...]
     request_status: str | None = None  # a fulfillment service's: SUBMITTED, ACCEPTED...
+    delivery: DeliveryMethod | None = None  # how the customer gets it (None: not read)
 
     @property
     def fulfillable(self) -> bool:
         return self.status in FULFILLABLE
+
+    @property
+    def shipped_to_customer(self) -> bool:
+        """Not a pickup, local delivery or in-store sale: a parcel a warehouse sends."""
+        return self.delivery is None or self.delivery.method_type not in NOT_SHIPPED
+
+
+# Delivery methods no warehouse ships: the customer collects it, the store delivers it itself,
+# or nothing is delivered (DeliveryMethodType).
+NOT_SHIPPED = ("PICK_UP", "LOCAL", "NONE", "RETAIL")
+
+
+@dataclass(frozen=True)
+class DeliveryMethod:
+    """The delivery method of a fulfillment order, as the customer chose it at checkout."""
+
+    method_type: str
+    service_code: str | None = None
+    presented_name: str | None = None
+    deliver_by: str | None = None  # maxDeliveryDateTime
+    fulfill_by: str | None = None  # the fulfillment order's fulfillBy
 
 
 def lgl_share(
@@ -81,6 +103,18 @@ def fulfillment_order(node: dict[str, Any]) -> FulfillmentOrder:
         )
         for item in nodes(node.get("lineItems"))
     )
+    method = node.get("deliveryMethod")
+    delivery = (
+        DeliveryMethod(
+            method.get("methodType") or "SHIPPING",
+            method.get("serviceCode"),
+            method.get("presentedName"),
+            method.get("maxDeliveryDateTime"),
+            node.get("fulfillBy"),
+        )
+        if method
+        else None
+    )
     return FulfillmentOrder(
-        node.get("id"), node.get("status"), location, lines, node.get("requestStatus")
+        node.get("id"), node.get("status"), location, lines, node.get("requestStatus"), delivery
     )

@@ -147,6 +147,8 @@ class FulfillmentOrder:
     holds: list[tuple[str, str, int]] = field(default_factory=list)  # (handle, reason, id)
     status_before_hold: str | None = None
     fulfillment_ids: list[int] = field(default_factory=list)
+    delivery_method: dict | None = None  # method_type, service_code, presented_name...
+    fulfill_by: datetime | None = None
 
 
 @dataclass
@@ -210,6 +212,12 @@ class Order:
     line_items: list[LineItem] = field(default_factory=list)
     fulfillment_order_ids: list[int] = field(default_factory=list)
     fulfillment_ids: list[int] = field(default_factory=list)
+    # Checkout's shipping lines ({title, code, source, price}) and the delivery method chosen
+    # ({method_type, service_code, presented_name, max_delivery}), copied onto the fulfillment
+    # orders by routing, with the date they must be fulfilled by.
+    shipping_lines: list[dict] = field(default_factory=list)
+    delivery: dict | None = None
+    fulfill_by: datetime | None = None
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -60,6 +61,33 @@ def visible(store: Store, record: Any) -> bool:
     if kind != "Order" or "read_all_orders" in store.scopes:
         return True
     return record.created_at >= store.now() - timedelta(days=ALL_ORDERS_DAYS)
+
+
+def _shipping_lines(order: Any) -> list[dict]:
+    return [
+        {
+            "id": gid("ShippingLine", order.id * 10 + n),
+            "title": line["title"],
+            "code": line.get("code"),
+            "source": line.get("source"),
+            "originalPriceSet": _money(line.get("price") or Decimal("0"), order.currency_code),
+        }
+        for n, line in enumerate(order.shipping_lines)
+    ]
+
+
+def _delivery(fo: Any) -> dict | None:
+    method = fo.delivery_method
+    if not method:
+        return None
+    return {
+        "id": gid("DeliveryMethod", fo.id),
+        "methodType": method.get("method_type") or "SHIPPING",
+        "serviceCode": method.get("service_code"),
+        "presentedName": method.get("presented_name"),
+        "maxDeliveryDateTime": method.get("max_delivery"),
+        "minDeliveryDateTime": None,
+    }
 
 
 def default_resolver(source: Any, info: GraphQLResolveInfo, **_: Any) -> Any:
@@ -374,6 +402,10 @@ QUERY_RESOLVERS: dict[str, dict[str, Any]] = {
         "lineItems": lambda o, info, **args: connection(o.line_items, args, bulk=_ctx(info).bulk),
         "fulfillmentOrders": _order_fulfillment_orders,
         "fulfillments": _order_fulfillments,
+        "shippingLine": lambda o, _: _shipping_lines(o)[0] if o.shipping_lines else None,
+        "shippingLines": lambda o, info, **args: connection(
+            _shipping_lines(o), args, bulk=_ctx(info).bulk
+        ),
     },
     "LineItem": {
         "name": lambda li, _: li.title + (f" - {li.variant_title}" if li.variant_title else ""),
@@ -412,6 +444,7 @@ QUERY_RESOLVERS: dict[str, dict[str, Any]] = {
             args,
             bulk=_ctx(info).bulk,
         ),
+        "deliveryMethod": lambda fo, _: _delivery(fo),
     },
     "FulfillmentOrderLineItem": {
         "lineItem": _store_record("line_items", "line_item_id"),

@@ -514,6 +514,8 @@ class Store:
                 status="OPEN",
                 created_at=at,
                 updated_at=at,
+                delivery_method=_delivery_method(order),
+                fulfill_by=order.fulfill_by,
             )
             if self.auto_request and order.financial_status == "PAID" and self.is_service(fo):
                 fo.request_status = "SUBMITTED"
@@ -799,3 +801,17 @@ class Store:
 
 def _handle(title: str) -> str:
     return "-".join("".join(c if c.isalnum() else " " for c in title.lower()).split())
+
+
+def _delivery_method(order: Order) -> dict:
+    """The delivery method routing gives an order's fulfillment orders: the one chosen at
+    checkout, else shipping by its first shipping line (an order created through the API)."""
+    if order.delivery:
+        return {"method_type": "SHIPPING", **order.delivery}
+    line = order.shipping_lines[0] if order.shipping_lines else {}
+    return {
+        "method_type": "SHIPPING",
+        "service_code": line.get("code"),
+        "presented_name": line.get("title"),
+        "max_delivery": None,
+    }

@@ -27,12 +27,13 @@ class Tracking:
     def fingerprint(self) -> str:
         return json.dumps([self.company, list(self.numbers), list(self.urls)])
 
-    def as_input(self) -> dict[str, Any]:
+    def as_input(self, company: str | None = None) -> dict[str, Any]:
         """FulfillmentTrackingInput with every number (the old scripts kept only the first);
-        URLs are sent only when each number has one, so they stay paired."""
+        URLs are sent only when each number has one, so they stay paired. ``company`` is the
+        carrier as Shopify spells it, when it lists it (it then builds the tracking link)."""
         tracking: dict[str, Any] = {}
-        if self.company:
-            tracking["company"] = self.company
+        if company or self.company:
+            tracking["company"] = company or self.company
         if self.numbers:
             tracking["numbers"] = list(self.numbers)
             if all(self.urls) and len(self.urls) == len(self.numbers):

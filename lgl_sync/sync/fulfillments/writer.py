@@ -14,9 +14,11 @@ from enum import StrEnum
 
 from sqlalchemy.engine import Engine
 
+from lgl_sync import settings
 from lgl_sync.control_plane import ledger
 from lgl_sync.control_plane.ledger import FulfillmentLink, LinkStatus
 from lgl_sync.retailer import Retailer
+from lgl_sync.shopify.carriers import shopify_carrier
 from lgl_sync.shopify.client import ShopifyClient, raise_user_errors
 from lgl_sync.shopify.errors import AmbiguousOutcomeError, ShopifyError
 from lgl_sync.shopify.models import lgl_share
@@ -82,6 +84,13 @@ def _outcome(
         detail,
         retailer_fulfillment_id,
     )
+
+
+def _tracking_input(shipment: Shipment) -> dict:
+    """The shipment's tracking, its carrier spelt as Shopify lists it so that the customer
+    gets a link (LGL's own name when Shopify does not list it)."""
+    company = shopify_carrier(shipment.tracking.company, settings.carrier_aliases())
+    return shipment.tracking.as_input(company)
 
 
 class FulfillmentPusher:
@@ -255,7 +264,7 @@ class FulfillmentPusher:
     ) -> PushOutcome:
         fulfillment = {
             "lineItemsByFulfillmentOrder": allocation.as_input(),
-            "trackingInfo": shipment.tracking.as_input(),
+            "trackingInfo": _tracking_input(shipment),
             "notifyCustomer": True,
         }
         try:
@@ -345,7 +354,7 @@ class FulfillmentPusher:
             "FulfillmentTrackingUpdate",
             {
                 "fulfillmentId": retailer_fulfillment_id,
-                "trackingInfoInput": shipment.tracking.as_input(),
+                "trackingInfoInput": _tracking_input(shipment),
             },
             idempotent=True,
         )

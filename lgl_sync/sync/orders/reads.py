@@ -20,6 +20,7 @@ from lgl_sync.sync.orders.rules import (
     LglVariant,
     SourceOrder,
     assigned_units,
+    delivery_of,
     fulfilled_units,
     held_at,
     lgl_lines,
@@ -28,7 +29,7 @@ from lgl_sync.sync.orders.rules import (
     source_identifier,
 )
 
-ORDERS_PER_PAGE = 19  # EligibleOrders costs 2 + 50 per order: 952 of the 1,000-point cap
+ORDERS_PER_PAGE = 18  # EligibleOrders costs 2 + 53 per order: 956 of the 1,000-point cap
 SKUS_PER_LOOKUP = 50
 SHIP_DATE_KEYS = ("shipDate", "shippedDate", "flareShipDate", "flareShipDateRaw")
 
@@ -53,6 +54,8 @@ def source_order(
         if model == FULFILLMENT_SERVICE and fo.location_id == location_id
     )
     ship_date = next((node[k]["value"] for k in SHIP_DATE_KEYS if node.get(k)), None)
+    delivery, not_shipped = delivery_of(fulfillment_orders, location_id)
+    line = node.get("shippingLine")
     return SourceOrder(
         id=node["id"],
         name=node["name"],
@@ -70,6 +73,9 @@ def source_order(
         fulfilled=fulfilled_units(fulfillment_orders, location_id),
         held_at_retailer=held_at(fulfillment_orders, location_id),
         requests=requests,
+        delivery=delivery,
+        shipping_line=(line.get("title"), line.get("code")) if line else None,
+        not_shipped=not_shipped,
     )
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from lgl_sync.retailer import Retailer
-from lgl_sync.shopify.models import FulfillmentOrder
+from lgl_sync.shopify.models import DeliveryMethod, FulfillmentOrder
 
 IMPORTED_TAG = "imported-to-LGL"
 # The LGL order's custom ID: an id-type metafield in LGL Sync's own namespace (never the `$app`
@@ -64,6 +64,12 @@ class SourceOrder:
     # At LGL's fulfillment service: (fulfillment order id, request status) of those requested
     # from it. A requested order is LGL's to ship whatever its financial status.
     requests: tuple[tuple[str, str | None], ...] = ()
+    # How the customer gets the LGL items (the delivery method of the LGL location's shipped
+    # fulfillment orders), the checkout's shipping line (title, code), and the delivery methods
+    # of LGL-location fulfillment orders no warehouse ships (pickup, local delivery).
+    delivery: DeliveryMethod | None = None
+    shipping_line: tuple[str | None, str | None] | None = None
+    not_shipped: tuple[str, ...] = ()
 
     @property
     def requested(self) -> bool:
@@ -132,7 +138,7 @@ def lgl_lines(
     """Lines to ship from fulfillment orders at the LGL location that are still open."""
     lines: dict[str, SourceLine] = {}
     for fo in fulfillment_orders:
-        if fo.location_id != location_id or not fo.fulfillable:
+        if fo.location_id != location_id or not fo.fulfillable or not fo.shipped_to_customer:
             continue
         for item in fo.lines:
             if item.remaining <= 0:
@@ -154,7 +160,7 @@ def assigned_units(
     closed fulfillment order's total after an edit or a refund."""
     per_line: dict[str, list] = {}
     for fo in fulfillment_orders:
-        if fo.location_id != location_id or fo.status == "CANCELLED":
+        if fo.location_id != location_id or fo.status == "CANCELLED" or not fo.shipped_to_customer:
             continue
         for item in fo.lines:
             if not item.line_item_id or not item.sku:
@@ -175,7 +181,7 @@ def fulfilled_units(
     ships it, however the order changes later."""
     units: dict[str, int] = {}
     for fo in fulfillment_orders:
-        if fo.location_id != location_id or fo.status == "CANCELLED":
+        if fo.location_id != location_id or fo.status == "CANCELLED" or not fo.shipped_to_customer:
             continue
         for item in fo.lines:
             if item.sku and item.total > item.remaining:
@@ -201,8 +207,44 @@ def ineligibility(order: SourceOrder, since: datetime) -> str | None:
     if any(t.lower() == IMPORTED_TAG.lower() for t in order.tags):
         return "already_imported"
     if not order.lines:
-        return "no_lgl_items"
+        return "not_shipped" if order.not_shipped else "no_lgl_items"
     return None
+
+
+def delivery_of(fulfillment_orders: list[FulfillmentOrder], location_id: str):
+    """(the delivery method of the LGL location's shipped fulfillment orders, the methods of
+    those no warehouse ships), open ones only."""
+    at_lgl = [fo for fo in fulfillment_orders if fo.location_id == location_id and fo.fulfillable]
+    shipped = next((fo.delivery for fo in at_lgl if fo.shipped_to_customer), None)
+    others = tuple(sorted({fo.delivery.method_type for fo in at_lgl if not fo.shipped_to_customer}))
+    return shipped, others
+
+
+def ship_method(order: SourceOrder, retailer: Retailer, currency: str):
+    """The LGL order's shipping line and delivery attributes: the service the customer chose,
+    under LGL's name for it when the retailer's ``ship_methods`` maps it."""
+    delivery = order.delivery
+    title, code = order.shipping_line or (None, None)
+    service = (delivery.presented_name if delivery else None) or title
+    service_code = (delivery.service_code if delivery else None) or code
+    mapping = retailer.ship_method_map()
+    keys = [k.casefold() for k in (service_code, code, service, title) if k]
+    lgl_service = next((mapping[k] for k in keys if k in mapping), None)
+    line = None
+    if lgl_service or service:
+        line = {
+            "title": lgl_service or service,
+            "code": service_code or code or lgl_service or service,
+            "source": "lgl-sync",
+            "priceSet": {"shopMoney": {"amount": "0", "currencyCode": currency}},
+        }
+    attributes = {
+        "delivery_service": service,
+        "delivery_service_code": service_code,
+        "deliver_by": delivery.deliver_by if delivery else None,
+        "fulfill_by": delivery.fulfill_by if delivery else None,
+    }
+    return line, [{"key": k, "value": str(v)} for k, v in attributes.items() if v]
 
 
 def split_eligible(
@@ -332,6 +374,8 @@ def build_order_input(
         attributes.append(
             {"key": "retailer_financial_status", "value": order.financial_status or "UNKNOWN"}
         )
+    shipping_line, delivery_attributes = ship_method(order, retailer, currency)
+    attributes += delivery_attributes
     payload: dict[str, Any] = {
         "lineItems": [
             {
@@ -360,6 +404,8 @@ def build_order_input(
             }
         ],
     }
+    if shipping_line:
+        payload["shippingLines"] = [shipping_line]
     if retailer.custom_include_note and order.note:
         payload["note"] = order.note
     return {k: v for k, v in payload.items() if v is not None}
@@ -378,3 +424,66 @@ class EligibleOrder:
 
     order: SourceOrder
     lines: list[tuple[SourceLine, LglVariant]]
+
+
+# -- input Shopify refuses at orderCreate --------------------------------------------------------
+
+# Calling codes and trunk prefixes of the countries LGL's retailers sell to most: a national
+# number there becomes E.164. Elsewhere only a number already international is kept.
+CALLING_CODES = {"US": "1", "CA": "1", "GB": "44", "AU": "61", "NZ": "64", "IE": "353",
+                 "DE": "49", "FR": "33", "NL": "31", "ES": "34", "IT": "39"}  # fmt: skip
+_PHONE_FIELDS = {
+    ("order", "phone"): (),
+    ("order", "shippingAddress", "phone"): ("shippingAddress",),
+    ("order", "billingAddress", "phone"): ("billingAddress",),
+}
+
+
+def e164(raw: str | None, country: str | None) -> str | None:
+    """``raw`` as an E.164 number (+ and 8 to 15 digits), or None when it cannot be one."""
+    if not raw:
+        return None
+    text = raw.strip()
+    digits = re.sub(r"\D", "", text.split("ext")[0].split("x")[0])
+    if text.startswith("00"):
+        text, digits = "+" + digits[2:], digits[2:]
+    code = CALLING_CODES.get((country or "").upper())
+    if text.startswith("+") or (code == "1" and len(digits) == 11 and digits.startswith("1")):
+        number = digits
+    elif code == "1" and len(digits) == 10:
+        number = "1" + digits
+    elif code and digits.startswith("0") and len(digits) > 6:
+        number = code + digits[1:]
+    else:
+        return None
+    return "+" + number if re.fullmatch(r"[1-9]\d{7,14}", number) else None
+
+
+def rejected_fields(user_errors: list[dict[str, Any]]) -> list[str]:
+    """The fields Shopify refused, dotted and without ``order.`` (``shippingAddress.zip``)."""
+    fields = []
+    for error in user_errors:
+        path = [str(p) for p in error.get("field") or []]
+        fields.append(".".join(path[1:] if path[:1] == ["order"] else path) or "order")
+    return fields
+
+
+def repaired_input(payload: dict[str, Any], user_errors: list[dict[str, Any]]):
+    """The orderCreate input with every refused phone normalised to E.164, or dropped when it
+    cannot be; None when Shopify refused anything else (nothing to repair: hold the order)."""
+    paths = [tuple(str(p) for p in e.get("field") or ()) for e in user_errors]
+    if not paths or any(p not in _PHONE_FIELDS for p in paths):
+        return None
+    repaired = json.loads(json.dumps(payload))
+    for path in paths:
+        holder = repaired
+        for key in _PHONE_FIELDS[path]:
+            holder = holder.get(key) or {}
+        address = repaired.get("shippingAddress") or {}
+        country = holder.get("countryCode") or address.get("countryCode")
+        number = e164(holder.get("phone"), country)
+        if number and number != holder.get("phone"):
+            holder["phone"] = number
+        else:
+            holder.pop("phone", None)
+    return repaired

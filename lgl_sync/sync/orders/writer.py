@@ -38,6 +38,8 @@ from lgl_sync.sync.orders.rules import (
     address_fingerprint,
     build_order_input,
     map_lines,
+    rejected_fields,
+    repaired_input,
 )
 
 logger = logging.getLogger(__name__)
@@ -159,13 +161,15 @@ class OrderImporter:
             return _outcome(order, ImportStatus.IN_PROGRESS, "claimed_by_another_run")
         return self._create(eligible)
 
-    def _create(self, eligible: EligibleOrder) -> ImportOutcome:
-        order = eligible.order
-        if self._currency is None:
-            self._currency = shop_currency(self.lgl)
-        payload = build_order_input(
-            order, eligible.lines, self.retailer, self._currency, self.today
-        )
+    def _create(self, eligible: EligibleOrder, payload: dict | None = None) -> ImportOutcome:
+        """Creates the LGL order; ``payload`` is a repaired input, sent once after a refusal."""
+        order, retry = eligible.order, payload is not None
+        if payload is None:
+            if self._currency is None:
+                self._currency = shop_currency(self.lgl)
+            payload = build_order_input(
+                order, eligible.lines, self.retailer, self._currency, self.today
+            )
         try:
             data = self.lgl.mutate(
                 "OrderCreate",
@@ -200,10 +204,22 @@ class OrderImporter:
             )
             return _outcome(order, ImportStatus.IN_PROGRESS, "unconfirmed", UNCONFIRMED)
         if result["userErrors"]:
-            ledger.mark_order_failed(self.engine, self.retailer.id, order.id)
-            detail = "; ".join(e["message"] for e in result["userErrors"])
-            return _outcome(order, ImportStatus.HELD, "user_error", detail[:300])
+            return self._refused(eligible, payload, result["userErrors"], retry)
         return self._answered(order, result["order"], len(eligible.lines))
+
+    def _refused(
+        self, eligible: EligibleOrder, payload: dict, errors: list[dict], retried: bool
+    ) -> ImportOutcome:
+        """Shopify refused the input (nothing was created): a phone it refused is normalised
+        to E.164, or dropped, and the order sent once more; anything else holds the order,
+        naming the field."""
+        repaired = None if retried else repaired_input(payload, errors)
+        if repaired is not None:
+            return self._create(eligible, repaired)
+        ledger.mark_order_failed(self.engine, self.retailer.id, eligible.order.id)
+        messages = "; ".join(e["message"] for e in errors)
+        detail = f"Shopify refused {', '.join(rejected_fields(errors))}: {messages}"
+        return _outcome(eligible.order, ImportStatus.HELD, "user_error", detail[:300])
 
     def _answered(self, order: SourceOrder, created: dict, lines: int) -> ImportOutcome:
         """orderCreate answered with the LGL order: recorded, with its creation time."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from graphql import GraphQLResolveInfo
 
@@ -18,6 +21,22 @@ CARRIER_URLS = {
     "FedEx": "https://www.fedex.com/fedextrack/?trknbr={}",
     "DHL Express": "https://www.dhl.com/en/express/tracking.html?AWB={}",
 }
+# Every tracking company Shopify lists (the description of FulfillmentTrackingInfo.company in
+# the 2026-10 schema): for these, and only when spelt exactly so, Shopify builds the link.
+_LISTED = json.loads((Path(__file__).parents[1] / "carriers.json").read_text())
+CARRIERS = frozenset(_LISTED["global"]).union(*_LISTED["by_country"].values())
+
+
+def carrier_url(company: str | None, number: str) -> str | None:
+    """The link Shopify builds for a listed carrier (case-sensitive); None otherwise."""
+    if company not in CARRIERS:
+        return None
+    template = CARRIER_URLS.get(company)
+    return (
+        template.format(number)
+        if template
+        else f"https://track.sandbox.invalid/{quote(company)}/{quote(number)}"
+    )
 
 
 def _tracking(tracking: dict | None) -> list[TrackingInfo]:
@@ -33,8 +52,8 @@ def _tracking(tracking: dict | None) -> list[TrackingInfo]:
     infos = []
     for i, number in enumerate(numbers):
         url = urls[i] if i < len(urls) else None
-        if url is None and company in CARRIER_URLS:
-            url = CARRIER_URLS[company].format(number)
+        if url is None:
+            url = carrier_url(company, number)
         infos.append(TrackingInfo(company, number, url))
     if not numbers and company:
         infos.append(TrackingInfo(company, None, None))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -33,6 +34,41 @@ def _tags(values: list[str] | None) -> list[str]:
     return out
 
 
+# What orderCreate refuses in an address or phone (Shopify validates them; which formats it
+# accepts is observed, not documented, so the strictest plausible rule is played): a phone that
+# is not E.164 once spaces, dashes, dots and parentheses are removed; a US or Canadian zip
+# that is not one; a US state or Canadian province code that does not exist.
+_PHONE = re.compile(r"^\+[1-9]\d{7,14}$")
+_ZIP = {"US": re.compile(r"^\d{5}(-\d{4})?$"), "CA": re.compile(r"^[A-Z]\d[A-Z] ?\d[A-Z]\d$", re.I)}
+_US_STATES = (
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
+    "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR GU VI AS MP AA AE AP"
+)
+_PROVINCES = {
+    "US": frozenset(re.findall(r"[A-Z]{2}", _US_STATES)),
+    "CA": frozenset(re.findall(r"[A-Z]{2}", "AB BC MB NB NL NS NT NU ON PE QC SK YT")),
+}
+
+
+def _check_contact(order: dict) -> None:
+    for path, holder in (
+        (["order"], order),
+        (["order", "shippingAddress"], order.get("shippingAddress") or {}),
+        (["order", "billingAddress"], order.get("billingAddress") or {}),
+    ):
+        phone = holder.get("phone")
+        if phone and not _PHONE.match(re.sub(r"[\s\-.()]", "", phone)):
+            raise SandboxError("Phone is invalid", [*path, "phone"], "INVALID")
+    address = order.get("shippingAddress") or {}
+    country = (address.get("countryCode") or "").upper()
+    path = ["order", "shippingAddress"]
+    if country in _ZIP and address.get("zip") and not _ZIP[country].match(address["zip"]):
+        raise SandboxError("Zip is invalid", [*path, "zip"], "INVALID")
+    code = address.get("provinceCode")
+    if country in _PROVINCES and code and code.upper() not in _PROVINCES[country]:
+        raise SandboxError("Province is invalid", [*path, "provinceCode"], "INVALID")
+
+
 def order_create(_: Any, info: GraphQLResolveInfo, order: dict, options: dict | None = None):
     """Creates an order with fulfillment orders per routed location. No idempotency."""
     store = context_of(info).store
@@ -45,6 +81,7 @@ def order_create(_: Any, info: GraphQLResolveInfo, order: dict, options: dict | 
             raise SandboxError(
                 "Line items must have at least one item.", ["order", "lineItems"], "INVALID"
             )
+        _check_contact(order)
         for i, line in enumerate(order["lineItems"]):
             path = ["order", "lineItems", str(i)]
             if line["quantity"] <= 0:
@@ -96,6 +133,15 @@ def order_create(_: Any, info: GraphQLResolveInfo, order: dict, options: dict | 
         custom_attributes=[(a["key"], a["value"]) for a in order.get("customAttributes") or []],
         shipping_address=order.get("shippingAddress"),
         billing_address=order.get("billingAddress"),
+        shipping_lines=[
+            {
+                "title": line["title"],
+                "code": line.get("code"),
+                "source": line.get("source"),
+                "price": _money(line.get("priceSet"), Decimal("0")),
+            }
+            for line in order.get("shippingLines") or []
+        ],
     )
     for mf in order.get("metafields") or []:
         created.metafields[(mf.get("namespace") or "custom", mf["key"])] = Metafield(
