@@ -500,12 +500,16 @@ def unconfirmed_minutes() -> float:
 
 
 def _aliases(raw: str) -> dict[str, str]:
+    pairs = [p.split("=", 1) for p in raw.split(";") if p.strip()]
+    if any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+        raise ValueError(raw)
+    return {a.strip(): b.strip() for a, b in pairs}
+
+
+def carrier_aliases() -> dict[str, str]:
     from lgl_sync.shopify.carriers import known  # the list Shopify's schema gives
 
-    pairs = [p.split("=", 1) for p in raw.split(";") if p.strip()]
-    if any(len(p) != 2 or not p[0].strip() for p in pairs):
-        raise ValueError(raw)
-    aliases = {a.strip(): b.strip() for a, b in pairs}
+    aliases = _parsed("LGL_CARRIER_ALIASES", _aliases, "NAME=SHOPIFY NAME pairs separated by ;")
     unknown = sorted(b for b in aliases.values() if b not in known())
     if unknown:
         raise SettingError(
@@ -513,10 +517,6 @@ def _aliases(raw: str) -> dict[str, str]:
             "companies (case-sensitive; see lgl_sync/shopify/carriers.json)"
         )
     return aliases
-
-
-def carrier_aliases() -> dict[str, str]:
-    return _parsed("LGL_CARRIER_ALIASES", _aliases, "NAME=SHOPIFY NAME pairs separated by ;")
 
 
 # -- every setting at once ------------------------------------------------------------------------

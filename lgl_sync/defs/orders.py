@@ -182,15 +182,22 @@ def imported_lgl_orders(
         _settle_read(engine, retailer.id, retailer_paid_orders, eligible, move_mark=settled)
     paid = {o.id: o.financial_status or "" for o in retailer_paid_orders}
     metadata = _metadata(outcomes, skipped, source, lgl, paid) | answers.as_metadata()
-    if not config.order_ids:  # a polling run: did webhooks announce what it found?
-        metadata |= _unannounced(engine, retailer, retailer_paid_orders, outcomes, notifier)
-    if not config.dry_run:
-        _not_shipped(engine, retailer, retailer_paid_orders, notifier)
+    metadata |= _tell(engine, retailer, config, retailer_paid_orders, outcomes, notifier)
     _fail_if_any(outcomes, answers, metadata)
     context.log.info(
         "orders: %s", {str(k): n for k, n in Counter(o.status for o in outcomes).items()}
     )
     return dg.MaterializeResult(value=outcomes, metadata=metadata)
+
+
+def _tell(engine, retailer, config, read: list[SourceOrder], outcomes, notifier) -> dict:
+    """What a person must hear of this run: orders LGL does not ship, and, after a polling
+    run, webhooks that stopped announcing orders."""
+    if not config.dry_run:
+        _not_shipped(engine, retailer, read, notifier)
+    if config.order_ids:  # a webhook's run: webhooks announced what it read
+        return {}
+    return _unannounced(engine, retailer, read, outcomes, notifier)
 
 
 def _not_shipped(engine, retailer, read: list[SourceOrder], notifier) -> None:

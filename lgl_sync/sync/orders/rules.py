@@ -355,6 +355,20 @@ def billing_address(retailer: Retailer) -> dict[str, Any] | None:
     return address or None
 
 
+def order_attributes(order: SourceOrder, today: date) -> list[dict[str, str]]:
+    """The LGL order's attributes from the source order: its number and ship date, and its
+    financial status when it was requested from LGL's service before payment."""
+    attributes = [
+        {"key": "order_number", "value": order.name},
+        {"key": "__flare_ship_date", "value": order.ship_date or today.isoformat()},
+    ]
+    if order.financial_status not in PAID:
+        attributes.append(
+            {"key": "retailer_financial_status", "value": order.financial_status or "UNKNOWN"}
+        )
+    return attributes
+
+
 def build_order_input(
     order: SourceOrder,
     mapped: list[tuple[SourceLine, LglVariant]],
@@ -366,16 +380,7 @@ def build_order_input(
     tags = [f"imported-from-{retailer.id}", order_number(order.name)]
     if retailer.custom_include_tags:
         tags += [t for t in order.tags if t not in tags]
-    attributes = [
-        {"key": "order_number", "value": order.name},
-        {"key": "__flare_ship_date", "value": order.ship_date or today.isoformat()},
-    ]
-    if order.financial_status not in PAID:  # requested from LGL's service before payment
-        attributes.append(
-            {"key": "retailer_financial_status", "value": order.financial_status or "UNKNOWN"}
-        )
     shipping_line, delivery_attributes = ship_method(order, retailer, currency)
-    attributes += delivery_attributes
     payload: dict[str, Any] = {
         "lineItems": [
             {
@@ -391,7 +396,8 @@ def build_order_input(
         "billingAddress": billing_address(retailer),
         "shippingAddress": _address(order.shipping_address),
         "tags": tags,
-        "customAttributes": attributes,
+        "customAttributes": order_attributes(order, today) + delivery_attributes,
+        "shippingLines": [shipping_line] if shipping_line else None,
         "financialStatus": "PAID",
         "currency": currency,
         "sourceIdentifier": source_identifier(retailer.id, order.id),
@@ -404,8 +410,6 @@ def build_order_input(
             }
         ],
     }
-    if shipping_line:
-        payload["shippingLines"] = [shipping_line]
     if retailer.custom_include_note and order.note:
         payload["note"] = order.note
     return {k: v for k, v in payload.items() if v is not None}
