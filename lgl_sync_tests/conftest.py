@@ -302,3 +302,18 @@ def any_world(request, sandbox, tmp_path) -> Iterator[World]:
     (tmp_path / "dagster").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster")) as instance:
         yield World(sandbox, url, instance)
+
+
+@pytest.fixture
+def daemon_env(sandbox, tmp_path, monkeypatch) -> dict[str, str]:
+    """The environment the daemon's runs see: the sandbox's stores, a SQLite control plane,
+    the schedules stopped (runs are launched by the test)."""
+    from lgl_sync.devkit.wiring import sandbox_environment
+
+    values = sandbox_environment(
+        sandbox.engine, sandbox.server.url, f"sqlite:///{tmp_path / 'control.db'}"
+    )
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LGL_SCHEDULES", "stopped")
+    return values

@@ -13,7 +13,6 @@ import logging
 import time
 
 import dagster as dg
-import pytest
 from dagster._core.execution.backfill import BulkActionStatus
 from dagster._core.test_utils import create_test_daemon_workspace_context
 from dagster._core.workspace.load_target import ModuleTarget
@@ -26,7 +25,6 @@ from dagster_graphql.test.utils import execute_dagster_graphql
 
 from lgl_sync.definitions import defs
 from lgl_sync.defs.partitions import retailers
-from lgl_sync.devkit.wiring import sandbox_environment
 from lgl_sync.ops.instance import prepare_dagster_home
 
 LAUNCH = """
@@ -60,18 +58,7 @@ def _partitioned_assets() -> list[dg.AssetKey]:
     )
 
 
-@pytest.fixture
-def env(sandbox, tmp_path, monkeypatch):
-    values = sandbox_environment(
-        sandbox.engine, sandbox.server.url, f"sqlite:///{tmp_path / 'control.db'}"
-    )
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LGL_SCHEDULES", "stopped")
-    return values
-
-
-def test_ui_backfill_materializes_every_partitioned_asset_for_every_retailer(env, tmp_path):
+def test_ui_backfill_materializes_every_partitioned_asset_for_every_retailer(daemon_env, tmp_path):
     # The project's dagster.yaml: its queued run coordinator and per-retailer limits.
     home = prepare_dagster_home(tmp_path / "home", pg_url="")
     assets = _partitioned_assets()
@@ -144,7 +131,28 @@ mutation Launch($params: ExecutionParams!) {
 """
 
 
-def test_a_ui_launch_and_a_backfill_of_one_retailer_queue_behind_each_other(env, tmp_path):
+def ui_launch(workspace, assets: list[list[str]], partition: str) -> str:
+    """Launches ``assets`` of one partition as the UI's Materialize does; the run's id."""
+    launched = execute_dagster_graphql(
+        workspace.create_request_context(),
+        LAUNCH_RUN,
+        variables={
+            "params": {
+                "selector": {
+                    "repositoryLocationName": "lgl_sync",
+                    "repositoryName": "__repository__",
+                    "jobName": "__ASSET_JOB",
+                    "assetSelection": [{"path": p} for p in assets],
+                },
+                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
+            }
+        },
+    ).data["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return launched["run"]["runId"]
+
+
+def test_a_ui_launch_and_a_backfill_of_one_retailer_queue_behind_each_other(daemon_env, tmp_path):
     """Both run as __ASSET_JOB, untouched by any job tag: the shipped dagster.yaml's limit on
     dagster/partition keeps the second QUEUED until the first has ended."""
     home = prepare_dagster_home(tmp_path / "home", pg_url="")
@@ -154,25 +162,7 @@ def test_a_ui_launch_and_a_backfill_of_one_retailer_queue_behind_each_other(env,
         instance.add_dynamic_partitions("retailers", RETAILERS)
         with create_test_daemon_workspace_context(_TARGET, instance) as workspace:
             context = workspace.create_request_context()
-            ui = execute_dagster_graphql(
-                context,
-                LAUNCH_RUN,
-                variables={
-                    "params": {
-                        "selector": {
-                            "repositoryLocationName": "lgl_sync",
-                            "repositoryName": "__repository__",
-                            "jobName": "__ASSET_JOB",
-                            "assetSelection": [{"path": p} for p in orders],
-                        },
-                        "executionMetadata": {
-                            "tags": [{"key": "dagster/partition", "value": retailer}]
-                        },
-                    }
-                },
-            ).data["launchRun"]
-            assert ui["__typename"] == "LaunchRunSuccess", ui
-            first = ui["run"]["runId"]
+            first = ui_launch(workspace, orders, retailer)
             backfill = execute_dagster_graphql(
                 context,
                 LAUNCH,
@@ -212,7 +202,7 @@ def test_a_ui_launch_and_a_backfill_of_one_retailer_queue_behind_each_other(env,
     assert b_record.start_time >= a_record.end_time
 
 
-def test_a_backfill_re_runs_past_months_of_usage_for_every_retailer(env, tmp_path):
+def test_a_backfill_re_runs_past_months_of_usage_for_every_retailer(daemon_env, tmp_path):
     """monthly_usage (month x retailer) backfilled the way the UI does it, for two past
     months: one run per partition, each materialized."""
     home = prepare_dagster_home(tmp_path / "home", pg_url="")
@@ -245,7 +235,7 @@ def test_a_backfill_re_runs_past_months_of_usage_for_every_retailer(env, tmp_pat
         assert set(materialized) == set(partitions)
 
 
-def test_the_inventory_automation_submits_one_run_per_retailer_not_a_backfill(env, tmp_path):
+def test_the_inventory_automation_submits_one_run_per_retailer_not_a_backfill(daemon_env, tmp_path):
     """A snapshot's retailers follow from the automation tick itself: as a backfill (Dagster's
     default for several partitions) the runs waited up to a minute for the backfill daemon."""
     home = prepare_dagster_home(tmp_path / "home", pg_url="")

@@ -15,55 +15,25 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import pytest
 from dagster._core.launcher import WorkerStatus
 from dagster._core.test_utils import create_test_daemon_workspace_context
 from dagster._daemon.monitoring.run_monitoring import monitor_started_run
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
     QueuedRunCoordinatorDaemon,
 )
-from dagster_graphql.test.utils import execute_dagster_graphql
 from shopify_sandbox.faults import FaultRule
 
-from lgl_sync.devkit.wiring import sandbox_environment
 from lgl_sync.ops import launcher as launcher_module
 from lgl_sync.ops.instance import prepare_dagster_home
 from lgl_sync.ops.launcher import PID_TAG, PreloadedRunLauncher
-from lgl_sync_tests.test_defs_backfill import _TARGET, LAUNCH_RUN
+from lgl_sync_tests.test_defs_backfill import _TARGET, ui_launch
 
 RETAILER = "nationwide-plants"
 ORDERS = [["retailer_paid_orders"]]
 
 
-@pytest.fixture
-def env(sandbox, tmp_path, monkeypatch):
-    values = sandbox_environment(
-        sandbox.engine, sandbox.server.url, f"sqlite:///{tmp_path / 'control.db'}"
-    )
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LGL_SCHEDULES", "stopped")
-    return values
-
-
 def _launch(workspace) -> str:
-    launched = execute_dagster_graphql(
-        workspace.create_request_context(),
-        LAUNCH_RUN,
-        variables={
-            "params": {
-                "selector": {
-                    "repositoryLocationName": "lgl_sync",
-                    "repositoryName": "__repository__",
-                    "jobName": "__ASSET_JOB",
-                    "assetSelection": [{"path": p} for p in ORDERS],
-                },
-                "executionMetadata": {"tags": [{"key": "dagster/partition", "value": RETAILER}]},
-            }
-        },
-    ).data["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    return launched["run"]["runId"]
+    return ui_launch(workspace, ORDERS, RETAILER)
 
 
 def _until(instance, workspace, run_id, done, rounds=240) -> dg.DagsterRun:
@@ -85,7 +55,7 @@ def _reported_pid(instance, run_id) -> int:
     raise AssertionError("no run process reported")
 
 
-def test_runs_fork_from_the_preloaded_process_and_a_code_change_restarts_it(env, tmp_path):
+def test_runs_fork_from_the_preloaded_process_and_a_code_change_restarts_it(daemon_env, tmp_path):
     home = prepare_dagster_home(tmp_path / "home", pg_url="")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions("retailers", [RETAILER])
@@ -112,7 +82,9 @@ def test_runs_fork_from_the_preloaded_process_and_a_code_change_restarts_it(env,
     assert not restarted.alive  # the instance's disposal stops the zygote
 
 
-def test_terminate_cancels_a_forked_run_and_monitoring_fails_a_killed_one(env, sandbox, tmp_path):
+def test_terminate_cancels_a_forked_run_and_monitoring_fails_a_killed_one(
+    daemon_env, sandbox, tmp_path
+):
     # Every request to the retailer hangs: the runs stay in their first read.
     sandbox.engine.set_faults(RETAILER, [FaultRule("timeout", rate=1, hang_seconds=120)])
     home = prepare_dagster_home(tmp_path / "home", pg_url="")
