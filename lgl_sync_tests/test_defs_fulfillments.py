@@ -10,18 +10,22 @@ fulfillment orders, unknown SKUs and cancelled LGL shipments are reported, not r
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 
 import dagster as dg
 import pytest
+from click.testing import CliRunner
 from shopify_sandbox.faults import FaultRule
 from shopify_sandbox.models import TrackingInfo
 
 from lgl_sync import settings
+from lgl_sync.cli import main
 from lgl_sync.defs.fulfillments import fulfillment_lag, lgl_shipments, retailer_fulfillments
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
+from lgl_sync.devkit.world import token_for
 from lgl_sync.settings import SettingError
 from lgl_sync_tests.killable_run import arguments
 from lgl_sync_tests.orders_world import RETAILER, lgl_orders_by_source, seed
@@ -329,3 +333,35 @@ def test_killed_process_never_leaves_a_second_fulfillment(world):
     for source_gid in seeded.expected:
         pushed = [f for f in _retailer_fulfillments(world, source_gid) if f.notify_customer]
         assert len(pushed) == 1, source_gid
+
+
+def test_orders_show_traces_an_order_through_both_stores(world, monkeypatch):
+    seeded, by_source = _world_with_imports(world)
+    source_gid = next(k for k in seeded.expected if by_source.get(k))
+    lgl_order = by_source[source_gid][0]
+    _ship(
+        world,
+        lgl_order,
+        {li.sku: li.quantity for li in lgl_order.line_items},
+        [("UPS", "1ZTRACE", None)],
+    )
+    assert _push(world).success
+    monkeypatch.setenv("LGL_DATABASE_URL", world.database_url)
+    monkeypatch.setenv("SHOPIFY_LGL_DOMAIN", world.sandbox.domain("lgl"))
+    monkeypatch.setenv("SHOPIFY_LGL_TOKEN", token_for("lgl"))
+    monkeypatch.setenv("DAGSTER_UI_URL", "https://dagster.lgl.example")
+    name = _source(world, source_gid).name
+    runner = CliRunner()
+    shown = runner.invoke(main, ["orders", "show", RETAILER, name, "--json"])
+    assert shown.exit_code == 0, shown.output
+    found = json.loads(shown.output)
+    assert found["source"]["id"] == source_gid and found["ledger"]["status"] == "tagged"
+    assert found["ledger"]["run"].startswith("https://dagster.lgl.example/runs/")
+    assert found["lgl"]["name"] == lgl_order.name
+    assert [s["tracking"] for s in found["lgl"]["shipments"]] == [["1ZTRACE"]]
+    assert [p["status"] for p in found["pushed"]] == ["created"]
+    assert [f["tracking"] for f in found["source"]["fulfillments"]] == [["1ZTRACE"]]
+    text = runner.invoke(main, ["orders", "show", RETAILER, name.lstrip("#")]).output
+    assert lgl_order.name in text and "1ZTRACE" in text and "admin.shopify.com" in text
+    missing = runner.invoke(main, ["orders", "show", RETAILER, "99999"])
+    assert missing.exit_code == 1 and "no order #99999" in missing.output

@@ -2,6 +2,7 @@
 ``_cli/__init__.py`` registers its command groups).
 
 - ``operators.py``: retailers, the control-plane database, status and health;
+- ``trace.py``: one order traced through both stores (``orders show``);
 - ``deployment.py``: the Dagster instance;
 - ``reports.py``: reports from the history the sync keeps;
 - ``developers.py``: the sandbox, the demo and `dagster dev` against the sandbox. The sandbox is
@@ -18,7 +19,7 @@ import sys
 import click
 
 from lgl_sync import settings
-from lgl_sync.cli import connect, deployment, operators, reports, web, webhooks
+from lgl_sync.cli import connect, deployment, operators, reports, trace, web, webhooks
 from lgl_sync.ops.logs import configure
 
 
@@ -62,6 +63,7 @@ for command in (
 ):
     main.add_command(command)
 operators.retailer.add_command(connect.retailer_connect)
+operators.orders.add_command(trace.orders_show)
 
 if importlib.util.find_spec("shopify_sandbox") is not None:
     from lgl_sync.cli import developers
