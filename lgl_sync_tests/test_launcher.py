@@ -3,7 +3,8 @@ launches them (the UI's ``launchRun`` mutation, the queued run coordinator's own
 
 Contract: a run executes in the process the zygote forked (its pid tag is the pid Dagster's run
 body reports); a change to the code on disk restarts the zygote; the UI's terminate cancels a
-forked run; run monitoring fails a run whose process was killed.
+forked run, from this host or from another one; run monitoring fails a run whose process was
+killed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from shopify_sandbox.faults import FaultRule
 
 from lgl_sync.ops import launcher as launcher_module
 from lgl_sync.ops.instance import prepare_dagster_home
-from lgl_sync.ops.launcher import PID_TAG, PreloadedRunLauncher
+from lgl_sync.ops.launcher import HOST_TAG, PID_TAG, PreloadedRunLauncher
 from lgl_sync_tests.test_defs_backfill import _TARGET, ui_launch
 
 RETAILER = "nationwide-plants"
@@ -97,6 +98,14 @@ def test_terminate_cancels_a_forked_run_and_monitoring_fails_a_killed_one(
         with create_test_daemon_workspace_context(_TARGET, instance) as workspace:
             run = _until(instance, workspace, _launch(workspace), running)
             instance.run_coordinator.cancel_run(run.run_id)  # what the UI's Terminate calls
+            ended = _until(instance, workspace, run.run_id, lambda r: r.is_finished)
+            assert ended.status == dg.DagsterRunStatus.CANCELED
+
+            # Terminated from another host or container (the webserver's): the run's own
+            # cancellation thread sees it CANCELING and interrupts it.
+            run = _until(instance, workspace, _launch(workspace), running)
+            instance.add_run_tags(run.run_id, {HOST_TAG: "the-daemons-container"})
+            assert instance.run_launcher.terminate(run.run_id)
             ended = _until(instance, workspace, run.run_id, lambda r: r.is_finished)
             assert ended.status == dg.DagsterRunStatus.CANCELED
 

@@ -12,10 +12,11 @@ run monitoring and the duplicate-start guard are Dagster's.
   import), falls back to the ``DefaultRunLauncher``; the run then reports the import error.
 - The zygote is restarted when a ``.py`` file of the code location's package changes, so a
   reload in the UI is honoured.
-- ``terminate`` interrupts the run's process as Dagster's code server does (SIGINT); run
-  monitoring sees a run process that died (killed, out of memory) and fails its run.
-- The run's pid and host are run tags, so the webserver, another process on the same host,
-  can terminate it.
+- ``terminate`` interrupts the run's process as Dagster's code server does (SIGINT) when it is
+  on this host; from another host or container (the webserver's), Dagster's own cancellation
+  thread in the run sees the run CANCELING and interrupts it. Run monitoring sees a run
+  process that died (killed, out of memory) and fails its run.
+- The run's pid and host are run tags.
 """
 
 from __future__ import annotations
@@ -185,11 +186,14 @@ class PreloadedRunLauncher(DefaultRunLauncher):
             return super().terminate(run_id)
         self._instance.report_run_canceling(run)
         pid = self._local_pid(run)
-        if pid is None:
+        if pid is None:  # another host or container: the run's cancellation thread stops it
+            seconds = self._instance.cancellation_thread_poll_interval_seconds
             self._instance.report_engine_event(
-                f"The run's process is on {run.tags.get(HOST_TAG)}, not on this host.", run
+                f"The run's process is on {run.tags.get(HOST_TAG)}: it stops itself within "
+                f"{seconds} s of seeing the run canceling.",
+                run,
             )
-            return False
+            return True
         try:
             os.kill(pid, signal.SIGINT)
         except ProcessLookupError:

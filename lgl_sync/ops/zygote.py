@@ -43,15 +43,28 @@ def _preload(pointer_json: str) -> None:
 
 
 def _run(request: str) -> int:
-    """The child: the run, as ``dagster api execute_run`` runs it."""
+    """The child: the run, as ``dagster api execute_run`` runs it, with Dagster's own
+    cancellation thread beside it, so that a Terminate from another host or container (the
+    webserver's) reaches the run: the thread sees the run CANCELING and interrupts it."""
     from dagster._cli.api import execute_run_command
+    from dagster._core.execution.run_cancellation_thread import start_run_cancellation_thread
+    from dagster._core.instance import DagsterInstance
+    from dagster._grpc.types import ExecuteRunArgs
+    from dagster._serdes import deserialize_value
     from dagster._utils.interrupts import setup_interrupt_handlers
 
     setup_interrupt_handlers()  # SIGTERM cancels the run as SIGINT does
+    args = deserialize_value(request, ExecuteRunArgs)
+    with DagsterInstance.from_ref(args.instance_ref) as instance:
+        watcher, stop = start_run_cancellation_thread(instance, args.run_id)
     try:
         execute_run_command.callback(request, None)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is over: no late interrupt
+        stop.set()
+        watcher.join(timeout=10)
     return 0
 
 
