@@ -203,13 +203,14 @@ def test_webserver_and_daemon_run_a_full_cycle_from_the_schedules(
 def _every_run_kind_names_its_flow(instance, database_url: str) -> None:
     """sync_jobs, mirrored as the sensor does: schedule runs and the automation's asset runs
     (``__ASSET_JOB``) alike carry a readable job_type."""
+    # The runs as they stand before the mirror: the automation may start another meanwhile.
+    runs = instance.get_run_records(limit=200)
     engine = create_engine(database_url)
     mirror_once(instance, engine, {})
     with engine.connect() as connection:
         kinds = connection.execute(sa.select(sync_jobs.c.job_type, sync_jobs.c.id)).all()
     engine.dispose()
     assert kinds and {kind for kind, _ in kinds} <= {"orders", "fulfillments", "inventory"}
-    runs = instance.get_run_records(limit=200)
     automation = [r.dagster_run.run_id for r in runs if r.dagster_run.job_name == "__ASSET_JOB"]
     assert automation  # retailer_inventory, materialized by the automation sensor
     assert set(automation) <= {run_id for _, run_id in kinds}
