@@ -22,7 +22,12 @@ from lgl_sync.defs.inventory import (
     retailer_inventory,
     unimported_order_units,
 )
-from lgl_sync.defs.jobs import import_orders_job, inventory_snapshot_job, push_fulfillments_job
+from lgl_sync.defs.jobs import (
+    import_orders_job,
+    inventory_snapshot_job,
+    push_fulfillments_job,
+    sync_inventory_job,
+)
 from lgl_sync.defs.orders import (
     imported_lgl_orders,
     retailer_order_changes,
@@ -81,6 +86,7 @@ defs = dg.Definitions(
         import_orders_job,
         push_fulfillments_job,
         inventory_snapshot_job,
+        sync_inventory_job,
         daily_digest,
         token_upkeep,
         monthly_usage_job,

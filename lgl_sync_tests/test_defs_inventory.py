@@ -13,6 +13,7 @@ import random
 
 import dagster as dg
 import pytest
+from shopify_sandbox.models import gid
 
 from lgl_sync.defs.inventory import (
     inventory_drift,
@@ -20,6 +21,7 @@ from lgl_sync.defs.inventory import (
     retailer_inventory,
     unimported_order_units,
 )
+from lgl_sync.defs.jobs import sync_inventory_job
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_paid_orders
 from lgl_sync.devkit.world import RETAILER_LGL_LOCATION, RETAILERS, token_for
 from lgl_sync_tests.orders_world import BUYER_ADDRESS
@@ -254,3 +256,62 @@ def test_shopify_idempotency_refusals_are_waited_out_or_retried_under_a_new_key(
     assert all(after[s] == stock[s] for s in differing[handle])
     materialization = result.asset_materializations_for_node("retailer_inventory")[0]
     assert materialization.metadata["conflicts_retried"].value == 1  # re-read once, new key
+
+
+def _scoped(world, handle: str, items: list[str]):
+    """A webhook's run: only the named LGL items' SKUs (the ``sync_inventory`` job's selection,
+    the config the webhook sensor sets)."""
+    return dg.materialize(
+        [*UPSTREAM, *SYNC],
+        selection=sync_inventory_job.selection,
+        partition_key=handle,
+        instance=world.instance,
+        resources=world.resources(),
+        run_config={"ops": {"retailer_inventory": {"config": {"lgl_inventory_item_ids": items}}}},
+        raise_on_error=False,
+    )
+
+
+def _lgl_set(world, sku: str, quantity: int) -> str:
+    """Sets LGL's available of a SKU (a count, a receipt): its inventory item id."""
+    lgl = world.sandbox.engine.stores["lgl"]
+    item = lgl.inventory_items[lgl.variants_by_sku(sku)[0].inventory_item_id]
+    with lgl.lock:
+        level = next(iter(item.levels.values()))
+        lgl.set_quantity(level, "available", quantity)
+    return gid("InventoryItem", item.id)
+
+
+def test_a_webhook_run_sets_only_the_named_skus_and_a_full_sync_never_undoes_it(world):
+    """The scoped run reads the named items by id at LGL and the retailer's items for their
+    SKUs by id (no search), writes those only, and one SKU selling out at LGL is not a mass
+    zero. A full sync still working from the snapshot taken before it takes the scoped read
+    over the snapshot: it writes nothing the webhook's run already set."""
+    handle = RETAILERS[0][0]
+    stock, _differing = _seed(world, 200, [handle])
+    assert _sync(world, handle).success  # the first full sync: every SKU right
+    gone, more, untouched = "SKU-000001", "SKU-000002", "SKU-000003"
+    store = world.sandbox.store(handle)
+    with store.lock:  # a difference the webhook runs do not name, left for the full sync
+        item = store.inventory_items[store.variants_by_sku(untouched)[0].inventory_item_id]
+        store.set_quantity(next(iter(item.levels.values())), "available", stock[untouched] + 3)
+    counted = dict(store.usage.by_operation)
+    first = _scoped(world, handle, [_lgl_set(world, gone, 0)])
+    second = _scoped(world, handle, [_lgl_set(world, more, stock[more] + 5)])
+    assert first.success and second.success
+    after = _available(world, handle)
+    assert after[gone] == 0 and after[more] == stock[more] + 5
+    assert after[untouched] == stock[untouched] + 3  # not named: not read, not written
+    meta = first.asset_materializations_for_node("retailer_inventory")[0].metadata
+    assert meta["skus_compared"].value == 1 and meta["skus_set_to_zero"].value == 1
+    usage = {k: n - counted.get(k, 0) for k, n in store.usage.by_operation.items()}
+    assert usage["InventoryItemsByIds"] == 2 and usage["InventorySetQuantities"] == 2
+    assert usage.get("InventoryItems", 0) == 0 and usage.get("InventoryLevelsBulk", 0) == 0
+    # The automation's full sync from the snapshot taken before both changes.
+    full = _sync(world, handle, upstream=False)
+    assert full.success
+    after = _available(world, handle)
+    assert after[gone] == 0 and after[more] == stock[more] + 5
+    assert after[untouched] == stock[untouched]
+    meta = full.asset_materializations_for_node("retailer_inventory")[0].metadata
+    assert meta["skus_written"].value == 1

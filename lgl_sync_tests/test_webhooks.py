@@ -31,15 +31,22 @@ import dagster as dg
 import pytest
 import requests
 import sqlalchemy as sa
+from dagster._core.storage.dagster_run import DagsterRun
 from shopify_sandbox.models import TrackingInfo, gid
 
 from lgl_sync.control_plane import inbox
 from lgl_sync.control_plane.retailers import get_retailer
 from lgl_sync.control_plane.tables import email_notifications, webhook_inbox
 from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
-from lgl_sync.defs.inventory import lgl_inventory_snapshot, unimported_order_units
+from lgl_sync.defs.inventory import (
+    lgl_inventory_snapshot,
+    retailer_inventory,
+    unimported_order_units,
+)
+from lgl_sync.defs.jobs import sync_inventory_job
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_order_changes, retailer_paid_orders
 from lgl_sync.defs.webhooks import webhook_sensor
+from lgl_sync.devkit.world import RETAILER_LGL_LOCATION
 from lgl_sync.ops import metrics
 from lgl_sync.ops.health import collect
 from lgl_sync.sync import subscriptions
@@ -57,6 +64,7 @@ ASSETS = {
     "import_orders": ORDERS,
     "push_fulfillments": PUSH,
     "inventory_snapshot": [lgl_inventory_snapshot, unimported_order_units],
+    "sync_inventory": [lgl_inventory_snapshot, unimported_order_units, retailer_inventory],
 }
 
 
@@ -110,16 +118,25 @@ def _settle(world) -> None:
     inbox.take(world.engine, [e.id for e in waiting], "setup")
 
 
+_CURSORS: dict[int, str | None] = {}
+
+
 def _sense(world) -> list[dg.RunRequest]:
-    context = dg.build_sensor_context(instance=world.instance, resources=world.resources())
+    """One tick of the sensor, with the cursor its previous tick left (as the daemon keeps it)."""
+    context = dg.build_sensor_context(
+        instance=world.instance, resources=world.resources(), cursor=_CURSORS.get(id(world))
+    )
     result = webhook_sensor(context)
-    return list(result.run_requests or []) if isinstance(result, dg.SensorResult) else []
+    _CURSORS[id(world)] = result.cursor
+    return list(result.run_requests or [])
 
 
 def _run(world, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
     """A sensor's run request executed as the daemon would launch it (its config and tags)."""
+    scoped = request.job_name == sync_inventory_job.name
     return dg.materialize(
         ASSETS[request.job_name],
+        selection=[retailer_inventory] if scoped else None,
         partition_key=request.partition_key,
         instance=world.instance,
         resources=world.resources(),
@@ -359,19 +376,108 @@ def test_subscriptions_are_created_once_and_drift_is_repaired(hooked):
     assert len(store.webhook_subscriptions) == len(wanted)
 
 
-def test_a_burst_of_500_lgl_stock_webhooks_starts_one_inventory_run(hooked):
-    world, _url = hooked
+def _bump(world, items: list, times: int) -> dict[str, int]:
+    """LGL's available of ``items`` raised ``times`` times in turn (a delivery each); the
+    quantities per SKU at the end."""
     lgl = world.sandbox.engine.stores["lgl"]
     with lgl.lock:
-        for n in range(500):
-            item = list(lgl.inventory_items.values())[n % 40]
-            level = next(iter(item.levels.values()))
+        for n in range(times):
+            level = next(iter(items[n % len(items)].levels.values()))
             lgl.set_quantity(level, "available", level.quantities["available"] + 1)
+    return {i.sku: next(iter(i.levels.values())).quantities["available"] for i in items}
+
+
+def _first_full_sync(world) -> None:
+    """The retailer stocks every SKU at its LGL location (none yet), then syncs in full."""
+    store = world.sandbox.engine.stores[RETAILER]
+    at = next(i for i, loc in store.locations.items() if loc.name == RETAILER_LGL_LOCATION)
+    with store.lock:
+        for item in store.inventory_items.values():
+            if item.sku and item.sku.startswith("LGL-"):
+                store.stock(item.id, at, 0)
+    assert world.materialize([*ASSETS["inventory_snapshot"], retailer_inventory]).success
+    _settle(world)
+
+
+def test_a_burst_of_500_lgl_stock_webhooks_is_one_run_per_retailer_for_the_named_skus(hooked):
+    """One ``sync_inventory`` run for the retailer, given exactly the items that changed; it
+    reads them by id at LGL (Shopify's search lags an hour here) and sets the retailer to them."""
+    world, _url = hooked
+    _first_full_sync(world)
+    lgl = world.sandbox.engine.stores["lgl"]
+    items = list(lgl.inventory_items.values())[:40]
+    now = _bump(world, items, 500)
     _wait(lambda: len(inbox.waiting(world.engine)) >= 500, 60)
     made = _sense(world)
-    assert [r.job_name for r in made] == ["inventory_snapshot"]
+    assert [(r.job_name, r.partition_key) for r in made] == [("sync_inventory", RETAILER)]
+    named = made[0].run_config["ops"]["retailer_inventory"]["config"]["lgl_inventory_item_ids"]
+    assert sorted(named) == sorted(gid("InventoryItem", i.id) for i in items)
     assert _sense(world) == []
+    result = _run(world, made[0])
+    assert result.success
+    meta = result.asset_materializations_for_node("retailer_inventory")[0].metadata
+    carried = [i.sku for i in items if i.sku in _retailer_levels(world)]
+    assert carried and meta["skus_compared"].value == len(carried)
+    assert meta["skus_written"].value == len(carried)  # each raised at LGL, so at the retailer
+    assert all(_retailer_levels(world)[sku] <= now[sku] for sku in carried)
+    # A full plan from a new snapshot finds nothing left to write.
+    check = dg.materialize(
+        [*ASSETS["inventory_snapshot"], retailer_inventory],
+        partition_key=RETAILER,
+        instance=world.instance,
+        resources=world.resources(),
+        run_config={"ops": {"retailer_inventory": {"config": {"dry_run": True}}}},
+    )
+    assert (
+        check.asset_materializations_for_node("retailer_inventory")[0]
+        .metadata["skus_changed"]
+        .value
+        == 0
+    )
+
+
+def _retailer_levels(world) -> dict[str, int]:
+    """The retailer's available per SKU at its LGL location."""
+    store = world.sandbox.engine.stores[RETAILER]
+    at = next(i for i, loc in store.locations.items() if loc.name == RETAILER_LGL_LOCATION)
+    return {
+        item.sku: item.levels[at].quantities["available"]
+        for item in store.inventory_items.values()
+        if at in item.levels
+    }
+
+
+def test_stock_changes_while_a_retailer_syncs_reach_it_in_its_next_run(hooked):
+    """No request beside a queued or running inventory run of the retailer; the changes of the
+    meantime go to the next run, each item once, none lost (the sensor's cursor)."""
+    world, _url = hooked
+    _first_full_sync(world)
+    items = list(world.sandbox.engine.stores["lgl"].inventory_items.values())
+    _bump(world, items[:3], 3)
+    _wait(lambda: len(inbox.waiting(world.engine)) >= 3)
+    busy = DagsterRun(  # the automation's full sync, going
+        job_name="__ASSET_JOB",
+        run_id=str(uuid.uuid4()),
+        status=dg.DagsterRunStatus.STARTED,
+        asset_selection=frozenset({retailer_inventory.key}),
+        tags={"dagster/partition": RETAILER},
+    )
+    world.instance.add_run(busy)
+    assert _sense(world) == []
+    _bump(world, items[3:5], 2)
+    _wait(lambda: len(inbox.waiting(world.engine)) >= 2)
+    assert _sense(world) == []
+    world.instance.report_run_canceled(busy)  # ended: the sensor may go on
+    made = _sense(world)
+    assert len(made) == 1
+    named = made[0].run_config["ops"]["retailer_inventory"]["config"]["lgl_inventory_item_ids"]
+    assert sorted(named) == sorted(gid("InventoryItem", i.id) for i in items[:5])
     assert _run(world, made[0]).success
+    _bump(world, items[5:6], 1)
+    _wait(lambda: len(inbox.waiting(world.engine)) >= 1)
+    made = _sense(world)
+    named = made[0].run_config["ops"]["retailer_inventory"]["config"]["lgl_inventory_item_ids"]
+    assert named == [gid("InventoryItem", items[5].id)]
 
 
 def test_a_retailer_whose_webhooks_stopped_is_reported_once_when_polling_finds_orders(hooked):

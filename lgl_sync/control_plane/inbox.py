@@ -89,6 +89,36 @@ def take(engine: Engine, ids: list[int], run_key: str) -> int:
     return taken
 
 
+def last_taken(engine: Engine, flow: str) -> int:
+    """The newest event of a flow a run or a feed has taken (0 when none)."""
+    with engine.connect() as connection:
+        value = connection.execute(
+            sa.select(sa.func.max(webhook_inbox.c.id)).where(
+                webhook_inbox.c.flow == flow, webhook_inbox.c.taken_at.is_not(None)
+            )
+        ).scalar()
+    return int(value or 0)
+
+
+def taken_between(
+    engine: Engine, flow: str, after: int, through: int, limit: int = 20_000
+) -> list[Event]:
+    """A flow's taken events with ``after < id <= through``, oldest first (at most ``limit``)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(webhook_inbox)
+            .where(
+                webhook_inbox.c.flow == flow,
+                webhook_inbox.c.taken_at.is_not(None),
+                webhook_inbox.c.id > after,
+                webhook_inbox.c.id <= through,
+            )
+            .order_by(webhook_inbox.c.id)
+            .limit(limit)
+        ).all()
+    return [_event(r) for r in rows]
+
+
 def retailer_of_lgl_order(engine: Engine, lgl_order_id: str) -> str | None:
     """The retailer an LGL order was imported from, or None (not imported by LGL Sync)."""
     with engine.connect() as connection:

@@ -323,3 +323,24 @@ webhook_inbox = sa.Table(
     sa.Column("duplicates", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_webhook_inbox_waiting", "taken_at", "retailer_id", "flow"),
 )
+
+# Added by 0017: what a webhook's scoped inventory run read of LGL's stock, item by item, newer
+# than the snapshot a full sync may still be using (the full sync takes the newer of the two),
+# and each retailer's inventory item per SKU at its LGL location as its last full sync read it
+# (the scoped run reads those items by id, not through search, whose index lags).
+lgl_stock_reads = sa.Table(
+    "lgl_stock_reads",
+    metadata,
+    sa.Column("inventory_item_id", sa.Text, primary_key=True),
+    sa.Column("sku", sa.Text, nullable=False),
+    sa.Column("available", sa.Integer, nullable=False),
+    sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+retailer_stock_items = sa.Table(
+    "retailer_stock_items",
+    metadata,
+    sa.Column("retailer_id", sa.Text, primary_key=True),
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("inventory_item_id", sa.Text, nullable=False),
+)

@@ -1,12 +1,13 @@
 """Inventory assets: what LGL can ship per SKU, what retailers sold that LGL has not seen yet,
 and each retailer's stock set from them."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
 
-from lgl_sync.control_plane import unimported
+from lgl_sync import settings
+from lgl_sync.control_plane import stock_scope, unimported
 from lgl_sync.control_plane.retailers import list_retailers
 from lgl_sync.defs.partitions import retailer_asset, retailers
 from lgl_sync.defs.resources import (
@@ -18,7 +19,12 @@ from lgl_sync.defs.resources import (
 from lgl_sync.flows import Flow
 from lgl_sync.ops.redaction import redact
 from lgl_sync.shopify.errors import ShopifyError
-from lgl_sync.sync.inventory.reads import read_location_inventory, unimported_units
+from lgl_sync.sync.inventory.reads import (
+    primary_location_id,
+    read_items_by_id,
+    read_location_inventory,
+    unimported_units,
+)
 from lgl_sync.sync.inventory.rules import pending_units
 from lgl_sync.sync.inventory.writer import InventorySyncer, InventorySyncResult, ZeroGuardError
 
@@ -29,6 +35,15 @@ def _preview(frame: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
     )
 
 
+def _known(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """LGL's stocked rows whose quantity Shopify gave, and the SKUs whose quantity it did not:
+    unknown, not 0, so left out (and so left alone at every retailer) and reported."""
+    frame = frame[frame["stocked"]].drop(columns=["stocked", "committed"])
+    unreadable = sorted(frame.loc[frame["available"].isna(), "sku"])
+    frame = frame[frame["available"].notna()].astype({"available": int})
+    return frame.reset_index(drop=True), unreadable
+
+
 @dg.asset(group_name=Flow.INVENTORY.value, kinds={"shopify", "pandas"})
 def lgl_inventory_snapshot(
     context: dg.AssetExecutionContext, lgl_shopify: ShopifyStoreResource
@@ -36,16 +51,15 @@ def lgl_inventory_snapshot(
     """The LGL store's available quantity per SKU at its warehouse location.
 
     One row per SKU: sku, inventory_item_id, available. Read once per cycle (in bulk for a large
-    catalog) and shared by every retailer's inventory sync.
+    catalog) and shared by every retailer's inventory sync. ``attrs["read_at"]``: when the read
+    began (a webhook's scoped read after it wins over it).
     """
     client = lgl_shopify.get_client()
-    snapshot = read_location_inventory(client, location_id=lgl_shopify.location_id)
-    snapshot = snapshot[snapshot["stocked"]].drop(columns=["stocked", "committed"])
-    # A quantity Shopify did not give is unknown, not 0: that SKU is left out (and so left
-    # alone at every retailer) and reported.
-    unreadable = sorted(snapshot.loc[snapshot["available"].isna(), "sku"])
-    snapshot = snapshot[snapshot["available"].notna()].astype({"available": int})
-    snapshot = snapshot.reset_index(drop=True)
+    read_at = datetime.now(UTC)
+    snapshot, unreadable = _known(
+        read_location_inventory(client, location_id=lgl_shopify.location_id)
+    )
+    snapshot.attrs["read_at"] = read_at
     if unreadable:
         context.log.warning("LGL snapshot: no quantity for %d SKUs; left alone", len(unreadable))
     context.log.info("LGL snapshot: %d SKUs", len(snapshot))
@@ -109,6 +123,9 @@ def unimported_order_units(
 
 class InventorySyncConfig(dg.Config):
     dry_run: bool = False
+    # Sync only the SKUs of these LGL inventory items, read again by id now (what the webhook
+    # sensor sets from LGL's inventory_levels/update). Empty: every SKU, from the snapshot.
+    lgl_inventory_item_ids: list[str] = []
 
 
 @retailer_asset(
@@ -138,11 +155,13 @@ def retailer_inventory(
     unimported_order_units: pd.DataFrame,
     control_plane: ControlPlaneResource,
     retailer_stores: RetailerStoresResource,
+    lgl_shopify: ShopifyStoreResource,
 ):  # no return annotation: it would type the output as Nothing beside check_specs
     """The retailer's available quantity at its LGL location, set to what LGL can ship.
 
     One row per SKU written. Compare-and-set batches of 250 with idempotency keys; SKUs on one
-    side only are reported, not written.
+    side only are reported, not written. With ``lgl_inventory_item_ids`` (a webhook's run) only
+    those items' SKUs, LGL's quantities read again by id.
     """
     retailer = control_plane.active_retailer(context.partition_key, Flow.INVENTORY)
     last = unimported.known(control_plane.engine(), context.partition_key)
@@ -158,7 +177,7 @@ def retailer_inventory(
         return dg.MaterializeResult(
             value=skipped.value,
             metadata=skipped.metadata,
-            check_results=[_coverage(InventorySyncResult())],
+            check_results=[_coverage([], 0)],
         )
     client = retailer_stores.client(retailer)
     syncer = InventorySyncer(
@@ -168,19 +187,70 @@ def retailer_inventory(
         run_id=context.run_id,
         dry_run=config.dry_run,
     )
+    scoped = bool(config.lgl_inventory_item_ids)
     try:
         with control_plane.flow_lock(retailer.id, Flow.INVENTORY):
-            result = syncer.sync(lgl_inventory_snapshot, unimported_order_units)
+            lgl = lgl_inventory_snapshot
+            if scoped:
+                lgl = _read_scope(context, lgl_shopify, control_plane, config)
+            result = syncer.sync(lgl, unimported_order_units, scoped=scoped)
     except ZeroGuardError as exc:
         raise dg.Failure(str(exc), metadata={"error_category": "guard"}) from None
     return dg.MaterializeResult(
         value=result,
-        check_results=[_coverage(result)],
+        check_results=[
+            _scoped_coverage(control_plane, retailer.id, lgl_inventory_snapshot)
+            if scoped
+            else _coverage(result.report.get("only_retailer", []), result.compared)
+        ],
         metadata={
             **_sync_metadata(result, dry_run=config.dry_run),
+            "scope": "all SKUs" if not scoped else f"{len(lgl)} SKUs named by LGL's webhooks",
             **client.metrics.as_metadata("retailer_api"),
         },
     )
+
+
+def _read_scope(
+    context: dg.AssetExecutionContext,
+    lgl_shopify: ShopifyStoreResource,
+    control_plane: ControlPlaneResource,
+    config: InventorySyncConfig,
+) -> pd.DataFrame:
+    """LGL's rows of the named items, read now by id; recorded, so that a full sync still
+    working from an older snapshot takes them instead of the snapshot's."""
+    client = lgl_shopify.get_client()
+    location = lgl_shopify.location_id or primary_location_id(client)
+    read_at = datetime.now(UTC)
+    ids = sorted(set(config.lgl_inventory_item_ids))
+    rows, unreadable = _known(read_items_by_id(client, ids, location))
+    if not config.dry_run:
+        engine = control_plane.engine()
+        stock_scope.record_lgl_reads(
+            engine,
+            zip(rows["inventory_item_id"], rows["sku"], rows["available"], strict=True),
+            read_at,
+        )
+        # No sync loads a snapshot older than the handoff's retention: reads before it are moot.
+        keep = timedelta(hours=settings.handoff_retention_hours())
+        stock_scope.prune_lgl_reads(engine, read_at - keep)
+    context.log.info(
+        "LGL: %d of %d named items stocked at the location (%d without a quantity)",
+        len(rows),
+        len(ids),
+        len(unreadable),
+    )
+    return rows
+
+
+def _scoped_coverage(
+    control_plane: ControlPlaneResource, retailer_id: str, lgl: pd.DataFrame
+) -> dg.AssetCheckResult:
+    """Coverage for a scoped run, which reads too few SKUs to say: the retailer's SKUs as its
+    last full sync found them against LGL's last snapshot."""
+    mine = set(stock_scope.retailer_items(control_plane.engine(), retailer_id, None))
+    carried = set(lgl["sku"])
+    return _coverage(sorted(mine - carried), len(mine & carried))
 
 
 def _sync_metadata(result: InventorySyncResult, *, dry_run: bool) -> dict:
@@ -245,16 +315,15 @@ def inventory_drift(
     )
 
 
-def _coverage(result: InventorySyncResult) -> dg.AssetCheckResult:
+def _coverage(missing: list[str], compared: int) -> dg.AssetCheckResult:
     """Warns when the retailer lists SKUs at the LGL location that the LGL store lacks."""
-    missing = result.report.get("only_retailer", [])
-    total = result.compared + len(missing)
+    total = compared + len(missing)
     return dg.AssetCheckResult(
         check_name="inventory_sku_coverage",
         passed=not missing,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "coverage": round(result.compared / total, 4) if total else 1.0,
+            "coverage": round(compared / total, 4) if total else 1.0,
             "missing_in_lgl": dg.MetadataValue.json(missing[:50]),
         },
     )

@@ -3,7 +3,12 @@
 import dagster as dg
 
 from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
-from lgl_sync.defs.inventory import lgl_inventory_snapshot, unimported_order_units
+from lgl_sync.defs.inventory import (
+    inventory_drift,
+    lgl_inventory_snapshot,
+    retailer_inventory,
+    unimported_order_units,
+)
 from lgl_sync.defs.orders import (
     imported_lgl_orders,
     retailer_order_changes,
@@ -26,4 +31,12 @@ inventory_snapshot_job = dg.define_asset_job(
     Flow.INVENTORY.job,
     selection=[lgl_inventory_snapshot, unimported_order_units],
     description="LGL's stock and every retailer's unimported units; retailer syncs follow.",
+)
+sync_inventory_job = dg.define_asset_job(
+    "sync_inventory",
+    # Not the drift check: it re-reads every SKU, the very cost a scoped run saves.
+    selection=dg.AssetSelection.assets(retailer_inventory)
+    - dg.AssetSelection.checks(inventory_drift),
+    description="Set one retailer's stock of the SKUs LGL's stock webhooks named (the "
+    "lgl_inventory_item_ids config), read again by id; empty config: every SKU.",
 )

@@ -4,9 +4,12 @@ seconds; the schedules stay as the reconciliation that catches what webhooks los
 - A retailer's order webhooks run its orders flow, with the orders they name read by id.
 - The LGL store's fulfillment webhooks run the pushback of the retailer each LGL order came from,
   with those LGL orders read by id.
-- The LGL store's inventory webhooks run the inventory snapshot, after which every retailer's
-  inventory syncs (its automation condition). A delivery triggered before the last snapshot run
-  started is already covered by it and starts nothing.
+- The LGL store's inventory webhooks run each retailer's inventory sync scoped to the SKUs of
+  the items they named (``sync_inventory``, LGL's quantities read again by id): one run hop, a
+  few requests. The sensor's cursor keeps, per retailer, the newest stock event its runs were
+  given, so a retailer busy syncing gets the events of the meantime in its next run, and none
+  is lost or given twice. Past SCOPE_LIMIT items (a bulk adjustment) the whole snapshot runs
+  instead, and every retailer follows it (its automation condition).
 - ``app/uninstalled`` disables the retailer and tells a person, once per event.
 
 Debounced: a group (retailer and flow) runs once its newest delivery is
@@ -15,6 +18,7 @@ same retailer and flow is queued or going: the deliveries that arrive meanwhile 
 after it. A burst becomes one run.
 """
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -22,9 +26,19 @@ import dagster as dg
 
 from lgl_sync import settings
 from lgl_sync.control_plane import inbox
-from lgl_sync.control_plane.retailers import RetailerError, get_retailer, set_enabled
+from lgl_sync.control_plane.retailers import (
+    RetailerError,
+    get_retailer,
+    list_retailers,
+    set_enabled,
+)
 from lgl_sync.defs.alerts import NotifierResource
-from lgl_sync.defs.jobs import import_orders_job, inventory_snapshot_job, push_fulfillments_job
+from lgl_sync.defs.jobs import (
+    import_orders_job,
+    inventory_snapshot_job,
+    push_fulfillments_job,
+    sync_inventory_job,
+)
 from lgl_sync.defs.resources import ControlPlaneResource
 from lgl_sync.defs.schedules import ACTIVE
 from lgl_sync.flows import RETAILER_FLOW_TAG, Flow
@@ -33,7 +47,10 @@ from lgl_sync.notify.notices import webhook_notice
 TRIGGER_TAG = "lgl/trigger"
 LAG_TAG = "lgl/webhook-lag-s"  # from Shopify's trigger of the oldest delivery to the request
 UNINSTALLED = "uninstalled"
-COVER_MARGIN = timedelta(seconds=5)
+STOCK_FEED = "stock"  # the run key of stock events taken into the per-retailer feed
+SCOPE_LIMIT = 2_000  # LGL items one scoped run reads at most (8 requests); past it, a snapshot
+FEED_LIMIT = 20_000  # stock events read per tick; past it, a snapshot
+INVENTORY = dg.AssetKey("retailer_inventory")
 
 
 def _settled(events: list[inbox.Event], now: datetime, debounce: float) -> bool:
@@ -52,18 +69,6 @@ def _busy(instance: dg.DagsterInstance, tags: dict[str, str] | None, job: str | 
     runs = dg.RunsFilter(tags=tags, statuses=ACTIVE) if tags else None
     runs = runs or dg.RunsFilter(job_name=job, statuses=ACTIVE)
     return bool(instance.get_run_records(runs, limit=1))
-
-
-def _last_snapshot_start(instance: dg.DagsterInstance) -> datetime | None:
-    records = instance.get_run_records(
-        dg.RunsFilter(
-            job_name=inventory_snapshot_job.name,
-            statuses=[dg.DagsterRunStatus.SUCCESS, *ACTIVE],
-        ),
-        limit=1,
-    )
-    start = records[0].start_time if records else None
-    return datetime.fromtimestamp(start, UTC) if start else None
 
 
 def _lag(events: list[inbox.Event]) -> str:
@@ -91,24 +96,75 @@ def _retailer_request(retailer_id: str, flow: Flow, events: list[inbox.Event]) -
     )
 
 
-def _inventory_request(
-    instance: dg.DagsterInstance, engine, events: list[inbox.Event]
-) -> dg.RunRequest | None:
-    """One snapshot run for the deliveries no snapshot has covered yet."""
-    started = _last_snapshot_start(instance)
-    # A margin for Shopify's clock against ours: a delivery near the start is not "covered".
-    edge = started - COVER_MARGIN if started else None
-    covered = [e for e in events if edge and e.triggered_at and e.triggered_at < edge]
-    if covered:
-        inbox.take(engine, [e.id for e in covered], "covered")
-    fresh = [e for e in events if e not in covered]
-    if not fresh:
-        return None
-    return dg.RunRequest(
-        run_key=f"webhook:inventory:{max(e.id for e in fresh)}",
-        job_name=inventory_snapshot_job.name,
-        tags={TRIGGER_TAG: "webhook", LAG_TAG: _lag(fresh)},
+def _stock_retailers(context, control_plane: ControlPlaneResource) -> list[str]:
+    partitions = set(context.instance.get_dynamic_partitions("retailers"))
+    return [
+        r.id
+        for r in list_retailers(control_plane.engine(), enabled_only=True)
+        if Flow.INVENTORY.enabled_for(r) and r.id in partitions
+    ]
+
+
+def _syncing(instance: dg.DagsterInstance, retailer_id: str) -> bool:
+    """A run of the retailer's inventory is queued or going (a scoped one or the
+    automation's full one)."""
+    records = instance.get_run_records(
+        dg.RunsFilter(tags={"dagster/partition": retailer_id}, statuses=ACTIVE), limit=100
     )
+    return any(INVENTORY in (r.dagster_run.asset_selection or ()) for r in records)
+
+
+def _stock_request(retailer_id: str, events: list[inbox.Event], head: int) -> dg.RunRequest:
+    ids = sorted({e.objects.get("inventory_item_id") for e in events} - {None})
+    return dg.RunRequest(
+        run_key=f"webhook:{retailer_id}:inventory:{head}",
+        job_name=sync_inventory_job.name,
+        partition_key=retailer_id,
+        run_config={"ops": {"retailer_inventory": {"config": {"lgl_inventory_item_ids": ids}}}},
+        tags={
+            RETAILER_FLOW_TAG: f"{retailer_id}:{Flow.INVENTORY}",
+            TRIGGER_TAG: "webhook",
+            LAG_TAG: _lag(events),
+        },
+    )
+
+
+def _stock_requests(
+    context, control_plane: ControlPlaneResource, before: int, marks: dict[str, int]
+) -> tuple[list[dg.RunRequest], dict[str, int], int]:
+    """Per retailer not syncing already, one run for the stock events past its mark; or one
+    snapshot for all of them when the events name too many items. (requests, marks, head)."""
+    engine = control_plane.engine()
+    head = inbox.last_taken(engine, Flow.INVENTORY.value)
+    retailers = _stock_retailers(context, control_plane)
+    marks = {r: marks.get(r, before) for r in retailers}  # a new retailer starts now
+    # A retailer never synced in full has nothing a scoped run could read by id (its items
+    # are known from its full sync): that first sync covers every change so far.
+    synced = context.instance.get_materialized_partitions(INVENTORY)
+    marks.update({r: head for r in retailers if r not in synced})
+    due = [r for r in retailers if marks[r] < head and not _syncing(context.instance, r)]
+    if not due:
+        return [], marks, head
+    events = inbox.taken_between(
+        engine, Flow.INVENTORY.value, min(marks[r] for r in due), head, limit=FEED_LIMIT
+    )
+    items = {e.objects.get("inventory_item_id") for e in events}
+    if len(events) >= FEED_LIMIT or len(items) > SCOPE_LIMIT:
+        if _busy(context.instance, None, inventory_snapshot_job.name):
+            return [], marks, head  # the next tick, after it
+        request = dg.RunRequest(
+            run_key=f"webhook:inventory:{head}",
+            job_name=inventory_snapshot_job.name,
+            tags={TRIGGER_TAG: "webhook", LAG_TAG: _lag(events)},
+        )
+        return [request], {**marks, **dict.fromkeys(due, head)}, head
+    requests = []
+    for retailer_id in due:
+        requests.append(
+            _stock_request(retailer_id, [e for e in events if e.id > marks[retailer_id]], head)
+        )
+        marks[retailer_id] = head
+    return requests, marks, head
 
 
 def _uninstalled(engine, notifier: NotifierResource, events: list[inbox.Event]) -> None:
@@ -161,7 +217,7 @@ def _runnable(context, control_plane: ControlPlaneResource, retailer_id: str, fl
 @dg.sensor(
     minimum_interval_seconds=3,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    jobs=[import_orders_job, push_fulfillments_job, inventory_snapshot_job],
+    jobs=[import_orders_job, push_fulfillments_job, inventory_snapshot_job, sync_inventory_job],
     description="Shopify's webhooks (the inbox) become runs of the retailer and flow they "
     "concern, a burst one run, never beside a run of the same retailer and flow.",
 )
@@ -169,9 +225,12 @@ def webhook_sensor(
     context: dg.SensorEvaluationContext,
     control_plane: ControlPlaneResource,
     notifier: NotifierResource,
-) -> dg.SensorResult | dg.SkipReason:
+) -> dg.SensorResult:
     engine, now = control_plane.engine(), datetime.now(UTC)
     debounce = settings.webhook_debounce_seconds()
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    before = cursor.get("head")
+    before = inbox.last_taken(engine, Flow.INVENTORY.value) if before is None else before
     requests, waiting = [], 0
     for (retailer_id, kind), events in _groups(inbox.waiting(engine)).items():
         if kind == UNINSTALLED:
@@ -180,24 +239,21 @@ def webhook_sensor(
         flow = Flow(kind)
         if not _settled(events, now, debounce):
             waiting += len(events)
-            continue
-        if flow == Flow.INVENTORY:
-            if _busy(context.instance, None, inventory_snapshot_job.name):
-                waiting += len(events)
-                continue
-            request = _inventory_request(context.instance, engine, events)
+        elif flow == Flow.INVENTORY:  # into the feed; each retailer's runs take it from there
+            inbox.take(engine, [e.id for e in events], STOCK_FEED)
         elif not _runnable(context, control_plane, retailer_id, flow):
             inbox.take(engine, [e.id for e in events], "not-running")
-            continue
         elif _busy(context.instance, {RETAILER_FLOW_TAG: f"{retailer_id}:{flow}"}, None):
             waiting += len(events)
-            continue
         else:
             request = _retailer_request(retailer_id, flow, events)
-        if request is not None:
             inbox.take(engine, [e.id for e in events], request.run_key)
             requests.append(request)
+    stock, marks, head = _stock_requests(context, control_plane, before, cursor.get("stock", {}))
     inbox.prune(engine, timedelta(days=settings.webhook_retention_days()))
-    if not requests:
-        return dg.SkipReason(f"no webhook run to start ({waiting} deliveries waiting)")
-    return dg.SensorResult(run_requests=requests)
+    cursor = json.dumps({"head": head, "stock": marks}, sort_keys=True)
+    if not requests + stock:
+        return dg.SensorResult(
+            skip_reason=f"no webhook run to start ({waiting} deliveries waiting)", cursor=cursor
+        )
+    return dg.SensorResult(run_requests=requests + stock, cursor=cursor)

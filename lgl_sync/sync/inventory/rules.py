@@ -81,6 +81,19 @@ def write_plan(
     return plan, report
 
 
+def overlay(snapshot: pd.DataFrame, fresher: pd.DataFrame) -> pd.DataFrame:
+    """LGL's snapshot with the items read since it began (``fresher``: sku, inventory_item_id,
+    available) in place of the snapshot's rows for them."""
+    if fresher.empty:
+        return snapshot
+    kept = snapshot[~snapshot["inventory_item_id"].isin(set(fresher["inventory_item_id"]))]
+    fresh = fresher[list(snapshot.columns.intersection(fresher.columns))]
+    merged = pd.concat([kept, fresh], ignore_index=True)
+    merged["available"] = merged["available"].astype(int)
+    merged.attrs = dict(snapshot.attrs)
+    return merged
+
+
 def retarget(target: int, read: int, now: int) -> int:
     """A compare-and-set conflict: the retailer changed from ``read`` to ``now`` meanwhile.
     Units it sold meanwhile are not in LGL's numbers yet, so they come off the target too."""

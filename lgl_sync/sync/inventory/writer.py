@@ -15,15 +15,20 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from lgl_sync import settings
-from lgl_sync.control_plane import ledger, records, unimported
+from lgl_sync.control_plane import ledger, records, stock_scope, unimported
 from lgl_sync.control_plane.allowances import use_zero_allowance
 from lgl_sync.control_plane.ledger import WriteStatus
 from lgl_sync.flows import Flow
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient, idempotency_key
 from lgl_sync.shopify.errors import UserErrorsError
-from lgl_sync.sync.inventory.reads import current_quantities, read_location_inventory
+from lgl_sync.sync.inventory.reads import (
+    current_quantities,
+    read_items_by_id,
+    read_location_inventory,
+)
 from lgl_sync.sync.inventory.rules import (
+    overlay,
     pending_units,
     retarget,
     targets,
@@ -54,6 +59,8 @@ class InventorySyncResult:
     zero_allowed: bool = False  # a person's allow-zero was used
     unseen_units: int = 0  # committed at the retailer, in no read yet: kept off its target
     levels: dict[str, int] = field(default_factory=dict)  # LGL's available of its SKUs
+    items: dict[str, str] = field(default_factory=dict)  # the retailer's item per SKU
+    whole: int = 0  # SKUs the retailer carries, when this run compared only some of them
 
 
 class ZeroGuardError(Exception):
@@ -79,9 +86,32 @@ class InventorySyncer:
         self.dry_run = dry_run
 
     def plan(self, lgl: pd.DataFrame, pending: pd.DataFrame) -> InventorySyncResult:
+        """Every SKU at the retailer's location against LGL's snapshot, with what scoped runs
+        read of LGL since the snapshot began taken instead of it (never written back)."""
         inventory = read_location_inventory(
             self.client, location_id=self.retailer.target_location_id
         )
+        read_at = lgl.attrs.get("read_at")
+        if read_at is not None:
+            lgl = overlay(lgl, stock_scope.fresher_than(self.engine, read_at))
+        return self._plan(inventory, lgl, pending)
+
+    def plan_scoped(self, lgl: pd.DataFrame, pending: pd.DataFrame) -> InventorySyncResult:
+        """Only the SKUs of ``lgl`` (LGL's rows of the items a webhook named, just read): the
+        retailer's items for them, as its last full sync found them, read by id."""
+        items = stock_scope.retailer_items(self.engine, self.retailer.id, lgl["sku"])
+        inventory = read_items_by_id(
+            self.client, sorted(set(items.values())), self.retailer.target_location_id
+        )
+        inventory = inventory[inventory["sku"].isin(set(items))].reset_index(drop=True)
+        result = self._plan(inventory, lgl, pending)
+        result.report["only_lgl"] = []  # not looked for: only the full sync reports them
+        result.whole = max(result.compared, stock_scope.carried(self.engine, self.retailer.id))
+        return result
+
+    def _plan(
+        self, inventory: pd.DataFrame, lgl: pd.DataFrame, pending: pd.DataFrame
+    ) -> InventorySyncResult:
         unseen = self._unseen_sales(inventory)
         both = pd.concat([pending[["sku", "units"]], unseen], ignore_index=True)
         target = targets(
@@ -102,6 +132,7 @@ class InventorySyncer:
             plan=plan,
             unseen_units=int(unseen["units"].sum()),
             levels=levels,
+            items=dict(zip(inventory["sku"], inventory["inventory_item_id"], strict=True)),
         )
 
     def _unseen_sales(self, inventory: pd.DataFrame) -> pd.DataFrame:
@@ -114,9 +145,12 @@ class InventorySyncer:
             last.units if last else {},
         )
 
-    def sync(self, lgl: pd.DataFrame, pending: pd.DataFrame) -> InventorySyncResult:
-        """Plans, checks the plan against the mass-zero guard, then writes it in batches."""
-        result = self.plan(lgl, pending)
+    def sync(
+        self, lgl: pd.DataFrame, pending: pd.DataFrame, *, scoped: bool = False
+    ) -> InventorySyncResult:
+        """Plans (every SKU, or only ``lgl``'s when scoped), checks the plan against the
+        mass-zero guard, then writes it in batches."""
+        result = self.plan_scoped(lgl, pending) if scoped else self.plan(lgl, pending)
         if self.dry_run:
             return result
         self._guard(result)
@@ -124,6 +158,8 @@ class InventorySyncer:
             self._write(batch, result.plan.iloc[start : start + BATCH], result)
         # What LGL can ship of each SKU, kept (changes only) for stock insight.
         records.record_levels(self.engine, self.retailer.id, result.levels, datetime.now(UTC))
+        if not scoped:
+            stock_scope.remember_items(self.engine, self.retailer.id, result.items)
         return result
 
     def _guard(self, result: InventorySyncResult) -> None:
@@ -133,13 +169,16 @@ class InventorySyncer:
         zeroing = zeroed_skus(result.plan)
         result.zeroed = len(zeroing)
         share = settings.max_zero_share()
-        if not result.compared or len(zeroing) <= share * result.compared:
+        # A scoped run's share is of every SKU the retailer carries, not of the few it read:
+        # one SKU selling out is not a mass zero.
+        whole = max(result.compared, result.whole)
+        if not whole or len(zeroing) <= share * whole:
             return
         if use_zero_allowance(self.engine, self.retailer.id, self.run_id):
             result.zero_allowed = True
             return
         raise ZeroGuardError(
-            f"{self.retailer.id}: this run would set {len(zeroing)} of {result.compared} SKUs to "
+            f"{self.retailer.id}: this run would set {len(zeroing)} of {whole} SKUs to "
             f"0, more than LGL_MAX_ZERO_SHARE={share:.0%}; nothing was written. If LGL's stock "
             "really is gone, allow it once: lgl-sync inventory allow-zero "
             f"{self.retailer.id} (examples: {', '.join(zeroing[:5])})"
