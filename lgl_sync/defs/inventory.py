@@ -164,14 +164,7 @@ def retailer_inventory(
     those items' SKUs, LGL's quantities read again by id.
     """
     retailer = control_plane.active_retailer(context.partition_key, Flow.INVENTORY)
-    last = unimported.known(control_plane.engine(), context.partition_key)
-    if retailer is not None and last is not None and last.stale:
-        # Its own sales could not be read: setting its stock now could undo them.
-        raise dg.Failure(
-            f"{retailer.id}: its unimported orders could not be read ({last.error}); not "
-            "synced from stale numbers. The other retailers still count its last known units.",
-            metadata={"error_category": "stale_units"},
-        )
+    _refuse_stale_units(control_plane, retailer)
     if retailer is None:
         skipped = idle(context.partition_key, Flow.INVENTORY, InventorySyncResult())
         return dg.MaterializeResult(
@@ -196,19 +189,26 @@ def retailer_inventory(
             result = syncer.sync(lgl, unimported_order_units, scoped=scoped)
     except ZeroGuardError as exc:
         raise dg.Failure(str(exc), metadata={"error_category": "guard"}) from None
-    return dg.MaterializeResult(
-        value=result,
-        check_results=[
-            _scoped_coverage(control_plane, retailer.id, lgl_inventory_snapshot)
-            if scoped
-            else _coverage(result.report.get("only_retailer", []), result.compared)
-        ],
-        metadata={
-            **_sync_metadata(result, dry_run=config.dry_run),
-            "scope": "all SKUs" if not scoped else f"{len(lgl)} SKUs named by LGL's webhooks",
-            **client.metrics.as_metadata("retailer_api"),
-        },
+    coverage = (
+        _scoped_coverage(control_plane, retailer.id, lgl_inventory_snapshot)
+        if scoped
+        else _coverage(result.report.get("only_retailer", []), result.compared)
     )
+    metadata = _sync_metadata(result, dry_run=config.dry_run)
+    metadata["scope"] = f"{len(lgl)} SKUs named by LGL's webhooks" if scoped else "all SKUs"
+    metadata.update(client.metrics.as_metadata("retailer_api"))
+    return dg.MaterializeResult(value=result, check_results=[coverage], metadata=metadata)
+
+
+def _refuse_stale_units(control_plane: ControlPlaneResource, retailer) -> None:
+    """Its own sales could not be read: setting its stock now could undo them."""
+    last = unimported.known(control_plane.engine(), retailer.id) if retailer else None
+    if last is not None and last.stale:
+        raise dg.Failure(
+            f"{retailer.id}: its unimported orders could not be read ({last.error}); not "
+            "synced from stale numbers. The other retailers still count its last known units.",
+            metadata={"error_category": "stale_units"},
+        )
 
 
 def _read_scope(

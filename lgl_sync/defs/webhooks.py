@@ -137,19 +137,27 @@ def _stock_requests(
     engine = control_plane.engine()
     head = inbox.last_taken(engine, Flow.INVENTORY.value)
     retailers = _stock_retailers(context, control_plane)
+    if not retailers:
+        return [], {}, head
     marks = {r: marks.get(r, before) for r in retailers}  # a new retailer starts now
     # A retailer never synced in full has nothing a scoped run could read by id (its items
-    # are known from its full sync): that first sync covers every change so far.
+    # are known from its full sync): that first sync covers every change so far. The automation
+    # starts it after a snapshot; on a new deployment the first stock change takes one.
     synced = context.instance.get_materialized_partitions(INVENTORY)
+    first = head > before and not synced
     marks.update({r: head for r in retailers if r not in synced})
     due = [r for r in retailers if marks[r] < head and not _syncing(context.instance, r)]
-    if not due:
+    if not due and not first:
         return [], marks, head
     events = inbox.taken_between(
-        engine, Flow.INVENTORY.value, min(marks[r] for r in due), head, limit=FEED_LIMIT
+        engine,
+        Flow.INVENTORY.value,
+        min(marks[r] for r in due or retailers),
+        head,
+        limit=FEED_LIMIT,
     )
     items = {e.objects.get("inventory_item_id") for e in events}
-    if len(events) >= FEED_LIMIT or len(items) > SCOPE_LIMIT:
+    if first or len(events) >= FEED_LIMIT or len(items) > SCOPE_LIMIT:
         if _busy(context.instance, None, inventory_snapshot_job.name):
             return [], marks, head  # the next tick, after it
         request = dg.RunRequest(
