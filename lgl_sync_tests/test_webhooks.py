@@ -247,9 +247,31 @@ def _drain(world) -> int:
 def test_dropped_duplicated_and_reordered_webhooks_end_as_perfect_delivery(hooked):
     world, _url = hooked
     sandbox = world.sandbox.engine
+    _first_full_sync(world)
     sandbox.webhooks.set_chaos({"drop": 0.2, "duplicate": 0.2, "delay": [0, 1.5], "seed": 7})
     placed = _place(world, 12)
+    lgl = sandbox.stores["lgl"]
+    bumped = [lgl.inventory_items[lgl.variants_by_sku(f"LGL-00{n}")[0].inventory_item_id]
+              for n in range(10, 30)]  # fmt: skip
+    final = _bump(world, bumped, 60)
     _drain(world)
+    # Every item of which at least one delivery arrived is right at the retailer already, from
+    # the webhook runs alone: each re-read LGL by id, so a late or repeated delivery cannot
+    # bring back an older number.
+    with world.engine.connect() as connection:
+        named = {
+            o["inventory_item_id"]
+            for o in connection.execute(
+                sa.select(webhook_inbox.c.objects).where(webhook_inbox.c.flow == "inventory")
+            ).scalars()
+        }
+    buffer = get_retailer(world.engine, RETAILER).inventory_safety_buffer
+    levels = _retailer_levels(world)
+    arrived = [i.sku for i in bumped if gid("InventoryItem", i.id) in named]
+    assert arrived
+    assert {sku: levels[sku] for sku in arrived} == {
+        sku: max(0, final[sku] - buffer) for sku in arrived
+    }
     shipped_sources = placed[::2]
     # Reconciliation: the search index catches up and one polling cycle runs, as scheduled.
     for handle in ("lgl", RETAILER):
@@ -258,6 +280,12 @@ def test_dropped_duplicated_and_reordered_webhooks_end_as_perfect_delivery(hooke
     _ship(world, [s for s in shipped_sources if _imported(world).get(s)])
     _drain(world)
     assert world.materialize(PUSH, partition=RETAILER).success
+    # The inventory reconciliation sets what every dropped delivery missed.
+    assert world.materialize([*ASSETS["inventory_snapshot"], retailer_inventory]).success
+    levels = _retailer_levels(world)
+    assert {i.sku: levels[i.sku] for i in bumped} == {
+        sku: max(0, n - buffer) for sku, n in final.items()
+    }
     counters = sandbox.webhooks.counters
     assert counters.dropped > 0 and counters.duplicated > 0
     imported = _imported(world)
