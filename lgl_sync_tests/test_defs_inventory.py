@@ -13,8 +13,10 @@ import random
 
 import dagster as dg
 import pytest
+import sqlalchemy as sa
 from shopify_sandbox.models import gid
 
+from lgl_sync.control_plane.tables import email_notifications
 from lgl_sync.defs.inventory import (
     inventory_drift,
     lgl_inventory_snapshot,
@@ -315,3 +317,52 @@ def test_a_webhook_run_sets_only_the_named_skus_and_a_full_sync_never_undoes_it(
     assert after[untouched] == stock[untouched]
     meta = full.asset_materializations_for_node("retailer_inventory")[0].metadata
     assert meta["skus_written"].value == 1
+
+
+def test_an_archived_or_deleted_lgl_sku_reaches_0_at_every_retailer_in_one_cycle_told_once(world):
+    """LGL archives 60 products (more than the mass-zero guard's share: an archive is LGL
+    saying so, the guard's explicit override) and deletes one: one cycle takes each to 0 at
+    both retailers, with one notice; the next cycle writes nothing and tells nothing."""
+    handles = [RETAILERS[0][0], RETAILERS[1][0]]
+    stock, _ = _seed(world, 100, handles, changed=0.0)
+    for handle in handles:
+        assert _sync(world, handle).success  # LGL's levels recorded for each retailer
+    lgl = world.sandbox.engine.stores["lgl"]
+    archived = [f"SKU-{i:06d}" for i in range(60) if stock[f"SKU-{i:06d}"] > 0]
+    deleted = next(f"SKU-{i:06d}" for i in range(60, 100) if stock[f"SKU-{i:06d}"] > 0)
+    with lgl.lock:
+        for sku in archived:
+            lgl.products[lgl.variants_by_sku(sku)[0].product_id].status = "ARCHIVED"
+        lgl.delete_product(lgl.variants_by_sku(deleted)[0].product_id)
+    for cycle in range(2):
+        results = [_sync(world, h, upstream=(h == handles[0])) for h in handles]
+        assert all(r.success for r in results)
+        for handle in handles:
+            after = _available(world, handle)
+            assert {s: after[s] for s in [*archived, deleted]} == dict.fromkeys(
+                [*archived, deleted], 0
+            )
+            others = [s for s in stock if s not in archived and s != deleted]
+            assert all(after[s] == stock[s] for s in others)
+        written = [
+            r.asset_materializations_for_node("retailer_inventory")[0].metadata["skus_written"]
+            for r in results
+        ]
+        assert [w.value for w in written] == ([len(archived) + 1] * 2 if cycle == 0 else [0, 0])
+    with world.engine.connect() as connection:
+        told = (
+            connection.execute(
+                sa.select(email_notifications.c.subject).where(
+                    email_notifications.c.notification_type == "discontinued"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert told == [f"{len(archived) + 1} SKU(s) discontinued at LGL: retailers set to 0"]
+    # LGL sells one again: the next cycle restores it.
+    with lgl.lock:
+        lgl.products[lgl.variants_by_sku(archived[0])[0].product_id].status = "ACTIVE"
+    for handle in handles:
+        assert _sync(world, handle).success
+        assert _available(world, handle)[archived[0]] == stock[archived[0]]

@@ -344,3 +344,13 @@ retailer_stock_items = sa.Table(
     sa.Column("sku", sa.Text, primary_key=True),
     sa.Column("inventory_item_id", sa.Text, nullable=False),
 )
+
+# SKUs LGL no longer sells (its product archived, or deleted from the LGL store), as first seen
+# by a retailer's sync: each is zeroed at every retailer carrying it and told once.
+lgl_discontinued = sa.Table(
+    "lgl_discontinued",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),  # archived | deleted
+    sa.Column("since", sa.DateTime(timezone=True), nullable=False),
+)

@@ -9,6 +9,7 @@ import pandas as pd
 from lgl_sync import settings
 from lgl_sync.control_plane import stock_scope, unimported
 from lgl_sync.control_plane.retailers import list_retailers
+from lgl_sync.defs.alerts import NotifierResource
 from lgl_sync.defs.partitions import retailer_asset, retailers
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
@@ -17,6 +18,7 @@ from lgl_sync.defs.resources import (
     idle,
 )
 from lgl_sync.flows import Flow
+from lgl_sync.notify.notices import discontinued_notice
 from lgl_sync.ops.redaction import redact
 from lgl_sync.shopify.errors import ShopifyError
 from lgl_sync.sync.inventory.reads import (
@@ -57,9 +59,11 @@ def lgl_inventory_snapshot(
     client = lgl_shopify.get_client()
     read_at = datetime.now(UTC)
     snapshot, unreadable = _known(
-        read_location_inventory(client, location_id=lgl_shopify.location_id)
+        read_location_inventory(client, location_id=lgl_shopify.location_id, with_status=True)
     )
     snapshot.attrs["read_at"] = read_at
+    snapshot.attrs["unreadable"] = unreadable  # unknown, never taken for gone
+    archived = sorted(snapshot.loc[snapshot["status"].eq("ARCHIVED"), "sku"])
     if unreadable:
         context.log.warning("LGL snapshot: no quantity for %d SKUs; left alone", len(unreadable))
     context.log.info("LGL snapshot: %d SKUs", len(snapshot))
@@ -69,6 +73,7 @@ def lgl_inventory_snapshot(
             "dagster/row_count": len(snapshot),
             "units_available": int(snapshot["available"].sum()) if len(snapshot) else 0,
             "unreadable_quantities": len(unreadable),
+            "archived_skus": len(archived),
             "unreadable_examples": dg.MetadataValue.json(unreadable[:20]),
             "preview": _preview(snapshot),
             **client.metrics.as_metadata(),
@@ -156,6 +161,7 @@ def retailer_inventory(
     control_plane: ControlPlaneResource,
     retailer_stores: RetailerStoresResource,
     lgl_shopify: ShopifyStoreResource,
+    notifier: NotifierResource,
 ):  # no return annotation: it would type the output as Nothing beside check_specs
     """The retailer's available quantity at its LGL location, set to what LGL can ship.
 
@@ -189,6 +195,9 @@ def retailer_inventory(
             result = syncer.sync(lgl, unimported_order_units, scoped=scoped)
     except ZeroGuardError as exc:
         raise dg.Failure(str(exc), metadata={"error_category": "guard"}) from None
+    if result.new_discontinued:
+        notice = discontinued_notice(retailer_name=retailer.name, skus=result.new_discontinued)
+        notifier.notifier(control_plane.engine()).notify(notice)
     coverage = (
         _scoped_coverage(control_plane, retailer.id, lgl_inventory_snapshot)
         if scoped
@@ -265,6 +274,7 @@ def _sync_metadata(result: InventorySyncResult, *, dry_run: bool) -> dict:
         "not_stocked_at_location": len(result.report["not_stocked"]),
         "unreadable_at_retailer": len(result.report["unreadable"]),
         "skus_set_to_zero": result.zeroed,
+        "discontinued_at_lgl": dg.MetadataValue.json(result.discontinued),
         "unseen_committed_units": result.unseen_units,
         "zero_allowed_once": result.zero_allowed,
         "dry_run": dry_run,

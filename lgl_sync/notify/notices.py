@@ -314,3 +314,25 @@ def not_shipped_notice(
         flow=Flow.ORDERS.value,
         dedupe_key=f"not-shipped:{retailer_id}:" + ",".join(sorted(o["id"] for o in orders)),
     )
+
+
+def discontinued_notice(*, retailer_name: str, skus: dict[str, str]) -> Notice:
+    """SKUs LGL no longer sells (archived, or gone from its location), told once: the first
+    retailer sync that found them took them to 0, and every retailer carrying them follows in
+    the same cycle."""
+    why = {"archived": "its product is archived at LGL", "gone": "no longer at LGL's location"}
+    lines = [f"{sku}: {why.get(reason, reason)}" for sku, reason in sorted(skus.items())[:50]]
+    if len(skus) > 50:
+        lines.append(f"... and {len(skus) - 50} more")
+    lines.append(
+        f"Set to 0 at {retailer_name}, and at every other retailer carrying them in this cycle. "
+        "If LGL sells one again, the next sync restores it."
+    )
+    title = f"{len(skus)} SKU(s) discontinued at LGL: retailers set to 0"
+    return Notice(
+        kind="discontinued",
+        subject=title,
+        context={"title": title, "lines": lines},
+        flow=Flow.INVENTORY.value,
+        dedupe_key="discontinued:" + ",".join(sorted(skus)),
+    )

@@ -85,6 +85,9 @@ FLOW_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "InventoryLevelsBulk",
         ),
         LGL: (
+            "LglInventoryItems",
+            "LglInventoryLevelsBulk",
+            "InventoryItemsByIds",
             "InventoryItems",
             "InventoryItemSkus",
             "BulkOperationRunQuery",

@@ -357,6 +357,20 @@ class Store:
             )
         return product
 
+    def delete_product(self, product_id: int) -> None:
+        """``productDelete``: the product, its variants and their inventory items (with every
+        level) are gone; orders keep their line items
+        (https://shopify.dev/docs/api/admin-graphql/latest/mutations/productDelete)."""
+        product = self.products.pop(product_id)
+        for variant_id in product.variant_ids:
+            variant = self.variants.pop(variant_id)
+            item = self.inventory_items.pop(variant.inventory_item_id, None)
+            for level in item.levels.values() if item else ():
+                self.inventory_levels.pop(level.id, None)
+            if variant.sku:
+                ids = self.sku_index.get(variant.sku.lower(), [])
+                self.sku_index[variant.sku.lower()] = [i for i in ids if i != variant_id]
+
     def variants_by_sku(self, sku: str) -> list[ProductVariant]:
         return [
             v for i in self.sku_index.get(sku.lower(), ()) if (v := self.variants[i]).sku == sku

@@ -41,25 +41,39 @@ def _row(item: dict, level: dict | None) -> tuple:
     )
 
 
-def read_location_inventory(client: ShopifyClient, *, location_id: str | None) -> pd.DataFrame:
+# LGL's page also reads each item's product status (2 more points an item): 150 are 902.
+LGL_ITEMS_PER_PAGE = 150
+
+
+def read_location_inventory(
+    client: ShopifyClient, *, location_id: str | None, with_status: bool = False
+) -> pd.DataFrame:
     """Available quantity per SKU at one location: one row per inventory item with a SKU.
 
     A catalog of one page is read directly; a larger one with one bulk operation instead of
-    throttled pages (FACTS.md §2).
+    throttled pages (FACTS.md §2). ``with_status`` (the LGL store) adds each item's product
+    status (``ACTIVE``, ``DRAFT``, ``ARCHIVED``) as a ``status`` column.
     """
     location = location_id or primary_location_id(client)
-    first = client.query("InventoryItems", {"first": ITEMS_PER_PAGE, "locationId": location})
-    page = first["inventoryItems"]
-    rows = [_row(i, i.get("inventoryLevel")) for i in page["nodes"] if i.get("sku")]
+    name, size = (
+        ("LglInventoryItems", LGL_ITEMS_PER_PAGE)
+        if with_status
+        else ("InventoryItems", ITEMS_PER_PAGE)
+    )
+    page = client.query(name, {"first": size, "locationId": location})["inventoryItems"]
+    items = [(i, i.get("inventoryLevel")) for i in page["nodes"] if i.get("sku")]
     if page["pageInfo"]["hasNextPage"]:
         # Each further page costs 802 points (7.5 s of a standard bucket's refill); a bulk job
         # costs ~10 points and a few 1-point polls whatever the size, so past one page it wins.
-        rows = [
-            _row(item, _level_at(item, location))
-            for item in client.bulk_query("InventoryLevelsBulk")
-            if item.get("sku")
+        bulk = "LglInventoryLevelsBulk" if with_status else "InventoryLevelsBulk"
+        items = [(i, _level_at(i, location)) for i in client.bulk_query(bulk) if i.get("sku")]
+    rows = [_row(item, level) for item, level in items]
+    frame = pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
+    if with_status:
+        frame["status"] = [
+            ((item.get("variant") or {}).get("product") or {}).get("status") for item, _ in items
         ]
-    return pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
+    return frame
 
 
 def _level_at(item: dict, location_id: str) -> dict | None:

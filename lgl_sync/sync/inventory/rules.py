@@ -87,11 +87,39 @@ def overlay(snapshot: pd.DataFrame, fresher: pd.DataFrame) -> pd.DataFrame:
     if fresher.empty:
         return snapshot
     kept = snapshot[~snapshot["inventory_item_id"].isin(set(fresher["inventory_item_id"]))]
+    if "status" in snapshot.columns:  # a product's status is the snapshot's to say
+        status = snapshot[["inventory_item_id", "status"]]
+        fresher = fresher.merge(status, on="inventory_item_id", how="left")
     fresh = fresher[list(snapshot.columns.intersection(fresher.columns))]
     merged = pd.concat([kept, fresh], ignore_index=True)
     merged["available"] = merged["available"].astype(int)
     merged.attrs = dict(snapshot.attrs)
     return merged
+
+
+def discontinued_at_lgl(lgl: pd.DataFrame) -> pd.DataFrame:
+    """LGL's rows with every archived product's SKU at 0: LGL does not sell it any more,
+    whatever units are left on its shelf (DESIGN.md, discontinued SKUs)."""
+    if "status" not in lgl.columns:
+        return lgl
+    archived = lgl["status"].eq("ARCHIVED")
+    if not archived.any():
+        return lgl
+    lgl = lgl.copy()
+    lgl.loc[archived, "available"] = 0
+    return lgl
+
+
+def zero_plan(retailer: pd.DataFrame, skus: set[str]) -> pd.DataFrame:
+    """Plan rows taking the retailer's stocked, readable levels of ``skus`` to 0."""
+    rows = retailer[
+        retailer["sku"].isin(skus)
+        & retailer["stocked"].astype(bool)
+        & retailer["available"].notna()
+    ]
+    rows = rows[rows["available"].astype(int) != 0]
+    plan = rows.rename(columns={"available": "current"})[["inventory_item_id", "sku", "current"]]
+    return plan.assign(current=plan["current"].astype(int), target=0).reset_index(drop=True)
 
 
 def retarget(target: int, read: int, now: int) -> int:

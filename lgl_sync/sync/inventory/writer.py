@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from lgl_sync import settings
-from lgl_sync.control_plane import ledger, records, stock_scope, unimported
+from lgl_sync.control_plane import discontinued, ledger, records, stock_scope, unimported
 from lgl_sync.control_plane.allowances import use_zero_allowance
 from lgl_sync.control_plane.ledger import WriteStatus
 from lgl_sync.flows import Flow
@@ -28,12 +28,14 @@ from lgl_sync.sync.inventory.reads import (
     read_location_inventory,
 )
 from lgl_sync.sync.inventory.rules import (
+    discontinued_at_lgl,
     overlay,
     pending_units,
     retarget,
     targets,
     unseen_sales,
     write_plan,
+    zero_plan,
     zeroed_skus,
 )
 
@@ -61,6 +63,10 @@ class InventorySyncResult:
     levels: dict[str, int] = field(default_factory=dict)  # LGL's available of its SKUs
     items: dict[str, str] = field(default_factory=dict)  # the retailer's item per SKU
     whole: int = 0  # SKUs the retailer carries, when this run compared only some of them
+    # SKUs LGL no longer sells that this retailer carries: archived, or gone from LGL's
+    # location (deleted or no longer stocked there); and those no sync had found before.
+    discontinued: dict[str, str] = field(default_factory=dict)
+    new_discontinued: dict[str, str] = field(default_factory=dict)
 
 
 class ZeroGuardError(Exception):
@@ -94,7 +100,27 @@ class InventorySyncer:
         read_at = lgl.attrs.get("read_at")
         if read_at is not None:
             lgl = overlay(lgl, stock_scope.fresher_than(self.engine, read_at))
-        return self._plan(inventory, lgl, pending)
+        result = self._plan(inventory, discontinued_at_lgl(lgl), pending)
+        self._gone(result, inventory, lgl)
+        return result
+
+    def _gone(self, result: InventorySyncResult, inventory: pd.DataFrame, lgl) -> None:
+        """SKUs LGL carried for this retailer before (its recorded levels) that LGL's snapshot
+        no longer has: deleted at LGL, or no longer stocked at its location. Taken to 0. Never
+        a SKU whose quantity LGL did not give (unknown is not gone)."""
+        before = set(records.levels(self.engine, self.retailer.id)["sku"])
+        unknown = set(lgl.attrs.get("unreadable", ()))
+        gone = (set(result.report.get("only_retailer", [])) & before) - unknown
+        if not gone:
+            return
+        extra = zero_plan(inventory, gone)
+        result.plan = pd.concat([result.plan, extra], ignore_index=True)
+        result.changed = len(result.plan)
+        result.report["only_retailer"] = [
+            s for s in result.report["only_retailer"] if s not in gone
+        ]
+        result.discontinued.update(dict.fromkeys(sorted(gone), "gone"))
+        result.levels.update(dict.fromkeys(gone, 0))
 
     def plan_scoped(self, lgl: pd.DataFrame, pending: pd.DataFrame) -> InventorySyncResult:
         """Only the SKUs of ``lgl`` (LGL's rows of the items a webhook named, just read): the
@@ -125,7 +151,9 @@ class InventorySyncer:
         carried = lgl[lgl["sku"].isin(set(inventory["sku"]))].dropna(subset=["available"])
         levels = dict(zip(carried["sku"], carried["available"].astype(int), strict=True))
         compared = len(set(inventory["sku"]) & set(target["sku"]))
+        archived = set(lgl.loc[lgl["status"].eq("ARCHIVED"), "sku"]) if "status" in lgl else set()
         return InventorySyncResult(
+            discontinued=dict.fromkeys(sorted(archived & set(inventory["sku"])), "archived"),
             compared=compared,
             changed=len(plan),
             report=report,
@@ -160,14 +188,26 @@ class InventorySyncer:
         records.record_levels(self.engine, self.retailer.id, result.levels, datetime.now(UTC))
         if not scoped:
             stock_scope.remember_items(self.engine, self.retailer.id, result.items)
+            self._record_discontinued(result, lgl)
         return result
+
+    def _record_discontinued(self, result: InventorySyncResult, lgl: pd.DataFrame) -> None:
+        """The discontinued SKUs no sync had found before (told once, by the asset); SKUs LGL
+        sells again forgotten, so a later discontinuation is told again."""
+        result.new_discontinued = discontinued.record(self.engine, result.discontinued)
+        if "status" in lgl:
+            selling = set(lgl.loc[~lgl["status"].eq("ARCHIVED"), "sku"])
+            discontinued.forget(self.engine, discontinued.recorded(self.engine) & selling)
 
     def _guard(self, result: InventorySyncResult) -> None:
         """Refuses a plan that would set more than ``LGL_MAX_ZERO_SHARE`` of the retailer's SKUs
         to 0, whatever LGL's snapshot says (a wrong location "really shows 0" too), unless a
         person allowed it once (``lgl-sync inventory allow-zero``)."""
-        zeroing = zeroed_skus(result.plan)
-        result.zeroed = len(zeroing)
+        # An archived product is LGL saying so: its zeros are explicitly allowed.
+        zeroing = [
+            sku for sku in zeroed_skus(result.plan) if result.discontinued.get(sku) != "archived"
+        ]
+        result.zeroed = len(zeroed_skus(result.plan))
         share = settings.max_zero_share()
         # A scoped run's share is of every SKU the retailer carries, not of the few it read:
         # one SKU selling out is not a mass zero.
