@@ -63,7 +63,7 @@ def lgl_inventory_snapshot(
     )
     snapshot.attrs["read_at"] = read_at
     snapshot.attrs["unreadable"] = unreadable  # unknown, never taken for gone
-    archived = sorted(snapshot.loc[snapshot["status"].eq("ARCHIVED"), "sku"])
+    archived = sorted(snapshot.loc[snapshot["product_status"].eq("ARCHIVED"), "sku"])
     if unreadable:
         context.log.warning("LGL snapshot: no quantity for %d SKUs; left alone", len(unreadable))
     context.log.info("LGL snapshot: %d SKUs", len(snapshot))
@@ -179,12 +179,9 @@ def retailer_inventory(
             check_results=[_coverage([], 0)],
         )
     client = retailer_stores.client(retailer)
+    engine, dry_run = control_plane.engine(), config.dry_run
     syncer = InventorySyncer(
-        retailer=retailer,
-        client=client,
-        engine=control_plane.engine(),
-        run_id=context.run_id,
-        dry_run=config.dry_run,
+        retailer=retailer, client=client, engine=engine, run_id=context.run_id, dry_run=dry_run
     )
     scoped = bool(config.lgl_inventory_item_ids)
     try:
@@ -195,9 +192,7 @@ def retailer_inventory(
             result = syncer.sync(lgl, unimported_order_units, scoped=scoped)
     except ZeroGuardError as exc:
         raise dg.Failure(str(exc), metadata={"error_category": "guard"}) from None
-    if result.new_discontinued:
-        notice = discontinued_notice(retailer_name=retailer.name, skus=result.new_discontinued)
-        notifier.notifier(control_plane.engine()).notify(notice)
+    _tell_discontinued(notifier, engine, retailer, result)
     coverage = (
         _scoped_coverage(control_plane, retailer.id, lgl_inventory_snapshot)
         if scoped
@@ -207,6 +202,13 @@ def retailer_inventory(
     metadata["scope"] = f"{len(lgl)} SKUs named by LGL's webhooks" if scoped else "all SKUs"
     metadata.update(client.metrics.as_metadata("retailer_api"))
     return dg.MaterializeResult(value=result, check_results=[coverage], metadata=metadata)
+
+
+def _tell_discontinued(notifier: NotifierResource, engine, retailer, result) -> None:
+    """The SKUs LGL no longer sells that no sync had found before: told once."""
+    if result.new_discontinued:
+        notice = discontinued_notice(retailer_name=retailer.name, skus=result.new_discontinued)
+        notifier.notifier(engine).notify(notice)
 
 
 def _refuse_stale_units(control_plane: ControlPlaneResource, retailer) -> None:

@@ -52,7 +52,7 @@ def read_location_inventory(
 
     A catalog of one page is read directly; a larger one with one bulk operation instead of
     throttled pages (FACTS.md §2). ``with_status`` (the LGL store) adds each item's product
-    status (``ACTIVE``, ``DRAFT``, ``ARCHIVED``) as a ``status`` column.
+    status (``ACTIVE``, ``DRAFT``, ``ARCHIVED``) as a ``product_status`` column.
     """
     location = location_id or primary_location_id(client)
     name, size = (
@@ -70,7 +70,7 @@ def read_location_inventory(
     rows = [_row(item, level) for item, level in items]
     frame = pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
     if with_status:
-        frame["status"] = [
+        frame["product_status"] = [
             ((item.get("variant") or {}).get("product") or {}).get("status") for item, _ in items
         ]
     return frame

@@ -87,8 +87,8 @@ def overlay(snapshot: pd.DataFrame, fresher: pd.DataFrame) -> pd.DataFrame:
     if fresher.empty:
         return snapshot
     kept = snapshot[~snapshot["inventory_item_id"].isin(set(fresher["inventory_item_id"]))]
-    if "status" in snapshot.columns:  # a product's status is the snapshot's to say
-        status = snapshot[["inventory_item_id", "status"]]
+    if "product_status" in snapshot.columns:  # a product's status is the snapshot's to say
+        status = snapshot[["inventory_item_id", "product_status"]]
         fresher = fresher.merge(status, on="inventory_item_id", how="left")
     fresh = fresher[list(snapshot.columns.intersection(fresher.columns))]
     merged = pd.concat([kept, fresh], ignore_index=True)
@@ -100,9 +100,9 @@ def overlay(snapshot: pd.DataFrame, fresher: pd.DataFrame) -> pd.DataFrame:
 def discontinued_at_lgl(lgl: pd.DataFrame) -> pd.DataFrame:
     """LGL's rows with every archived product's SKU at 0: LGL does not sell it any more,
     whatever units are left on its shelf (DESIGN.md, discontinued SKUs)."""
-    if "status" not in lgl.columns:
+    if "product_status" not in lgl.columns:
         return lgl
-    archived = lgl["status"].eq("ARCHIVED")
+    archived = lgl["product_status"].eq("ARCHIVED")
     if not archived.any():
         return lgl
     lgl = lgl.copy()

@@ -151,7 +151,11 @@ class InventorySyncer:
         carried = lgl[lgl["sku"].isin(set(inventory["sku"]))].dropna(subset=["available"])
         levels = dict(zip(carried["sku"], carried["available"].astype(int), strict=True))
         compared = len(set(inventory["sku"]) & set(target["sku"]))
-        archived = set(lgl.loc[lgl["status"].eq("ARCHIVED"), "sku"]) if "status" in lgl else set()
+        archived = (
+            set(lgl.loc[lgl["product_status"].eq("ARCHIVED"), "sku"])
+            if "product_status" in lgl
+            else set()
+        )
         return InventorySyncResult(
             discontinued=dict.fromkeys(sorted(archived & set(inventory["sku"])), "archived"),
             compared=compared,
@@ -195,8 +199,8 @@ class InventorySyncer:
         """The discontinued SKUs no sync had found before (told once, by the asset); SKUs LGL
         sells again forgotten, so a later discontinuation is told again."""
         result.new_discontinued = discontinued.record(self.engine, result.discontinued)
-        if "status" in lgl:
-            selling = set(lgl.loc[~lgl["status"].eq("ARCHIVED"), "sku"])
+        if "product_status" in lgl:
+            selling = set(lgl.loc[~lgl["product_status"].eq("ARCHIVED"), "sku"])
             discontinued.forget(self.engine, discontinued.recorded(self.engine) & selling)
 
     def _guard(self, result: InventorySyncResult) -> None:
