@@ -559,3 +559,26 @@ def test_with_webhooks_on_the_schedules_reconcile_half_as_often_unless_set(monke
     assert settings.cron("LGL_INVENTORY_CRON")[0] == "*/10 * * * *"
     monkeypatch.setenv("LGL_ORDERS_CRON", "*/7 * * * *")
     assert settings.cron("LGL_ORDERS_CRON") == ("*/7 * * * *", None)
+
+
+def test_a_stock_change_of_an_item_the_retailer_does_not_carry_starts_no_run(hooked):
+    """Each retailer's stock runs start only for the LGL items it carries (as its last full
+    sync found them); the change still moves its mark, so the next run names only what is new."""
+    world, _url = hooked
+    lgl = world.sandbox.engine.stores["lgl"]
+    warehouse = next(i for i, loc in lgl.locations.items() if loc.name == "LGL Warehouse")
+    with lgl.lock:
+        product = lgl.add_product("LGL only", [{"sku": "LGL-ONLY-1", "price": "5"}])
+        only = lgl.inventory_items[lgl.variants[product.variant_ids[0]].inventory_item_id]
+        lgl.stock(only.id, warehouse, 4)
+    _first_full_sync(world)
+    _bump(world, [only], 2)
+    _wait(lambda: len(inbox.waiting(world.engine)) >= 2)
+    assert _sense(world) == []
+    carried = lgl.inventory_items[lgl.variants_by_sku("LGL-0007")[0].inventory_item_id]
+    _bump(world, [carried, only], 2)
+    _wait(lambda: len(inbox.waiting(world.engine)) >= 2)
+    made = _sense(world)
+    named = made[0].run_config["ops"]["retailer_inventory"]["config"]["lgl_inventory_item_ids"]
+    assert [r.partition_key for r in made] == [RETAILER]
+    assert named == [gid("InventoryItem", carried.id)]

@@ -70,17 +70,23 @@ def prune_lgl_reads(engine: Engine, before: datetime) -> int:
         ).rowcount
 
 
-def remember_items(engine: Engine, retailer_id: str, items: dict[str, str]) -> int:
-    """The retailer's item per SKU from a full read (changes only). Returns the changes."""
+def remember_items(
+    engine: Engine, retailer_id: str, items: dict[str, str], lgl_items: dict[str, str]
+) -> int:
+    """The retailer's item per SKU from a full read, with LGL's item of the SKU (changes
+    only). Returns the changes."""
     mine = retailer_stock_items.c.retailer_id == retailer_id
     with engine.begin() as connection:
-        known = dict(
-            connection.execute(
+        known = {
+            sku: (item, lgl_item)
+            for sku, item, lgl_item in connection.execute(
                 sa.select(
-                    retailer_stock_items.c.sku, retailer_stock_items.c.inventory_item_id
+                    retailer_stock_items.c.sku,
+                    retailer_stock_items.c.inventory_item_id,
+                    retailer_stock_items.c.lgl_item_id,
                 ).where(mine)
-            ).all()
-        )
+            )
+        }
         gone = [sku for sku in known if sku not in items]
         for start in range(0, len(gone), CHUNK):
             connection.execute(
@@ -89,9 +95,14 @@ def remember_items(engine: Engine, retailer_id: str, items: dict[str, str]) -> i
                 )
             )
         changed = [
-            {"retailer_id": retailer_id, "sku": sku, "inventory_item_id": item}
+            {
+                "retailer_id": retailer_id,
+                "sku": sku,
+                "inventory_item_id": item,
+                "lgl_item_id": lgl_items.get(sku),
+            }
             for sku, item in items.items()
-            if known.get(sku) != item
+            if known.get(sku) != (item, lgl_items.get(sku))
         ]
         for start in range(0, len(changed), CHUNK):
             statement = _insert(connection, retailer_stock_items).values(
@@ -100,10 +111,28 @@ def remember_items(engine: Engine, retailer_id: str, items: dict[str, str]) -> i
             connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=["retailer_id", "sku"],
-                    set_={"inventory_item_id": statement.excluded.inventory_item_id},
+                    set_={
+                        "inventory_item_id": statement.excluded.inventory_item_id,
+                        "lgl_item_id": statement.excluded.lgl_item_id,
+                    },
                 )
             )
     return len(gone) + len(changed)
+
+
+def carriers(engine: Engine, lgl_item_ids: Iterable[str]) -> dict[str, set[str]]:
+    """Per retailer, which of these LGL items its last full sync found it carrying."""
+    wanted = sorted(set(lgl_item_ids) - {None})
+    found: dict[str, set[str]] = {}
+    with engine.connect() as connection:
+        for start in range(0, len(wanted), CHUNK):
+            for retailer_id, lgl_item in connection.execute(
+                sa.select(
+                    retailer_stock_items.c.retailer_id, retailer_stock_items.c.lgl_item_id
+                ).where(retailer_stock_items.c.lgl_item_id.in_(wanted[start : start + CHUNK]))
+            ):
+                found.setdefault(retailer_id, set()).add(lgl_item)
+    return found
 
 
 def retailer_items(engine: Engine, retailer_id: str, skus: Iterable[str] | None) -> dict[str, str]:

@@ -343,6 +343,8 @@ retailer_stock_items = sa.Table(
     sa.Column("retailer_id", sa.Text, primary_key=True),
     sa.Column("sku", sa.Text, primary_key=True),
     sa.Column("inventory_item_id", sa.Text, nullable=False),
+    sa.Column("lgl_item_id", sa.Text),  # LGL's inventory item of the SKU, when LGL has it
+    sa.Index("ix_retailer_stock_items_lgl_item", "lgl_item_id"),
 )
 
 # SKUs LGL no longer sells (its product archived, or deleted from the LGL store), as first seen

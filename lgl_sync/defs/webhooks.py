@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from lgl_sync import settings
-from lgl_sync.control_plane import inbox
+from lgl_sync.control_plane import inbox, stock_scope
 from lgl_sync.control_plane.retailers import (
     RetailerError,
     get_retailer,
@@ -166,13 +166,26 @@ def _stock_requests(
             tags={TRIGGER_TAG: "webhook", LAG_TAG: _lag(events)},
         )
         return [request], {**marks, **dict.fromkeys(due, head)}, head
+    return _scoped(engine, due, events, marks, head), marks, head
+
+
+def _scoped(engine, due: list[str], events: list, marks: dict[str, int], head: int) -> list:
+    """One run per due retailer carrying a named item (as its last full sync found it), for
+    those items; every due retailer's mark moves to ``head``."""
+    items = {e.objects.get("inventory_item_id") for e in events}
+    carried = stock_scope.carriers(engine, items)
     requests = []
     for retailer_id in due:
-        requests.append(
-            _stock_request(retailer_id, [e for e in events if e.id > marks[retailer_id]], head)
-        )
+        mine = carried.get(retailer_id, set())
+        events_for = [
+            e
+            for e in events
+            if e.id > marks[retailer_id] and e.objects.get("inventory_item_id") in mine
+        ]
+        if events_for:
+            requests.append(_stock_request(retailer_id, events_for, head))
         marks[retailer_id] = head
-    return requests, marks, head
+    return requests
 
 
 def _uninstalled(engine, notifier: NotifierResource, events: list[inbox.Event]) -> None:

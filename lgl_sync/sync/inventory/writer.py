@@ -191,7 +191,8 @@ class InventorySyncer:
         # What LGL can ship of each SKU, kept (changes only) for stock insight.
         records.record_levels(self.engine, self.retailer.id, result.levels, datetime.now(UTC))
         if not scoped:
-            stock_scope.remember_items(self.engine, self.retailer.id, result.items)
+            lgl_items = dict(zip(lgl["sku"], lgl["inventory_item_id"], strict=True))
+            stock_scope.remember_items(self.engine, self.retailer.id, result.items, lgl_items)
             self._record_discontinued(result, lgl)
         return result
 
