@@ -69,6 +69,12 @@ SETTINGS = {
             "what an index lag longer than the overlap hid",
         ),
         Setting(
+            "LGL_FULL_READ_HOURS",
+            "24",
+            "how often a retailer's pushback and duplicate check re-read their whole lookback at "
+            "the shared LGL store; the runs between read only what changed since the last",
+        ),
+        Setting(
             "LGL_PICK_WINDOW_MINUTES",
             "60",
             "an LGL order open longer than this may be on a picker's list: a cancellation that "
@@ -353,6 +359,10 @@ def watermark_overlap_minutes() -> float:
 
 def max_order_age_hours() -> float:
     return _parsed("LGL_MAX_ORDER_AGE_HOURS", _between(1, 24 * 365), "a number of hours")
+
+
+def full_read_hours() -> float:
+    return _parsed("LGL_FULL_READ_HOURS", _between(0, 30 * 24), "a number of hours, 0 to 720")
 
 
 def sweep_minutes() -> float:

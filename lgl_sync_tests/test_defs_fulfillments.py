@@ -365,3 +365,76 @@ def test_orders_show_traces_an_order_through_both_stores(world, monkeypatch):
     assert lgl_order.name in text and "1ZTRACE" in text and "admin.shopify.com" in text
     missing = runner.invoke(main, ["orders", "show", RETAILER, "99999"])
     assert missing.exit_code == 1 and "no order #99999" in missing.output
+
+
+def test_a_quiet_pushback_reads_only_what_changed_and_misses_no_failure_or_void(world, monkeypatch):
+    """Issue 24: the pushback re-read 72 hours of LGL orders every run for every retailer (95 %
+    of the shared LGL store's budget). After the first (full) read, a run reads only the LGL
+    orders changed since the last read began, plus by id the shipments whose push failed; a
+    void is still seen; a full read comes back every LGL_FULL_READ_HOURS."""
+    monkeypatch.setenv("LGL_WATERMARK_OVERLAP_MINUTES", "0")
+    seeded, by_source = _world_with_imports(world, normal=12)
+    lgl = world.sandbox.store("lgl")
+    sources = list(seeded.expected)
+    shipped = [
+        _ship(world, by_source[s][0], seeded.expected[s], [("UPS", f"1Z{i}", None)])
+        for i, s in enumerate(sources[:3])
+    ]
+    first = _push(world)
+    assert first.success
+    assert first.asset_materializations_for_node("lgl_shipments")[0].metadata["read"].value == (
+        "full lookback"
+    )
+    assert sorted(o.status for o in _outcomes(first)) == ["pushed"] * 3
+
+    def calls(result_of):
+        before = dict(lgl.usage.by_operation)
+        result = result_of()
+        after = lgl.usage.by_operation
+        return result, {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k)}
+
+    # The push tagged the shipped orders (a change): the next read sees them once more.
+    time.sleep(1.1)  # the next change lands in a later second than the read began
+    settled = _outcomes(_push(world))
+    assert [o.status for o in settled] == ["already_pushed"] * 3
+    # Nothing changed: one search, no order re-read by id, nothing pushed.
+    time.sleep(1.1)
+    quiet, used = calls(lambda: _push(world))
+    assert quiet.success and _outcomes(quiet) == []
+    assert used == {"LglShippedOrders": 1}, used
+    read = quiet.asset_materializations_for_node("lgl_shipments")[0].metadata["read"].value
+    assert read.startswith("changes since")
+
+    # A push that fails is retried by the next run although the LGL order did not change again.
+    fourth = sources[3]
+    _ship(world, by_source[fourth][0], seeded.expected[fourth], [("UPS", "1Z4", None)])
+    time.sleep(1.1)  # the failing run's read begins a second after the shipment
+    world.sandbox.engine.set_faults(
+        RETAILER, [FaultRule("server_error", operation="fulfillmentCreate", count=50)], seed=1
+    )
+    assert not _push(world).success
+    world.sandbox.engine.set_faults(RETAILER, [], seed=1)
+    time.sleep(1.1)
+    retried, used = calls(lambda: _push(world))
+    assert [o.status for o in _outcomes(retried)] == ["pushed"]
+    assert used.get("LglOrdersByIds") == 1, used
+    assert len(_retailer_fulfillments(world, fourth)) == 1
+
+    # A label voided at LGL reaches the retailer in a read of changes only.
+    time.sleep(1.1)
+    lgl.cancel_fulfillment(shipped[0])
+    voided, used = calls(lambda: _push(world))
+    # (The retried order was tagged by its push: it is read once more, already pushed.)
+    assert sorted((o.status, o.reason or "") for o in _outcomes(voided)) == [
+        ("already_pushed", ""),
+        ("voided", "lgl_fulfillment_voided"),
+    ]
+    assert "LglOrdersByIds" not in used, used
+    assert _retailer_fulfillments(world, sources[0]) == []
+
+    # LGL_FULL_READ_HOURS=0: every read is a full one again (the old behaviour).
+    monkeypatch.setenv("LGL_FULL_READ_HOURS", "0")
+    full = _push(world)
+    assert full.asset_materializations_for_node("lgl_shipments")[0].metadata["read"].value == (
+        "full lookback"
+    )

@@ -20,7 +20,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from lgl_sync.control_plane import records
 from lgl_sync.control_plane.database import aware
-from lgl_sync.control_plane.tables import fulfillment_links, inventory_writes, order_links
+from lgl_sync.control_plane.tables import (
+    fulfillment_links,
+    inventory_writes,
+    order_links,
+    shipment_history,
+)
 
 
 class LinkStatus(StrEnum):
@@ -648,6 +653,29 @@ def pushed_lgl_orders(engine: Engine, retailer_id: str, since: datetime) -> tupl
                 fulfillment_links.c.retailer_id == retailer_id,
                 fulfillment_links.c.status == LinkStatus.CREATED.value,
                 fulfillment_links.c.updated_at >= since,
+            )
+            .distinct()
+        ).scalars()
+        return tuple(sorted(rows))
+
+
+def unsettled_lgl_orders(engine: Engine, retailer_id: str, since: datetime) -> tuple[str, ...]:
+    """LGL orders with a live shipment (seen since ``since``) not pushed or reported for good:
+    a failed or interrupted push, read again by id until it settles, changed or not."""
+    settled = sa.select(fulfillment_links.c.lgl_fulfillment_id).where(
+        fulfillment_links.c.retailer_id == retailer_id,
+        fulfillment_links.c.status.in_(
+            [s.value for s in (LinkStatus.CREATED, LinkStatus.SKIPPED, LinkStatus.VOIDED)]
+        ),
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(shipment_history.c.lgl_order_id)
+            .where(
+                shipment_history.c.retailer_id == retailer_id,
+                shipment_history.c.shipped_at >= since,
+                shipment_history.c.cancelled.is_(False),
+                shipment_history.c.lgl_fulfillment_id.not_in(settled),
             )
             .distinct()
         ).scalars()

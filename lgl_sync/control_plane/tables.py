@@ -356,3 +356,17 @@ lgl_discontinued = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),  # archived | deleted
     sa.Column("since", sa.DateTime(timezone=True), nullable=False),
 )
+
+# How far a retailer's reads of the shared LGL store have got, per read ("pushback": LGL orders
+# changed since the mark; "duplicates": LGL orders created since the mark): each run reads only
+# what changed, and a full re-read (``full_at``) repeats now and then for what a read missed.
+lgl_read_marks = sa.Table(
+    "lgl_read_marks",
+    metadata,
+    sa.Column("retailer_id", sa.Text, primary_key=True),
+    sa.Column("read", sa.Text, primary_key=True),
+    sa.Column("mark", sa.DateTime(timezone=True)),
+    sa.Column("proposed", sa.DateTime(timezone=True)),
+    sa.Column("full_at", sa.DateTime(timezone=True)),
+    sa.Column("proposed_full", sa.Boolean, nullable=False, server_default=sa.false()),
+)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from lgl_sync.control_plane import ledger, records
+from lgl_sync import settings
+from lgl_sync.control_plane import ledger, read_marks, records
 from lgl_sync.defs.partitions import retailer_asset, retailers
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
@@ -45,20 +46,44 @@ def lgl_shipments(
     retailer = control_plane.active_retailer(context.partition_key, Flow.FULFILLMENTS)
     if retailer is None:
         return idle(context.partition_key, Flow.FULFILLMENTS, [])
-    lgl = lgl_shopify.get_client()
-    hours = config.lookback_hours or retailer.fulfillment_lookback_hours
-    since = datetime.now(UTC) - timedelta(hours=hours)
-    pushed = ledger.pushed_lgl_orders(control_plane.engine(), retailer.id, since)
-    named = tuple(i for i in config.lgl_order_ids if i not in pushed)
-    orders = read_shipped_orders(lgl, retailer.id, since, pushed + named)
+    lgl, engine = lgl_shopify.get_client(), control_plane.engine()
+    read = _read_plan(engine, retailer, config)
+    start = read.since if read.full else _lookback_start(retailer, config)
+    # Pushed orders are re-read by id on a full read (a void of their last shipment); shipments
+    # not settled (a failed or interrupted push) on every read, changed or not.
+    pushed = ledger.pushed_lgl_orders(engine, retailer.id, start) if read.full else ()
+    unsettled = ledger.unsettled_lgl_orders(engine, retailer.id, start)
+    by_id = pushed + unsettled + tuple(config.lgl_order_ids)
+    orders = read_shipped_orders(lgl, retailer.id, read.since, by_id, changes_only=not read.full)
     shipments = sum(len(o.shipments) for o in orders)
     return dg.MaterializeResult(
         value=orders,
         metadata={
             "dagster/row_count": len(orders),
             "shipments": shipments,
+            "read": "full lookback" if read.full else f"changes since {read.since:%Y-%m-%d %H:%M}",
             **lgl.metrics.as_metadata("lgl_api"),
         },
+    )
+
+
+def _lookback_start(retailer, config: PushbackConfig) -> datetime:
+    hours = config.lookback_hours or retailer.fulfillment_lookback_hours
+    return datetime.now(UTC) - timedelta(hours=hours)
+
+
+def _read_plan(engine, retailer, config: PushbackConfig) -> read_marks.ReadPlan:
+    """Changes since the last read, or the whole lookback when a full read is due (every
+    LGL_FULL_READ_HOURS) or asked for (``lookback_hours`` in the run's config)."""
+    every = 0 if config.lookback_hours else settings.full_read_hours()
+    return read_marks.plan(
+        engine,
+        retailer.id,
+        read_marks.PUSHBACK,
+        now=datetime.now(UTC),
+        start=_lookback_start(retailer, config),
+        overlap=timedelta(minutes=settings.watermark_overlap_minutes()),
+        full_every=timedelta(hours=every),
     )
 
 
@@ -91,6 +116,9 @@ def retailer_fulfillments(
     with control_plane.flow_lock(retailer.id, Flow.FULFILLMENTS):
         outcomes = pusher.run(lgl_shipments)
     records.record_shipments(control_plane.engine(), retailer.id, shipment_rows(lgl_shipments))
+    # Every shipment read is pushed, reported or recorded unsettled (read again by id): the next
+    # run may read only what changes after this run's read began.
+    read_marks.commit(control_plane.engine(), retailer.id, read_marks.PUSHBACK)
     metadata = _metadata(outcomes, store, lgl)
     failed = [o for o in outcomes if o.status == PushStatus.FAILED]
     if failed:

@@ -53,24 +53,33 @@ def shipped_order(node: dict[str, Any]) -> ShippedOrder:
 
 
 def read_shipped_orders(
-    lgl: ShopifyClient, retailer_id: str, since: datetime, pushed: tuple[str, ...] = ()
+    lgl: ShopifyClient,
+    retailer_id: str,
+    since: datetime,
+    by_id: tuple[str, ...] = (),
+    *,
+    changes_only: bool = False,
 ) -> list[ShippedOrder]:
     """LGL orders imported from the retailer that changed since ``since`` and have shipments,
-    plus the ``pushed`` orders (LGL order ids) the search no longer finds: once every shipment
-    of an order is voided it is unshipped again, and its void must still reach the retailer."""
+    plus the ``by_id`` orders (LGL order ids) the search does not find.
+
+    A full read (the lookback) searches shipped and partly shipped orders, and is given the
+    pushed orders by id: once every shipment of an order is voided it is unshipped again, and
+    its void must still reach the retailer. A read of changes only (``changes_only``, since the
+    last read) takes every changed order with a fulfillment, voided ones included."""
     stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
-    query = (
-        f"tag:'imported-from-{retailer_id}' updated_at:>='{stamp}' "
-        "(fulfillment_status:shipped OR fulfillment_status:partial)"
-    )
+    query = f"tag:'imported-from-{retailer_id}' updated_at:>='{stamp}'"
+    if not changes_only:
+        query += " (fulfillment_status:shipped OR fulfillment_status:partial)"
     found = [
         shipped_order(node)
         for node in lgl.paginate(
             "LglShippedOrders", {"query": query}, path="orders", page_size=ORDERS_PER_PAGE
         )
+        if node.get("fulfillments")
     ]
     seen = {order.id for order in found}
-    missing = sorted(set(pushed) - seen)
+    missing = sorted(set(by_id) - seen)
     for start in range(0, len(missing), ORDERS_PER_PAGE):
         nodes = lgl.query("LglOrdersByIds", {"ids": missing[start : start + ORDERS_PER_PAGE]})
         found += [shipped_order(n) for n in nodes["nodes"] if n and n.get("fulfillments")]
