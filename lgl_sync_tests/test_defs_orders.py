@@ -281,6 +281,46 @@ def test_the_duplicate_check_finds_a_second_lgl_order_of_this_retailer_only(worl
     assert metadata["lgl_orders_checked"] == len(lgl.orders) - 2  # none of someone-else's
 
 
+def test_the_duplicate_check_reads_only_new_lgl_orders_and_keeps_failing_until_fixed(
+    world, monkeypatch
+):
+    """Issue 24: the check re-read 30 days of the retailer's LGL orders after every run. Only a
+    new LGL order can duplicate a source order, so between full reads it reads the orders
+    created since its last run and, for their source orders, every LGL order in the window."""
+    monkeypatch.setenv("LGL_WATERMARK_OVERLAP_MINUTES", "0")
+    seed(world.sandbox, normal=40)
+    world.add_retailer(RETAILER)
+    lgl = world.sandbox.store("lgl")
+
+    def check_and_reads():
+        before = lgl.usage.by_operation.get("LglOrdersBySource", 0)
+        check = _run(world).get_asset_check_evaluations()[0]
+        metadata = {k: v.value for k, v in check.metadata.items()}
+        return check.passed, metadata, lgl.usage.by_operation["LglOrdersBySource"] - before
+
+    passed, metadata, _ = check_and_reads()
+    assert passed and metadata["read"] == "full window"
+    assert metadata["lgl_orders_checked"] == len(lgl.orders) > 30
+    # Search compares whole seconds: the orders created in the second the read began are read
+    # again once; a run a second later reads nothing.
+    for _ in range(2):
+        time.sleep(1.1)
+        passed, metadata, reads = check_and_reads()
+    assert passed and metadata["read"] == "new orders only"
+    assert (metadata["lgl_orders_checked"], reads) == (0, 1)
+
+    original = next(iter(lgl.orders.values()))
+    lgl.create_order(
+        lines=[{"variant_id": original.line_items[0].variant_id, "quantity": 1}],
+        tags=list(original.tags),
+        source_identifier=original.source_identifier,
+    )
+    for _ in range(2):  # reported by every run, not only the first after it appeared
+        passed, metadata, reads = check_and_reads()
+        assert not passed and metadata["duplicated_source_orders"] == 1
+        assert (metadata["lgl_orders_checked"], reads) == (2, 2)
+
+
 # A customer's shipping address as a retailer store may hold it, and what the import must end
 # with: imported with the phone Shopify accepts (E.164, or none), or held naming the field.
 REFUSED = [
