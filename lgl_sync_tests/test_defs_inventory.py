@@ -108,6 +108,18 @@ def test_10000_skus_with_5_percent_changed_writes_exactly_those(world):
     )
     assert writes == 2 and requests <= old * 0.01
 
+    # The next cycle knows both catalogs are past one page: straight to bulk, no first page
+    # read only to learn there is more (902 points at LGL, 802 at the retailer, each time).
+    pages = {h: dict(u.by_operation) for h, u in usage.items()}
+    assert _sync(world, handle).success
+    again = {
+        h: {k: n - pages[h].get(k, 0) for k, n in usage[h].by_operation.items()} for h in pages
+    }
+    assert again["lgl"].get("LglInventoryItems", 0) == 0
+    assert again["lgl"]["BulkOperationRunQuery"] == 1
+    assert again[handle].get("InventoryItems", 0) == 0
+    assert again[handle]["BulkOperationRunQuery"] >= 1
+
 
 def test_a_sale_during_the_sync_is_never_overwritten(world):
     handle = RETAILERS[0][0]

@@ -46,6 +46,13 @@ def _known(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return frame.reset_index(drop=True), unreadable
 
 
+def _last_row_count(context: dg.AssetExecutionContext) -> int | None:
+    """How many SKUs the last snapshot held (None before the first)."""
+    latest = context.instance.get_latest_materialization_event(context.asset_key)
+    rows = latest.asset_materialization.metadata.get("dagster/row_count") if latest else None
+    return int(rows.value) if rows else None
+
+
 @dg.asset(group_name=Flow.INVENTORY.value, kinds={"shopify", "pandas"})
 def lgl_inventory_snapshot(
     context: dg.AssetExecutionContext, lgl_shopify: ShopifyStoreResource
@@ -59,7 +66,12 @@ def lgl_inventory_snapshot(
     client = lgl_shopify.get_client()
     read_at = datetime.now(UTC)
     snapshot, unreadable = _known(
-        read_location_inventory(client, location_id=lgl_shopify.location_id, with_status=True)
+        read_location_inventory(
+            client,
+            location_id=lgl_shopify.location_id,
+            with_status=True,
+            expected_items=_last_row_count(context),
+        )
     )
     snapshot.attrs["read_at"] = read_at
     snapshot.attrs["unreadable"] = unreadable  # unknown, never taken for gone

@@ -46,13 +46,19 @@ LGL_ITEMS_PER_PAGE = 150
 
 
 def read_location_inventory(
-    client: ShopifyClient, *, location_id: str | None, with_status: bool = False
+    client: ShopifyClient,
+    *,
+    location_id: str | None,
+    with_status: bool = False,
+    expected_items: int | None = None,
 ) -> pd.DataFrame:
     """Available quantity per SKU at one location: one row per inventory item with a SKU.
 
     A catalog of one page is read directly; a larger one with one bulk operation instead of
     throttled pages (FACTS.md §2). ``with_status`` (the LGL store) adds each item's product
     status (``ACTIVE``, ``DRAFT``, ``ARCHIVED``) as a ``product_status`` column.
+    ``expected_items``: how many the last read found; past one page, the bulk operation starts
+    at once, without a first page read only to learn there is more (up to 902 points).
     """
     location = location_id or primary_location_id(client)
     name, size = (
@@ -60,9 +66,12 @@ def read_location_inventory(
         if with_status
         else ("InventoryItems", ITEMS_PER_PAGE)
     )
-    page = client.query(name, {"first": size, "locationId": location})["inventoryItems"]
-    items = [(i, i.get("inventoryLevel")) for i in page["nodes"] if i.get("sku")]
-    if page["pageInfo"]["hasNextPage"]:
+    more, items = True, []
+    if expected_items is None or expected_items <= size:
+        page = client.query(name, {"first": size, "locationId": location})["inventoryItems"]
+        items = [(i, i.get("inventoryLevel")) for i in page["nodes"] if i.get("sku")]
+        more = page["pageInfo"]["hasNextPage"]
+    if more:
         # Each further page costs 802 points (7.5 s of a standard bucket's refill); a bulk job
         # costs ~10 points and a few 1-point polls whatever the size, so past one page it wins.
         bulk = "LglInventoryLevelsBulk" if with_status else "InventoryLevelsBulk"

@@ -95,7 +95,9 @@ class InventorySyncer:
         """Every SKU at the retailer's location against LGL's snapshot, with what scoped runs
         read of LGL since the snapshot began taken instead of it (never written back)."""
         inventory = read_location_inventory(
-            self.client, location_id=self.retailer.target_location_id
+            self.client,
+            location_id=self.retailer.target_location_id,
+            expected_items=stock_scope.carried(self.engine, self.retailer.id) or None,
         )
         read_at = lgl.attrs.get("read_at")
         if read_at is not None:
