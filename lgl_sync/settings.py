@@ -69,6 +69,12 @@ SETTINGS = {
             "what an index lag longer than the overlap hid",
         ),
         Setting(
+            "LGL_IMPORT_CONCURRENCY",
+            "4",
+            "how many orders one retailer's import creates at LGL at once (1: one at a time); "
+            "each keeps its own claim, so none is created twice",
+        ),
+        Setting(
             "LGL_FULL_READ_HOURS",
             "24",
             "how often a retailer's pushback and duplicate check re-read their whole lookback at "
@@ -359,6 +365,13 @@ def watermark_overlap_minutes() -> float:
 
 def max_order_age_hours() -> float:
     return _parsed("LGL_MAX_ORDER_AGE_HOURS", _between(1, 24 * 365), "a number of hours")
+
+
+def import_concurrency() -> int:
+    def whole(raw: str) -> int:
+        return int(_between(1, 16)(str(int(raw))))
+
+    return _parsed("LGL_IMPORT_CONCURRENCY", whole, "a whole number, 1 to 16")
 
 
 def full_read_hours() -> float:

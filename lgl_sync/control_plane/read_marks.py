@@ -26,6 +26,7 @@ DUPLICATES = "duplicates"
 class ReadPlan:
     since: datetime  # read what changed from here on
     full: bool  # the whole lookback, not only changes
+    first: bool = False  # no read has been done before
 
 
 def _where(retailer_id: str, read: str):
@@ -53,7 +54,7 @@ def plan(
             connection.execute(table.insert().values(retailer_id=retailer_id, read=read, **values))
         else:
             connection.execute(table.update().where(_where(retailer_id, read)).values(**values))
-    return ReadPlan(start if full else max(start, mark - overlap), full)
+    return ReadPlan(start if full else max(start, mark - overlap), full, mark is None)
 
 
 def commit(engine: Engine, retailer_id: str, read: str) -> None:

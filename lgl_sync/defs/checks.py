@@ -13,6 +13,9 @@ from lgl_sync.shopify.client import ShopifyClient
 
 DUPLICATE_WINDOW_DAYS = 30
 SOURCES_PER_SEARCH = 25  # source identifiers ORed into one search
+# The periodic full re-read after the first: the LGL orders created in these days (what an
+# index lag could have hidden from a run), each against the whole window.
+RECHECK_DAYS = 2
 
 
 def _stamp(at: datetime) -> str:
@@ -59,9 +62,10 @@ def one_lgl_order_per_source_order(
     ``imported-from-<slug>``; Shopify may drop an app's ``sourceName``, so that is never relied
     on) and counts source identifiers.
 
-    Only new LGL orders can make a duplicate, so between full reads (every LGL_FULL_READ_HOURS)
-    it reads the orders created since its last run and, for their source orders, every LGL
-    order in the window: its cost follows what changed, not 30 days of orders."""
+    Only new LGL orders can make a duplicate, so after its first run it reads the orders
+    created since its last run and, for their source orders, every LGL order in the window:
+    its cost follows what changed, not 30 days of orders. Every LGL_FULL_READ_HOURS it takes
+    the orders of the last RECHECK_DAYS instead (what an index lag may have hidden)."""
     now = datetime.now(UTC)
     client = lgl_shopify.get_client()
     retailer_id = context.run.tags.get("dagster/partition")
@@ -78,10 +82,11 @@ def one_lgl_order_per_source_order(
             overlap=timedelta(minutes=settings.watermark_overlap_minutes()),
             full_every=timedelta(hours=settings.full_read_hours()),
         )
-    if read is None or read.full:
+    if read is None or read.first:
         counts = _counts(client, f"{scope} {window}")
     else:
-        counts = _changed_counts(client, scope, window, read.since)
+        since = now - timedelta(days=RECHECK_DAYS) if read.full else read.since
+        counts = _changed_counts(client, scope, window, since)
     duplicates = {key: n for key, n in counts.items() if n > 1}
     if retailer_id and not duplicates:
         # A duplicate found keeps the mark where it was: every run reports it again until a
@@ -91,7 +96,11 @@ def one_lgl_order_per_source_order(
         passed=not duplicates,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "read": "full window" if read is None or read.full else "new orders only",
+            "read": "full window"
+            if read is None or read.first
+            else f"orders created in the last {RECHECK_DAYS} days"
+            if read.full
+            else "new orders only",
             "lgl_orders_checked": sum(counts.values()),
             "duplicated_source_orders": len(duplicates),
             "examples": dg.MetadataValue.json(dict(list(duplicates.items())[:20])),

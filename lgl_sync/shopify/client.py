@@ -34,7 +34,7 @@ from lgl_sync.shopify.errors import (
     ValidationError,
 )
 from lgl_sync.shopify.metrics import ClientMetrics
-from lgl_sync.shopify.throttle import Clock, SystemClock, ThrottleGate
+from lgl_sync.shopify.throttle import Clock, ThrottleGate, default_clock
 from lgl_sync.shopify.tokens import StaticToken, TokenSource
 
 logger = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class ShopifyClient:
         self._max_throttle_seconds = max_throttle_seconds
         self.max_sleep_seconds = max_sleep_seconds or settings.max_sleep_seconds()
         self._max_pages = max_pages or settings.max_pages()
-        self._clock = clock or SystemClock()
+        self._clock = clock or default_clock()
         self._random = random.Random(seed)
         self._gate = ThrottleGate(self._clock, self._random)
         self._expected_cost: dict[str, float] = {}

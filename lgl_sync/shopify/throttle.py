@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +25,25 @@ class SystemClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+
+_clocks: list[Clock] = [SystemClock()]
+
+
+def default_clock() -> Clock:
+    """The clock a client waits on when it is given none: real time, except inside
+    ``waiting_on`` (a benchmark's sped-up sandbox, so every sleep is on the sandbox's clock)."""
+    return _clocks[-1]
+
+
+@contextmanager
+def waiting_on(clock: Clock) -> Iterator[None]:
+    """Every client made in this process meanwhile waits on ``clock``."""
+    _clocks.append(clock)
+    try:
+        yield
+    finally:
+        _clocks.remove(clock)
 
 
 @dataclass

@@ -41,7 +41,9 @@ from lgl_sync.devkit.world import (
     token_for,
 )
 from lgl_sync.ops.runs import run_flow
+from lgl_sync.shopify.throttle import waiting_on
 from lgl_sync_tests.bench import old_algorithm as old
+from lgl_sync_tests.bench.webhooks import _database
 
 RESULTS = Path(__file__).with_name("results")
 SPEED = 50.0
@@ -69,6 +71,7 @@ class Measure:
         spent = {
             h: (after[h][0] - self.before[h][0], after[h][1] - self.before[h][1]) for h in after
         }
+        self.per_store = spent
         self.requests = sum(r for r, _ in spent.values())
         self.cost = sum(c for _, c in spent.values())
         self.floor_seconds = max(c for _, c in spent.values()) / RESTORE
@@ -92,9 +95,12 @@ class Twin:
         self.server = SandboxServer(self.sandbox).start()
         self.workdir = workdir / name
         self.workdir.mkdir()
-        self.env = sandbox_environment(
-            self.sandbox, self.server.url, f"sqlite:///{self.workdir / 'control.db'}"
-        )
+        # Production's storage: Postgres for the control plane and Dagster's runs and events
+        # (SQLite's event log commits each of a run's ~30 events to disk, 40 ms apiece here).
+        tag = name.replace("-", "_")
+        self.control_url = _database(f"lgl_bench_control_{tag}")
+        self.dagster_url = _database(f"lgl_bench_dagster_{tag}")
+        self.env = sandbox_environment(self.sandbox, self.server.url, self.control_url)
 
     def old_client(self, handle: str) -> old.OldClient:
         return old.OldClient(
@@ -110,20 +116,37 @@ class Twin:
         self.server.stop()
 
 
-def _dagster(twin: Twin, steps: list[tuple[str, str | None]]) -> None:
-    """Runs the project's own jobs, in-process, on a temporary instance."""
+def _dagster(twin: Twin, *phases: list[tuple[str, str | None]]) -> list[Measure]:
+    """Runs the project's own jobs, in-process, on one temporary instance, a Measure per phase
+    (CPU per run in ``cpu_per_run``: this process's, the in-process sandbox's share included).
+    Every wait of the project's Shopify clients (throttle, bulk polls) is on the sandbox's
+    clock, as the old algorithm's are: both run at the sandbox's speed."""
     os.environ.update(twin.env)
     from lgl_sync.definitions import defs
 
-    with dg.instance_for_test(temp_dir=str(twin.workdir)) as instance:
-        keys = sorted({k for _, k in steps if k})
+    measures = []
+    storage = {"storage": {"postgres": {"postgres_url": twin.dagster_url}}}
+    with (
+        waiting_on(twin.sandbox.clock),
+        dg.instance_for_test(temp_dir=str(twin.workdir), overrides=storage) as instance,
+    ):
+        keys = sorted({k for steps in phases for _, k in steps if k})
         instance.add_dynamic_partitions("retailers", keys)
-        for flow, key in steps:
-            if flow == "ship":
-                ship_some(twin.sandbox.stores[LGL_HANDLE], random.Random(1), 0.6, 0.3)
-                continue
-            result = run_flow(defs, instance, flow, key, QUIET)
-            assert result.success, (flow, key)
+        for steps in phases:
+            runs, cpu = 0, time.process_time()
+            with Measure(twin.sandbox) as measured:
+                for flow, key in steps:
+                    if flow == "ship":
+                        ship_some(twin.sandbox.stores[LGL_HANDLE], random.Random(1), 0.6, 0.3)
+                        continue
+                    result = run_flow(defs, instance, flow, key, QUIET)
+                    assert result.success, (flow, key)
+                    runs += 1
+            measured.cpu_per_run = (time.process_time() - cpu) / max(runs, 1)
+            measured.runs = runs
+            measures.append(measured)
+            time.sleep(1.1)  # a next phase's changes fall in a later second than these reads
+    return measures
 
 
 # -- inventory ----------------------------------------------------------------------------------
@@ -156,8 +179,7 @@ def bench_inventory(skus: int, workdir: Path) -> dict:
     build = _inventory_state(skus)
     new, was = Twin(build, workdir, f"inv-new-{skus}"), Twin(build, workdir, f"inv-old-{skus}")
     try:
-        with Measure(new.sandbox) as measured_new:
-            _dagster(new, [("snapshot", None), ("inventory", "bench-retailer")])
+        (measured_new,) = _dagster(new, [("snapshot", None), ("inventory", "bench-retailer")])
         sample = min(skus, 10_000)
         lgl, retailer = was.old_client(LGL_HANDLE), was.old_client("bench-retailer")
         with Measure(was.sandbox) as measured_old:
@@ -192,35 +214,56 @@ def bench_inventory(skus: int, workdir: Path) -> dict:
 # -- orders -------------------------------------------------------------------------------------
 
 
+# Every store answers after this round trip in the orders benchmark (real Shopify's Admin API
+# answers in one to a few hundred milliseconds; the sandbox on loopback in under 5): a backlog
+# is bound by round trips, which is what importing several orders at once is for.
+ROUND_TRIP_MS = 100
+
+
 def bench_orders(orders: int, workdir: Path) -> dict:
     def build(sandbox: Sandbox) -> None:
         load_world(
             sandbox,
             {"name": "default", "skus": 300, "orders": orders, "seed": 5, "retailers": 1},
         )
+        for store in sandbox.stores.values():
+            store.apply_settings({"latency_ms": ROUND_TRIP_MS})
 
-    new, was = Twin(build, workdir, f"ord-new-{orders}"), Twin(build, workdir, f"ord-old-{orders}")
+    twins = {name: Twin(build, workdir, f"ord-{name}-{orders}") for name in ("new", "seq", "old")}
+    new, sequential, was = twins["new"], twins["seq"], twins["old"]
     retailer = next(h for h in new.sandbox.stores if h != LGL_HANDLE)
     try:
-        with Measure(new.sandbox) as measured_new:
-            _dagster(new, [("orders", retailer)])
-        imported_new = sum(1 for o in new.sandbox.stores[LGL_HANDLE].orders.values())
+        (measured_new,) = _dagster(new, [("orders", retailer)])
+        imported_new = len(new.sandbox.stores[LGL_HANDLE].orders)
+        # Today's import, one order at a time, measured in the same run.
+        os.environ["LGL_IMPORT_CONCURRENCY"] = "1"
+        try:
+            (measured_seq,) = _dagster(sequential, [("orders", retailer)])
+        finally:
+            del os.environ["LGL_IMPORT_CONCURRENCY"]
+        refused: list[int] = []
         with Measure(was.sandbox) as measured_old:
             imported_old = old.import_orders(
-                was.old_client(retailer), was.old_client(LGL_HANDLE), retailer
+                was.old_client(retailer), was.old_client(LGL_HANDLE), retailer, refused=refused
             )
         return {
             "benchmark": "orders",
             "size": orders,
+            "round_trip_ms": ROUND_TRIP_MS,
             "new": measured_new.row(imported=imported_new),
-            "old": measured_old.row(imported=imported_old),
+            "one_at_a_time": measured_seq.row(
+                imported=len(sequential.sandbox.stores[LGL_HANDLE].orders)
+            ),
+            "old": measured_old.row(
+                imported=imported_old, their_query_refused_at=refused[0] if refused else None
+            ),
             # One page of orders per 250, one catalog search per 250 SKUs, one create and one
             # tag per order.
             "floor": {"requests": math.ceil(orders / 250) * 2 + 2 * imported_new},
         }
     finally:
-        new.close()
-        was.close()
+        for twin in twins.values():
+            twin.close()
 
 
 # -- a whole cycle ------------------------------------------------------------------------------
@@ -244,8 +287,17 @@ def bench_cycle(retailers: int, workdir: Path) -> dict:
         steps = [("orders", k) for k in keys] + [("ship", None)]
         steps += [("fulfillments", k) for k in keys] + [("snapshot", None)]
         steps += [("inventory", k) for k in keys]
-        with Measure(new.sandbox) as measured_new:
-            _dagster(new, steps)
+        # Then the cycles after it: the first still sees the tags its pushes added; the second
+        # has nothing new (what production sees once the overlap window holds no change:
+        # LGL_WATERMARK_OVERLAP_MINUTES=0 stands in for the 10 quiet minutes).
+        cycle = [(f, k) for f in ("orders", "fulfillments") for k in keys] + [("snapshot", None)]
+        cycle += [("inventory", k) for k in keys]
+        os.environ["LGL_WATERMARK_OVERLAP_MINUTES"] = "0"
+        try:
+            measured_new, _, quiet = _dagster(new, steps, cycle, cycle)
+        finally:
+            del os.environ["LGL_WATERMARK_OVERLAP_MINUTES"]
+        lgl_quiet = quiet.per_store.get(LGL_HANDLE, (0, 0))
         lgl = was.old_client(LGL_HANDLE)
         lgl_location = was.location(LGL_HANDLE, LGL_WAREHOUSE)
         with Measure(was.sandbox) as measured_old:
@@ -259,7 +311,16 @@ def bench_cycle(retailers: int, workdir: Path) -> dict:
         return {
             "benchmark": "cycle",
             "size": retailers,
-            "new": measured_new.row(dagster_runs=3 * len(keys) + 1),
+            "new": measured_new.row(
+                dagster_runs=measured_new.runs,
+                cpu_seconds_per_run=round(measured_new.cpu_per_run, 2),
+            ),
+            "steady_state": quiet.row(
+                dagster_runs=quiet.runs,
+                cpu_seconds_per_run=round(quiet.cpu_per_run, 2),
+                lgl_requests=lgl_quiet[0],
+                lgl_cost_points=round(lgl_quiet[1]),
+            ),
             "old": measured_old.row(),
         }
     finally:
@@ -300,6 +361,23 @@ def print_table(rows: list[dict]) -> None:
             note += (
                 f"  (imported: old {o['imported']}, new {n['imported']}; requests per imported"
                 f" order: old {per[0]}, new {per[1]})"
+            )
+        if o.get("their_query_refused_at"):
+            note += (
+                f"  (the scripts' own orders query refused at {o['their_query_refused_at']:,} "
+                "points; a cheaper stand-in ran)"
+            )
+        if "one_at_a_time" in row:
+            today = row["one_at_a_time"]["wall_seconds"]
+            note += (
+                f"  (every store {row['round_trip_ms']} ms away; one order at a time, as "
+                f"before: {today:.1f} s, {_ratio(today, n['wall_seconds'])} slower)"
+            )
+        if "steady_state" in row:
+            q = row["steady_state"]
+            note += (
+                f"  (CPU {n['cpu_seconds_per_run']:.2f} s/run; a cycle with nothing new: "
+                f"{q['wall_seconds']:.1f} s, {q['lgl_cost_points']:,} points at LGL)"
             )
         print(
             f"{row['benchmark']:<10} {row['size']:>7,} | {o['requests']:>12,} {n['requests']:>7,} "

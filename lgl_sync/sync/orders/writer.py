@@ -10,6 +10,8 @@ an order that run may have created.
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -93,33 +95,55 @@ class OrderImporter:
         self.reconcile_after = reconcile_after
         self.today = today or datetime.now(UTC).date()
         self._currency: str | None = None
+        self._currency_lock = threading.Lock()
 
     def run(self, orders: list[SourceOrder]) -> list[ImportOutcome]:
         """Imports each order; one order's failure never stops the others, except a refused
-        token, after which nothing more is created for this retailer in this run."""
+        token, after which nothing more is created for this retailer in this run.
+
+        Up to LGL_IMPORT_CONCURRENCY orders are imported at once (a backlog is bound by each
+        create's round trip, not by the store's budget); each keeps its own claim, create and
+        tag, so the exactly-once protocol is the same as one at a time."""
         skus = {line.sku for order in orders for line in order.lines if line.sku}
         variants = lookup_variants(self.lgl, skus)
         if orders and not self.dry_run:
             ensure_custom_id_definition(self.lgl)
-        outcomes = []
-        for order in orders:
-            if _auth_failed(outcomes):
-                # A refused token will refuse the next call too: nothing more is created for
-                # this retailer in this run (an LGL order it could not tag would be left behind).
-                outcomes.append(_outcome(order, ImportStatus.FAILED, "auth", NOT_ATTEMPTED))
-                continue
+        outcomes: dict[int, ImportOutcome] = {}
+        eligible: list[tuple[int, EligibleOrder]] = []
+        for index, order in enumerate(orders):
             mapped, hold = map_lines(order, variants)
             if hold:
                 if not self.dry_run:  # tracked from now on, re-read by id until it imports
                     ledger.record_hold(
                         self.engine, self.retailer.id, order.id, order.name, hold.reason
                     )
-                outcomes.append(_outcome(order, ImportStatus.HELD, hold.reason, hold.detail))
+                outcomes[index] = _outcome(order, ImportStatus.HELD, hold.reason, hold.detail)
             elif self.dry_run:
-                outcomes.append(_outcome(order, ImportStatus.WOULD_IMPORT, lines=len(mapped)))
+                outcomes[index] = _outcome(order, ImportStatus.WOULD_IMPORT, lines=len(mapped))
             else:
-                outcomes.append(self._import_safely(EligibleOrder(order, mapped)))
-        return outcomes
+                eligible.append((index, EligibleOrder(order, mapped)))
+        outcomes.update(self._import_all(eligible))
+        return [outcomes[index] for index in range(len(orders))]
+
+    def _import_all(self, eligible: list[tuple[int, EligibleOrder]]) -> dict[int, ImportOutcome]:
+        refused = threading.Event()
+
+        def one(item: tuple[int, EligibleOrder]) -> tuple[int, ImportOutcome]:
+            index, order = item
+            if refused.is_set():
+                # A refused token will refuse the next call too: nothing more is created for
+                # this retailer in this run (an LGL order it could not tag would be left behind).
+                return index, _outcome(order.order, ImportStatus.FAILED, "auth", NOT_ATTEMPTED)
+            outcome = self._import_safely(order)
+            if _auth_failed([outcome]):
+                refused.set()
+            return index, outcome
+
+        workers = min(settings.import_concurrency(), len(eligible))
+        if workers <= 1:
+            return dict(map(one, eligible))
+        with ThreadPoolExecutor(workers, thread_name_prefix="lgl-import") as pool:
+            return dict(pool.map(one, eligible))
 
     def _import_safely(self, eligible: EligibleOrder) -> ImportOutcome:
         try:
@@ -165,8 +189,9 @@ class OrderImporter:
         """Creates the LGL order; ``payload`` is a repaired input, sent once after a refusal."""
         order, retry = eligible.order, payload is not None
         if payload is None:
-            if self._currency is None:
-                self._currency = shop_currency(self.lgl)
+            with self._currency_lock:
+                if self._currency is None:
+                    self._currency = shop_currency(self.lgl)
             payload = build_order_input(
                 order, eligible.lines, self.retailer, self._currency, self.today
             )
