@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: demo test lint format dev sandbox bench bench-webhooks chaos screenshots email-screenshots clean lock audit
+.PHONY: demo test lint format dev sandbox bench bench-webhooks capacity chaos screenshots email-screenshots clean lock audit
 
 $(STAMP): pyproject.toml sandbox/pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,13 @@ chaos: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m lgl_sync_tests.bench.run
+	$(BIN)/python -m lgl_sync_tests.bench.capacity
 	$(BIN)/python -m lgl_sync_tests.bench.webhooks
+
+# Cost points per 10 minutes at the LGL store and a retailer store, for N retailers, against
+# each Shopify plan's refill, from per-operation costs measured through the jobs (~1 min).
+capacity: $(STAMP)
+	$(BIN)/python -m lgl_sync_tests.bench.capacity
 
 # Webhook latency against polling, production-shaped (receiver and daemon processes, ~15 min).
 bench-webhooks: $(STAMP)

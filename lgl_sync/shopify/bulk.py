@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from lgl_sync.shopify.errors import ServerError, ThrottledError, UserErrorsError
@@ -24,6 +25,8 @@ class BulkClient(Protocol):
 
     def download(self, url: str) -> bytes: ...
 
+    def download_lines(self, url: str) -> Iterator[bytes]: ...
+
 
 def run_bulk_query(
     client: BulkClient,
@@ -39,6 +42,33 @@ def run_bulk_query(
     ``__children[<GraphQL type>]``, in file order; the file is read whole before re-nesting
     because with ``groupObjects: false`` a child need not follow its parent.
     """
+    url = bulk_result_url(
+        client, query, poll_start=poll_start, poll_cap=poll_cap, max_wait=max_wait
+    )
+    return renest(client.download(url)) if url else []
+
+
+def bulk_objects(client: BulkClient, query: str, **polling: float) -> Iterator[dict[str, Any]]:
+    """Runs ``query`` as a bulk operation and yields its objects one JSONL line at a time, as
+    the file streams in (children keep ``__parentId``): a 100,000-item result is never held
+    whole, in bytes or in objects, so a caller keeps only what it needs of each."""
+    url = bulk_result_url(client, query, **polling)
+    if url:
+        for line in client.download_lines(url):
+            if line.strip():
+                yield json.loads(line)
+
+
+def bulk_result_url(
+    client: BulkClient,
+    query: str,
+    *,
+    poll_start: float = 0.5,
+    poll_cap: float = 10.0,
+    max_wait: float = 3600.0,
+) -> str | None:
+    """Starts ``query`` as a bulk operation (waiting for a free slot) and polls it to the end,
+    with backoff, within ``max_wait``: the result file's URL (None when there is no result)."""
     clock = client.clock
     started = clock.monotonic()
     delay = poll_start
@@ -71,9 +101,7 @@ def run_bulk_query(
         if clock.monotonic() - started > max_wait:
             raise ServerError("bulk operation did not finish in time", operation="bulk")
         delay = min(poll_cap, delay * 1.5)
-    if not status.get("url"):
-        return []
-    return renest(client.download(status["url"]))
+    return status.get("url") or None
 
 
 def renest(body: bytes) -> list[dict[str, Any]]:

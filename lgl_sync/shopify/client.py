@@ -18,7 +18,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from lgl_sync import settings
-from lgl_sync.shopify.bulk import run_bulk_query
+from lgl_sync.shopify.bulk import bulk_objects, run_bulk_query
 from lgl_sync.shopify.documents import document
 from lgl_sync.shopify.domains import store_domain
 from lgl_sync.shopify.errors import (
@@ -249,6 +249,23 @@ class ShopifyClient:
     def bulk_query(self, name: str, **kwargs: Any) -> list[dict[str, Any]]:
         """Runs the named query as a bulk operation; root objects with children re-nested."""
         return run_bulk_query(self, document(name), **kwargs)
+
+    def bulk_objects(self, name: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Runs the named query as a bulk operation; its objects one at a time, streamed."""
+        return bulk_objects(self, document(name), **kwargs)
+
+    def download_lines(self, url: str) -> Iterator[bytes]:
+        """A bulk result file's lines as they stream in (no token: a signed storage URL)."""
+        try:
+            with self._session.get(url, timeout=self._timeout, stream=True) as response:
+                if response.status_code != 200:
+                    raise ServerError(
+                        f"bulk result download answered {response.status_code}",
+                        status=response.status_code,
+                    )
+                yield from response.iter_lines(chunk_size=1 << 16)
+        except requests.RequestException as exc:
+            raise NetworkError(f"bulk result download failed: {type(exc).__name__}") from None
 
     def download(self, url: str) -> bytes:
         """Fetches a bulk result file. No token is sent: the URL is a signed storage URL."""

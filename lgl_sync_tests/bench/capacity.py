@@ -28,13 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import dagster as dg
-
 from lgl_sync.devkit.warehouse import ship_some
 from lgl_sync.devkit.world import LGL_HANDLE, load_world
-from lgl_sync.ops.runs import run_flow
-from lgl_sync.shopify.throttle import waiting_on
-from lgl_sync_tests.bench.run import QUIET, RESULTS, Twin
+from lgl_sync_tests.bench.run import RESULTS, Twin, _product
 
 ORDERS = 100
 SKUS = 400  # past one page of LGL's catalog (150), so the snapshot is read in bulk
@@ -79,44 +75,34 @@ def measure(workdir: Path) -> dict:
 
     twin = Twin(build, workdir, "capacity")
     retailer = next(h for h in twin.sandbox.stores if h != LGL_HANDLE)
-    os.environ.update(twin.env)
-    from lgl_sync.definitions import defs
 
     def run(*flows: str) -> Spent:
         with Spent(twin, retailer) as spent:
-            for flow in flows:
-                key = None if flow == "snapshot" else retailer
-                assert run_flow(defs, instance, flow, key, QUIET).success, flow
+            _product(twin, [(f, None if f == "snapshot" else retailer) for f in flows], [retailer])
         time.sleep(1.1)  # the next run's changes fall in a later second than this read
         return spent
 
     try:
-        storage = {"storage": {"postgres": {"postgres_url": twin.dagster_url}}}
-        with (
-            waiting_on(twin.sandbox.clock),
-            dg.instance_for_test(temp_dir=str(twin.workdir), overrides=storage) as instance,
-        ):
-            instance.add_dynamic_partitions("retailers", [retailer])
-            imported = run("orders")
-            lgl = twin.sandbox.stores[LGL_HANDLE]
-            orders = len(lgl.orders)
-            ship_some(lgl, random.Random(3), 1.0, 0.0)
-            pushed = run("fulfillments")
-            run("orders", "fulfillments")  # the pushed tags are one last change
-            # Within the overlap (LGL_WATERMARK_OVERLAP_MINUTES) every changed order is read
-            # again by the next run of each flow: once more per order.
-            overlap_orders, overlap_pushback = run("orders"), run("fulfillments")
-            os.environ["LGL_WATERMARK_OVERLAP_MINUTES"] = "0"  # 10 quiet minutes later
-            run("orders", "fulfillments")
-            quiet_orders, quiet_pushback = run("orders"), run("fulfillments")
-            os.environ["LGL_FULL_READ_HOURS"] = "0"
-            full_orders, full_pushback = run("orders"), run("fulfillments")
-            for name in ("LGL_FULL_READ_HOURS", "LGL_WATERMARK_OVERLAP_MINUTES"):
-                del os.environ[name]
-            run("snapshot")
-            snapshot = run("snapshot")  # the second knows the catalog: no probe page
-            run("inventory")
-            stock = run("inventory")
+        imported = run("orders")
+        lgl = twin.sandbox.stores[LGL_HANDLE]
+        orders = len(lgl.orders)
+        ship_some(lgl, random.Random(3), 1.0, 0.0)
+        pushed = run("fulfillments")
+        run("orders", "fulfillments")  # the pushed tags are one last change
+        # Within the overlap (LGL_WATERMARK_OVERLAP_MINUTES) every changed order is read again
+        # by the next run of each flow: once more per order.
+        overlap_orders, overlap_pushback = run("orders"), run("fulfillments")
+        os.environ["LGL_WATERMARK_OVERLAP_MINUTES"] = "0"  # 10 quiet minutes later
+        run("orders", "fulfillments")
+        quiet_orders, quiet_pushback = run("orders"), run("fulfillments")
+        os.environ["LGL_FULL_READ_HOURS"] = "0"
+        full_orders, full_pushback = run("orders"), run("fulfillments")
+        for name in ("LGL_FULL_READ_HOURS", "LGL_WATERMARK_OVERLAP_MINUTES"):
+            del os.environ[name]
+        run("snapshot")
+        snapshot = run("snapshot")  # the second knows the catalog: no probe page
+        run("inventory")
+        stock = run("inventory")
     finally:
         twin.close()
     quiet = quiet_orders.lgl + quiet_pushback.lgl

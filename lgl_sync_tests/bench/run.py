@@ -21,11 +21,12 @@ import math
 import os
 import platform
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import dagster as dg
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from shopify_sandbox.clock import SandboxClock
 from shopify_sandbox.engine import Sandbox
@@ -40,8 +41,6 @@ from lgl_sync.devkit.world import (
     load_world,
     token_for,
 )
-from lgl_sync.ops.runs import run_flow
-from lgl_sync.shopify.throttle import waiting_on
 from lgl_sync_tests.bench import old_algorithm as old
 from lgl_sync_tests.bench.webhooks import _database
 
@@ -116,36 +115,62 @@ class Twin:
         self.server.stop()
 
 
-def _dagster(twin: Twin, *phases: list[tuple[str, str | None]]) -> list[Measure]:
-    """Runs the project's own jobs, in-process, on one temporary instance, a Measure per phase
-    (CPU per run in ``cpu_per_run``: this process's, the in-process sandbox's share included).
-    Every wait of the project's Shopify clients (throttle, bulk polls) is on the sandbox's
-    clock, as the old algorithm's are: both run at the sandbox's speed."""
-    os.environ.update(twin.env)
-    from lgl_sync.definitions import defs
+def _product(twin: Twin, steps: list[tuple[str, str | None]], keys: list[str]) -> dict:
+    """Runs steps through the project's jobs in a process of its own (``bench/product.py``)."""
+    spec = {
+        "env": twin.env,
+        "dagster_url": twin.dagster_url,
+        "workdir": str(twin.workdir),
+        "speed": twin.sandbox.clock.speed,
+        "keys": keys,
+        "steps": steps,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "lgl_sync_tests.bench.product"],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the project's runs failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
+
+def _dagster(twin: Twin, *phases: list[tuple[str, str | None]]) -> list[Measure]:
+    """Runs the project's own jobs in a process of its own, as production does (the sandbox,
+    like Shopify, is elsewhere), on one instance (Postgres), a Measure per phase. The wall time
+    is the runs' own (the process's start-up left out, as the in-process runs had it), with
+    ``cpu_per_run`` and ``peak_rss_mb`` of that process alone. Every wait of the project's
+    Shopify clients (throttle, bulk polls) is on a clock as fast as the sandbox's, as the old
+    algorithm's are."""
+    keys = sorted({k for steps in phases for _, k in steps if k})
     measures = []
-    storage = {"storage": {"postgres": {"postgres_url": twin.dagster_url}}}
-    with (
-        waiting_on(twin.sandbox.clock),
-        dg.instance_for_test(temp_dir=str(twin.workdir), overrides=storage) as instance,
-    ):
-        keys = sorted({k for steps in phases for _, k in steps if k})
-        instance.add_dynamic_partitions("retailers", keys)
-        for steps in phases:
-            runs, cpu = 0, time.process_time()
-            with Measure(twin.sandbox) as measured:
-                for flow, key in steps:
-                    if flow == "ship":
-                        ship_some(twin.sandbox.stores[LGL_HANDLE], random.Random(1), 0.6, 0.3)
-                        continue
-                    result = run_flow(defs, instance, flow, key, QUIET)
-                    assert result.success, (flow, key)
-                    runs += 1
-            measured.cpu_per_run = (time.process_time() - cpu) / max(runs, 1)
-            measured.runs = runs
-            measures.append(measured)
-            time.sleep(1.1)  # a next phase's changes fall in a later second than these reads
+    for steps in phases:
+        runs = cpu = wall = rss = 0.0
+        with Measure(twin.sandbox) as measured:
+            chunk: list[tuple[str, str | None]] = []
+            for flow, key in [*steps, ("end", None)]:
+                if flow not in ("ship", "end"):
+                    chunk.append((flow, key))
+                    continue
+                if chunk:
+                    report = _product(twin, chunk, keys)
+                    runs += report["runs"]
+                    cpu += report["cpu_seconds"]
+                    wall += report["wall_seconds"]
+                    rss = max(rss, report["peak_rss_mb"])
+                    chunk = []
+                if flow == "ship":
+                    started = time.perf_counter()
+                    ship_some(twin.sandbox.stores[LGL_HANDLE], random.Random(1), 0.6, 0.3)
+                    wall += time.perf_counter() - started
+        measured.wall = wall
+        measured.cpu_per_run = cpu / max(runs, 1)
+        measured.runs = int(runs)
+        measured.peak_rss_mb = rss
+        measures.append(measured)
+        time.sleep(1.1)  # a next phase's changes fall in a later second than these reads
     return measures
 
 
@@ -196,7 +221,7 @@ def bench_inventory(skus: int, workdir: Path) -> dict:
         return {
             "benchmark": "inventory",
             "size": skus,
-            "new": measured_new.row(),
+            "new": measured_new.row(peak_rss_mb=round(measured_new.peak_rss_mb)),
             "old": {
                 "requests": round(measured_old.requests * scale),
                 "cost_points": round(measured_old.cost * scale),
@@ -250,7 +275,13 @@ def bench_orders(orders: int, workdir: Path) -> dict:
             "benchmark": "orders",
             "size": orders,
             "round_trip_ms": ROUND_TRIP_MS,
-            "new": measured_new.row(imported=imported_new),
+            "new": measured_new.row(
+                imported=imported_new,
+                order_creates=new.sandbox.stores[LGL_HANDLE].usage.by_operation.get(
+                    "OrderCreate", 0
+                ),
+                peak_rss_mb=round(measured_new.peak_rss_mb),
+            ),
             "one_at_a_time": measured_seq.row(
                 imported=len(sequential.sandbox.stores[LGL_HANDLE].orders)
             ),
@@ -314,6 +345,7 @@ def bench_cycle(retailers: int, workdir: Path) -> dict:
             "new": measured_new.row(
                 dagster_runs=measured_new.runs,
                 cpu_seconds_per_run=round(measured_new.cpu_per_run, 2),
+                peak_rss_mb=round(measured_new.peak_rss_mb),
             ),
             "steady_state": quiet.row(
                 dagster_runs=quiet.runs,
@@ -362,6 +394,8 @@ def print_table(rows: list[dict]) -> None:
                 f"  (imported: old {o['imported']}, new {n['imported']}; requests per imported"
                 f" order: old {per[0]}, new {per[1]})"
             )
+        if n.get("peak_rss_mb") and row["benchmark"] == "inventory":
+            note += f"  (peak RSS of the project's process: {n['peak_rss_mb']} MB)"
         if o.get("their_query_refused_at"):
             note += (
                 f"  (the scripts' own orders query refused at {o['their_query_refused_at']:,} "

@@ -66,28 +66,43 @@ def read_location_inventory(
         if with_status
         else ("InventoryItems", ITEMS_PER_PAGE)
     )
-    more, items = True, []
+    more, rows, statuses = True, [], []
     if expected_items is None or expected_items <= size:
         page = client.query(name, {"first": size, "locationId": location})["inventoryItems"]
-        items = [(i, i.get("inventoryLevel")) for i in page["nodes"] if i.get("sku")]
+        items = [i for i in page["nodes"] if i.get("sku")]
+        rows = [_row(item, item.get("inventoryLevel")) for item in items]
+        statuses = [_status(item) for item in items]
         more = page["pageInfo"]["hasNextPage"]
     if more:
         # Each further page costs 802 points (7.5 s of a standard bucket's refill); a bulk job
         # costs ~10 points and a few 1-point polls whatever the size, so past one page it wins.
         bulk = "LglInventoryLevelsBulk" if with_status else "InventoryLevelsBulk"
-        items = [(i, _level_at(i, location)) for i in client.bulk_query(bulk) if i.get("sku")]
-    rows = [_row(item, level) for item, level in items]
+        rows, statuses = _bulk_rows(client, bulk, location)
     frame = pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
     if with_status:
-        frame["product_status"] = [
-            ((item.get("variant") or {}).get("product") or {}).get("status") for item, _ in items
-        ]
+        frame["product_status"] = statuses
     return frame
 
 
-def _level_at(item: dict, location_id: str) -> dict | None:
-    levels = (item.get("__children") or {}).get("InventoryLevel") or []
-    return next((lv for lv in levels if lv["location"]["id"] == location_id), None)
+def _status(item: dict) -> str | None:
+    return ((item.get("variant") or {}).get("product") or {}).get("status")
+
+
+def _bulk_rows(client: ShopifyClient, name: str, location: str) -> tuple[list, list]:
+    """``_row`` of every item with a SKU, and its product status, from a bulk read streamed
+    line by line: of each line only the few fields a row needs are kept (a 100,000-item
+    catalog as whole objects took hundreds of MB). Levels may come before their item."""
+    items: dict[str, tuple[str, str | None]] = {}
+    levels: dict[str, dict] = {}
+    for obj in client.bulk_objects(name):
+        parent = obj.get("__parentId")
+        if parent is None:
+            if obj.get("sku"):
+                items[obj["id"]] = (obj["sku"], _status(obj))
+        elif (obj.get("location") or {}).get("id") == location:
+            levels[parent] = {"quantities": obj.get("quantities")}
+    rows = [_row({"sku": sku, "id": i}, levels.pop(i, None)) for i, (sku, _) in items.items()]
+    return rows, [status for _, status in items.values()]
 
 
 def _rows_by_id(client: ShopifyClient, item_ids: list[str], location_id: str) -> list[tuple]:
