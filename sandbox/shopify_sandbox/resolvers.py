@@ -134,7 +134,14 @@ def _metafield(record: Any, namespace: str | None, key: str) -> Any:
 def _query_root(store_attr: str, sort: dict | None = None, default_sort: str | None = None):
     def resolve(_: Any, info: GraphQLResolveInfo, **args: Any) -> dict:
         store = _ctx(info).store
-        records = [r for r in getattr(store, store_attr).values() if visible(store, r)]
+        table = getattr(store, store_attr)
+        # Only orders and fulfillment orders can be hidden from a token; other tables stay a
+        # dict view, so an exact ``sku:`` search takes the SKU index instead of a scan.
+        records = (
+            [r for r in table.values() if visible(store, r)]
+            if store_attr in ("orders", "fulfillment_orders")
+            else table.values()
+        )
         key = (sort or {}).get(args.get("sortKey") or default_sort)
         return _page(info, records, args, key)
 
