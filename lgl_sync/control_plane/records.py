@@ -115,19 +115,21 @@ def record_levels(engine: Engine, retailer_id: str, levels: dict[str, int], at: 
             for sku, n in levels.items()
             if known.get(sku) != int(n)
         ]
-        for start in range(0, len(changed), CHUNK):
-            chunk = changed[start : start + CHUNK]
-            statement = _insert(connection, stock_levels).values(
-                [{**row, "since": at} for row in chunk]
-            )
+        if changed:
+            # One statement, many parameter sets (SQLAlchemy batches them into multi-row
+            # inserts): a first sync of 100,000 SKUs is not 200 statements compiled one by one.
+            statement = _insert(connection, stock_levels)
             connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=["retailer_id", "sku"],
                     set_={"available": statement.excluded.available, "since": at},
-                )
+                ),
+                [{**row, "since": at} for row in changed],
             )
-            history = _insert(connection, stock_history).values([{**r, "at": at} for r in chunk])
-            connection.execute(history.on_conflict_do_nothing())
+            connection.execute(
+                _insert(connection, stock_history).on_conflict_do_nothing(),
+                [{**row, "at": at} for row in changed],
+            )
     return len(changed)
 
 

@@ -104,10 +104,8 @@ def remember_items(
             for sku, item in items.items()
             if known.get(sku) != (item, lgl_items.get(sku))
         ]
-        for start in range(0, len(changed), CHUNK):
-            statement = _insert(connection, retailer_stock_items).values(
-                changed[start : start + CHUNK]
-            )
+        if changed:  # one statement, many parameter sets (batched by SQLAlchemy)
+            statement = _insert(connection, retailer_stock_items)
             connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=["retailer_id", "sku"],
@@ -115,7 +113,8 @@ def remember_items(
                         "inventory_item_id": statement.excluded.inventory_item_id,
                         "lgl_item_id": statement.excluded.lgl_item_id,
                     },
-                )
+                ),
+                changed,
             )
     return len(gone) + len(changed)
 
