@@ -48,6 +48,18 @@ def _changed_counts(client: ShopifyClient, scope: str, window: str, since: datet
     return counts
 
 
+def _read_plan(control_plane: ControlPlaneResource, retailer_id: str, now: datetime):
+    return read_marks.plan(
+        control_plane.engine(),
+        retailer_id,
+        read_marks.DUPLICATES,
+        now=now,
+        start=now - timedelta(days=DUPLICATE_WINDOW_DAYS),
+        overlap=timedelta(minutes=settings.watermark_overlap_minutes()),
+        full_every=timedelta(hours=settings.full_read_hours()),
+    )
+
+
 @dg.asset_check(
     asset=imported_lgl_orders,
     blocking=False,
@@ -71,17 +83,7 @@ def one_lgl_order_per_source_order(
     retailer_id = context.run.tags.get("dagster/partition")
     scope = f"tag:'imported-from-{retailer_id}'" if retailer_id else "source_identifier:*"
     window = f"created_at:>='{_stamp(now - timedelta(days=DUPLICATE_WINDOW_DAYS))}'"
-    read = None
-    if retailer_id:
-        read = read_marks.plan(
-            control_plane.engine(),
-            retailer_id,
-            read_marks.DUPLICATES,
-            now=now,
-            start=now - timedelta(days=DUPLICATE_WINDOW_DAYS),
-            overlap=timedelta(minutes=settings.watermark_overlap_minutes()),
-            full_every=timedelta(hours=settings.full_read_hours()),
-        )
+    read = _read_plan(control_plane, retailer_id, now) if retailer_id else None
     if read is None or read.first:
         counts = _counts(client, f"{scope} {window}")
     else:

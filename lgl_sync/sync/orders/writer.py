@@ -139,11 +139,15 @@ class OrderImporter:
                 refused.set()
             return index, outcome
 
-        workers = min(settings.import_concurrency(), len(eligible))
+        # The first order alone: a token or scope the store refuses is refused once, not once
+        # per worker; the rest several at a time.
+        done = dict(map(one, eligible[:1]))
+        rest = eligible[1:]
+        workers = min(settings.import_concurrency(), len(rest))
         if workers <= 1:
-            return dict(map(one, eligible))
+            return done | dict(map(one, rest))
         with ThreadPoolExecutor(workers, thread_name_prefix="lgl-import") as pool:
-            return dict(pool.map(one, eligible))
+            return done | dict(pool.map(one, rest))
 
     def _import_safely(self, eligible: EligibleOrder) -> ImportOutcome:
         try:
