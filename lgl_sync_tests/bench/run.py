@@ -423,6 +423,46 @@ def print_table(rows: list[dict]) -> None:
         )
 
 
+def markdown_table(rows: list[dict]) -> str:
+    """The README's table, from the saved results (``--report --markdown``)."""
+    lines = [
+        "| benchmark | requests old / new (old/new) | floor | cost points old / new | Shopify "
+        "time floor old / new | wall old / new (sandbox) | notes |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        o, n, f = row["old"], row["new"], row.get("floor", {})
+        notes = []
+        if o.get("extrapolated_from"):
+            notes.append(f"old measured on {o['extrapolated_from']:,} SKUs and scaled")
+        if n.get("peak_rss_mb"):
+            notes.append(f"peak RSS {n['peak_rss_mb']} MB")
+        if "imported" in n:
+            notes.append(f"imported old {o['imported']} / new {n['imported']}")
+        if o.get("their_query_refused_at"):
+            notes.append(f"scripts' query refused at {o['their_query_refused_at']:,} points")
+        if "one_at_a_time" in row:
+            today = row["one_at_a_time"]["wall_seconds"]
+            notes.append(
+                f"one at a time (before): {today:.1f} s, "
+                f"{_ratio(today, n['wall_seconds'])} slower; {n.get('order_creates')} creates"
+            )
+        if "steady_state" in row:
+            q = row["steady_state"]
+            notes.append(
+                f"{n['dagster_runs']} runs, CPU {n['cpu_seconds_per_run']:.2f} s/run; nothing "
+                f"new: {q['wall_seconds']:.1f} s, {q['lgl_cost_points']:,} points at LGL"
+            )
+        lines.append(
+            f"| {row['benchmark']} {row['size']:,} | {o['requests']:,} / {n['requests']:,} "
+            f"({_ratio(o['requests'], n['requests'])}) | {f.get('requests', '-')} | "
+            f"{o['cost_points']:,} / {n['cost_points']:,} | {o['throttle_floor_seconds']:,.0f} s"
+            f" / {n['throttle_floor_seconds']:,.0f} s | {o['wall_seconds']:,.1f} s / "
+            f"{n['wall_seconds']:,.1f} s | {'; '.join(notes)} |"
+        )
+    return "\n".join(lines)
+
+
 def chart(rows: list[dict], path: Path) -> None:
     import matplotlib
 
@@ -472,9 +512,15 @@ def main() -> None:
     parser.add_argument(
         "--report", action="store_true", help="print the table and redraw the chart from bench.json"
     )
+    parser.add_argument(
+        "--markdown", action="store_true", help="with --report: the README's table instead"
+    )
     options = parser.parse_args()
     if options.report:
         saved = json.loads((RESULTS / "bench.json").read_text())
+        if options.markdown:
+            print(markdown_table(saved["rows"]))
+            return
         print_table(saved["rows"])
         print(f"\nmachine: {saved['machine']}; sandbox clock x{saved['sandbox_speed']:.0f}")
         chart(saved["rows"], RESULTS / "bench.png")
