@@ -9,7 +9,7 @@ documented formula, the upper bound of what real Shopify charges, FACTS.md §1.2
 - importing and pushing back ``ORDERS`` orders for one retailer, per order;
 - a quiet cycle (nothing new), per retailer;
 - the full re-reads that repeat every LGL_FULL_READ_HOURS (the pushback's 72-hour lookback and
-  the duplicate check's 30-day window), per order in the window;
+  the duplicate check's last 2 days, each against its 30-day window), per order re-read;
 - one LGL stock snapshot, and one retailer stock sync, of a catalog past one page.
 
 The cadence is the schedules' default (orders and pushback every 10 minutes, the LGL snapshot
@@ -39,7 +39,7 @@ TEN_MINUTES = 600
 CYCLES_PER_DAY = 144
 FULL_READS_PER_DAY = 1  # LGL_FULL_READ_HOURS=24
 PUSHBACK_LOOKBACK_DAYS = 3
-DUPLICATE_WINDOW_DAYS = 30
+DUPLICATE_RECHECK_DAYS = 2  # the duplicate check's periodic re-read (defs/checks.py)
 SHIPMENT_READ_FLOOR = 3  # one order, its fulfillments, their tracking: objects by the formula
 BULK_READ_FLOOR = 11  # bulkOperationRunQuery (10) and one status poll (1)
 
@@ -139,7 +139,7 @@ def model(costs: dict, retailers: int, skus: int, orders_per_day: int) -> dict:
         * orders_per_day
         * (
             lgl["full_pushback_read_per_order"] * PUSHBACK_LOOKBACK_DAYS
-            + lgl["full_duplicate_read_per_order"] * DUPLICATE_WINDOW_DAYS
+            + lgl["full_duplicate_read_per_order"] * DUPLICATE_RECHECK_DAYS
         )
         / CYCLES_PER_DAY
     )

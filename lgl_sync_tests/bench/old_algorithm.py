@@ -42,13 +42,11 @@ query OldPaidOrdersAsWritten($query: String!) {
   orders(first: 50, query: $query) {
     nodes {
       id name email
-      customer { id email }
       shippingAddress { firstName lastName address1 city provinceCode zip countryCodeV2 }
       lineItems(first: 50) {
         nodes {
           sku quantity
           variant { id inventoryItem { id } product { id title } }
-          fulfillmentService { handle }
           originalUnitPriceSet { shopMoney { amount } }
         }
       }

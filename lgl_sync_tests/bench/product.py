@@ -18,6 +18,19 @@ import sys
 import time
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM, which starts again at exec (Linux keeps
+    ``ru_maxrss`` across exec, so a child of a large process would report the parent's)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     spec = json.loads(sys.stdin.read())
     os.environ.update(spec["env"])
@@ -45,7 +58,7 @@ def main() -> None:
             "runs": len(spec["steps"]),
             "cpu_seconds": time.process_time() - cpu,
             "wall_seconds": time.perf_counter() - wall,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb": _peak_rss_mb(),
         }
     print(json.dumps(report))
 
