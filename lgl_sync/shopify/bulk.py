@@ -28,23 +28,14 @@ class BulkClient(Protocol):
     def download_lines(self, url: str) -> Iterator[bytes]: ...
 
 
-def run_bulk_query(
-    client: BulkClient,
-    query: str,
-    *,
-    poll_start: float = 0.5,
-    poll_cap: float = 10.0,
-    max_wait: float = 3600.0,
-) -> list[dict[str, Any]]:
+def run_bulk_query(client: BulkClient, query: str, **polling: float) -> list[dict[str, Any]]:
     """Runs ``query`` as a bulk operation and returns its root objects.
 
     Children (lines with ``__parentId``) are attached to their parent under
     ``__children[<GraphQL type>]``, in file order; the file is read whole before re-nesting
     because with ``groupObjects: false`` a child need not follow its parent.
     """
-    url = bulk_result_url(
-        client, query, poll_start=poll_start, poll_cap=poll_cap, max_wait=max_wait
-    )
+    url = bulk_result_url(client, query, **polling)
     return renest(client.download(url)) if url else []
 
 
