@@ -55,6 +55,7 @@ from lgl_sync.defs.schedules import (
     push_fulfillments_schedule,
 )
 from lgl_sync.defs.sensors import inventory_automation, retailer_partitions_sensor
+from lgl_sync.defs.stock_changes import sync_stock_changes_job
 from lgl_sync.defs.tokens import token_upkeep, token_upkeep_schedule
 from lgl_sync.defs.webhooks import webhook_sensor
 from lgl_sync.shopify.client import DEFAULT_API_VERSION
@@ -87,6 +88,7 @@ defs = dg.Definitions(
         push_fulfillments_job,
         inventory_snapshot_job,
         sync_inventory_job,
+        sync_stock_changes_job,
         daily_digest,
         token_upkeep,
         monthly_usage_job,

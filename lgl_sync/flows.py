@@ -93,7 +93,8 @@ _FACTS = {
     ),
 }  # fmt: skip
 _BY_ASSET = {asset: flow for flow in Flow for asset in flow.assets}
-_BY_JOB = {flow.job: flow for flow in Flow}
+STOCK_CHANGES_JOB = "sync_stock_changes"  # LGL's stock webhooks, every retailer in one run
+_BY_JOB = {flow.job: flow for flow in Flow} | {STOCK_CHANGES_JOB: Flow.INVENTORY}
 
 
 def retailer_of(tags) -> str | None:

@@ -43,8 +43,8 @@ from lgl_sync.defs.inventory import (
     retailer_inventory,
     unimported_order_units,
 )
-from lgl_sync.defs.jobs import sync_inventory_job
 from lgl_sync.defs.orders import imported_lgl_orders, retailer_order_changes, retailer_paid_orders
+from lgl_sync.defs.stock_changes import sync_stock_changes_job
 from lgl_sync.defs.webhooks import webhook_sensor
 from lgl_sync.devkit.world import RETAILER_LGL_LOCATION
 from lgl_sync.ops import metrics
@@ -64,7 +64,6 @@ ASSETS = {
     "import_orders": ORDERS,
     "push_fulfillments": PUSH,
     "inventory_snapshot": [lgl_inventory_snapshot, unimported_order_units],
-    "sync_inventory": [lgl_inventory_snapshot, unimported_order_units, retailer_inventory],
 }
 
 
@@ -133,10 +132,16 @@ def _sense(world) -> list[dg.RunRequest]:
 
 def _run(world, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
     """A sensor's run request executed as the daemon would launch it (its config and tags)."""
-    scoped = request.job_name == sync_inventory_job.name
+    if request.job_name == sync_stock_changes_job.name:
+        return sync_stock_changes_job.execute_in_process(
+            run_config=request.run_config,
+            instance=world.instance,
+            resources=world.resources(),
+            tags=request.tags,
+            raise_on_error=False,
+        )
     return dg.materialize(
         ASSETS[request.job_name],
-        selection=[retailer_inventory] if scoped else None,
         partition_key=request.partition_key,
         instance=world.instance,
         resources=world.resources(),
@@ -427,8 +432,8 @@ def _first_full_sync(world) -> None:
     _settle(world)
 
 
-def test_a_burst_of_500_lgl_stock_webhooks_is_one_run_per_retailer_for_the_named_skus(hooked):
-    """One ``sync_inventory`` run for the retailer, given exactly the items that changed; it
+def test_a_burst_of_500_lgl_stock_webhooks_is_one_run_for_the_named_skus(hooked):
+    """One ``sync_stock_changes`` run, giving the retailer exactly the items that changed; it
     reads them by id at LGL (Shopify's search lags an hour here) and sets the retailer to them."""
     world, _url = hooked
     _first_full_sync(world)
@@ -437,13 +442,16 @@ def test_a_burst_of_500_lgl_stock_webhooks_is_one_run_per_retailer_for_the_named
     now = _bump(world, items, 500)
     _wait(lambda: len(inbox.waiting(world.engine)) >= 500, 60)
     made = _sense(world)
-    assert [(r.job_name, r.partition_key) for r in made] == [("sync_inventory", RETAILER)]
-    named = made[0].run_config["ops"]["retailer_inventory"]["config"]["lgl_inventory_item_ids"]
-    assert sorted(named) == sorted(gid("InventoryItem", i.id) for i in items)
+    assert [(r.job_name, r.partition_key) for r in made] == [("sync_stock_changes", None)]
+    assert sorted(_named_items(made[0])) == sorted(gid("InventoryItem", i.id) for i in items)
     assert _sense(world) == []
     result = _run(world, made[0])
     assert result.success
-    meta = result.asset_materializations_for_node("retailer_inventory")[0].metadata
+    (meta,) = [
+        e.event_specific_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.event_specific_data.materialization.partition == RETAILER
+    ]
     carried = [i.sku for i in items if i.sku in _retailer_levels(world)]
     assert carried and meta["skus_compared"].value == len(carried)
     assert meta["skus_written"].value == len(carried)  # each raised at LGL, so at the retailer
@@ -462,6 +470,11 @@ def test_a_burst_of_500_lgl_stock_webhooks_is_one_run_per_retailer_for_the_named
         .value
         == 0
     )
+
+
+def _named_items(request: dg.RunRequest) -> list[str]:
+    """The LGL items a stock-changes run sets at the retailer."""
+    return request.run_config["ops"]["stock_changes"]["config"]["items"][RETAILER]
 
 
 def _retailer_levels(world) -> dict[str, int]:
@@ -498,14 +511,20 @@ def test_stock_changes_while_a_retailer_syncs_reach_it_in_its_next_run(hooked):
     world.instance.report_run_canceled(busy)  # ended: the sensor may go on
     made = _sense(world)
     assert len(made) == 1
-    named = made[0].run_config["ops"]["retailer_inventory"]["config"]["lgl_inventory_item_ids"]
-    assert sorted(named) == sorted(gid("InventoryItem", i.id) for i in items[:5])
+    assert sorted(_named_items(made[0])) == sorted(gid("InventoryItem", i.id) for i in items[:5])
     assert _run(world, made[0]).success
     _bump(world, items[5:6], 1)
     _wait(lambda: len(inbox.waiting(world.engine)) >= 1)
+    going = DagsterRun(  # a stock-changes run of its own, going: the next one waits for it
+        job_name=sync_stock_changes_job.name,
+        run_id=str(uuid.uuid4()),
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    world.instance.add_run(going)
+    assert _sense(world) == []
+    world.instance.report_run_canceled(going)
     made = _sense(world)
-    named = made[0].run_config["ops"]["retailer_inventory"]["config"]["lgl_inventory_item_ids"]
-    assert named == [gid("InventoryItem", items[5].id)]
+    assert _named_items(made[0]) == [gid("InventoryItem", items[5].id)]
 
 
 def test_a_retailer_whose_webhooks_stopped_is_reported_once_when_polling_finds_orders(hooked):
@@ -579,6 +598,6 @@ def test_a_stock_change_of_an_item_the_retailer_does_not_carry_starts_no_run(hoo
     _bump(world, [carried, only], 2)
     _wait(lambda: len(inbox.waiting(world.engine)) >= 2)
     made = _sense(world)
-    named = made[0].run_config["ops"]["retailer_inventory"]["config"]["lgl_inventory_item_ids"]
-    assert [r.partition_key for r in made] == [RETAILER]
-    assert named == [gid("InventoryItem", carried.id)]
+    assert len(made) == 1
+    assert list(made[0].run_config["ops"]["stock_changes"]["config"]["items"]) == [RETAILER]
+    assert _named_items(made[0]) == [gid("InventoryItem", carried.id)]

@@ -48,6 +48,12 @@ def known(engine: Engine, retailer_id: str) -> KnownUnits | None:
     return _row(row) if row else None
 
 
+def known_all(engine: Engine) -> list[KnownUnits]:
+    """Every retailer's units as last read (one query)."""
+    with engine.connect() as connection:
+        return [_row(row) for row in connection.execute(sa.select(table))]
+
+
 def record_read(engine: Engine, retailer_id: str, units: dict[str, int]) -> None:
     """A fresh read: these are the retailer's unimported units now."""
     with engine.begin() as connection:

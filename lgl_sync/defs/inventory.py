@@ -182,7 +182,7 @@ def retailer_inventory(
     those items' SKUs, LGL's quantities read again by id.
     """
     retailer = control_plane.active_retailer(context.partition_key, Flow.INVENTORY)
-    _refuse_stale_units(control_plane, retailer)
+    refuse_stale_units(control_plane, retailer)
     if retailer is None:
         skipped = idle(context.partition_key, Flow.INVENTORY, InventorySyncResult())
         return dg.MaterializeResult(
@@ -195,35 +195,36 @@ def retailer_inventory(
     syncer = InventorySyncer(
         retailer=retailer, client=client, engine=engine, run_id=context.run_id, dry_run=dry_run
     )
-    scoped = bool(config.lgl_inventory_item_ids)
+    ids = config.lgl_inventory_item_ids
+    scoped = bool(ids)
     try:
         with control_plane.flow_lock(retailer.id, Flow.INVENTORY):
             lgl = lgl_inventory_snapshot
             if scoped:
-                lgl = _read_scope(context, lgl_shopify, control_plane, config)
+                lgl = read_scope(context.log, lgl_shopify, control_plane, ids, dry_run=dry_run)
             result = syncer.sync(lgl, unimported_order_units, scoped=scoped)
     except ZeroGuardError as exc:
         raise dg.Failure(str(exc), metadata={"error_category": "guard"}) from None
-    _tell_discontinued(notifier, engine, retailer, result)
+    tell_discontinued(notifier, engine, retailer, result)
     coverage = (
         _scoped_coverage(control_plane, retailer.id, lgl_inventory_snapshot)
         if scoped
         else _coverage(result.report.get("only_retailer", []), result.compared)
     )
-    metadata = _sync_metadata(result, dry_run=config.dry_run)
+    metadata = sync_metadata(result, dry_run=config.dry_run)
     metadata["scope"] = f"{len(lgl)} SKUs named by LGL's webhooks" if scoped else "all SKUs"
     metadata.update(client.metrics.as_metadata("retailer_api"))
     return dg.MaterializeResult(value=result, check_results=[coverage], metadata=metadata)
 
 
-def _tell_discontinued(notifier: NotifierResource, engine, retailer, result) -> None:
+def tell_discontinued(notifier: NotifierResource, engine, retailer, result) -> None:
     """The SKUs LGL no longer sells that no sync had found before: told once."""
     if result.new_discontinued:
         notice = discontinued_notice(retailer_name=retailer.name, skus=result.new_discontinued)
         notifier.notifier(engine).notify(notice)
 
 
-def _refuse_stale_units(control_plane: ControlPlaneResource, retailer) -> None:
+def refuse_stale_units(control_plane: ControlPlaneResource, retailer) -> None:
     """Its own sales could not be read: setting its stock now could undo them."""
     last = unimported.known(control_plane.engine(), retailer.id) if retailer else None
     if last is not None and last.stale:
@@ -234,20 +235,22 @@ def _refuse_stale_units(control_plane: ControlPlaneResource, retailer) -> None:
         )
 
 
-def _read_scope(
-    context: dg.AssetExecutionContext,
+def read_scope(
+    log,
     lgl_shopify: ShopifyStoreResource,
     control_plane: ControlPlaneResource,
-    config: InventorySyncConfig,
+    item_ids: list[str],
+    *,
+    dry_run: bool,
 ) -> pd.DataFrame:
     """LGL's rows of the named items, read now by id; recorded, so that a full sync still
     working from an older snapshot takes them instead of the snapshot's."""
     client = lgl_shopify.get_client()
     location = lgl_shopify.location_id or primary_location_id(client)
     read_at = datetime.now(UTC)
-    ids = sorted(set(config.lgl_inventory_item_ids))
+    ids = sorted(set(item_ids))
     rows, unreadable = _known(read_items_by_id(client, ids, location))
-    if not config.dry_run:
+    if not dry_run:
         engine = control_plane.engine()
         stock_scope.record_lgl_reads(
             engine,
@@ -257,7 +260,7 @@ def _read_scope(
         # No sync loads a snapshot older than the handoff's retention: reads before it are moot.
         keep = timedelta(hours=settings.handoff_retention_hours())
         stock_scope.prune_lgl_reads(engine, read_at - keep)
-    context.log.info(
+    log.info(
         "LGL: %d of %d named items stocked at the location (%d without a quantity)",
         len(rows),
         len(ids),
@@ -276,7 +279,7 @@ def _scoped_coverage(
     return _coverage(sorted(mine - carried), len(mine & carried))
 
 
-def _sync_metadata(result: InventorySyncResult, *, dry_run: bool) -> dict:
+def sync_metadata(result: InventorySyncResult, *, dry_run: bool) -> dict:
     return {
         "dagster/row_count": result.written,
         "skus_compared": result.compared,

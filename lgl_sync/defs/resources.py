@@ -94,11 +94,12 @@ class ControlPlaneResource(dg.ConfigurableResource):
         return found
 
     @contextmanager
-    def flow_lock(self, retailer_id: str, flow: Flow) -> Iterator[None]:
+    def flow_lock(self, retailer_id: str, flow: Flow, wait: float = 0.0) -> Iterator[None]:
         """This retailer and flow to this run alone while it writes (``locks.flow_lock``); a
-        second run fails at once, saying so, and writes nothing."""
+        second run fails (at once, or after trying for ``wait`` seconds), saying so, and
+        writes nothing."""
         try:
-            with locks.flow_lock(self.engine(), retailer_id, flow):
+            with locks.flow_lock(self.engine(), retailer_id, flow, wait=wait):
                 yield
         except locks.FlowBusyError as exc:
             raise dg.Failure(str(exc), metadata={"error_category": "busy"}) from None

@@ -4,12 +4,13 @@ seconds; the schedules stay as the reconciliation that catches what webhooks los
 - A retailer's order webhooks run its orders flow, with the orders they name read by id.
 - The LGL store's fulfillment webhooks run the pushback of the retailer each LGL order came from,
   with those LGL orders read by id.
-- The LGL store's inventory webhooks run each retailer's inventory sync scoped to the SKUs of
-  the items they named (``sync_inventory``, LGL's quantities read again by id): one run hop, a
-  few requests. The sensor's cursor keeps, per retailer, the newest stock event its runs were
-  given, so a retailer busy syncing gets the events of the meantime in its next run, and none
-  is lost or given twice. Past SCOPE_LIMIT items (a bulk adjustment) the whole snapshot runs
-  instead, and every retailer follows it (its automation condition).
+- The LGL store's inventory webhooks start one ``sync_stock_changes`` run for every retailer
+  carrying the items they named, each set for its own items' SKUs (LGL's quantities read again
+  by id, once): one run hop, a few requests, one run however many retailers. The sensor's
+  cursor keeps, per retailer, the newest stock event its runs were given, so a retailer busy
+  syncing gets the events of the meantime in a later run, and none is lost or given twice.
+  Past SCOPE_LIMIT items (a bulk adjustment) the whole snapshot runs instead, and every
+  retailer follows it (its automation condition).
 - ``app/uninstalled`` disables the retailer and tells a person, once per event.
 
 Debounced: a group (retailer and flow) runs once its newest delivery is
@@ -37,15 +38,16 @@ from lgl_sync.defs.jobs import (
     import_orders_job,
     inventory_snapshot_job,
     push_fulfillments_job,
-    sync_inventory_job,
 )
 from lgl_sync.defs.resources import ControlPlaneResource
 from lgl_sync.defs.schedules import ACTIVE
+from lgl_sync.defs.stock_changes import sync_stock_changes_job
 from lgl_sync.flows import RETAILER_FLOW_TAG, Flow
 from lgl_sync.notify.notices import webhook_notice
 
 TRIGGER_TAG = "lgl/trigger"
 LAG_TAG = "lgl/webhook-lag-s"  # from Shopify's trigger of the oldest delivery to the request
+STOCK_RETAILERS_TAG = "lgl/retailers"  # how many retailers a stock-changes run covers
 UNINSTALLED = "uninstalled"
 STOCK_FEED = "stock"  # the run key of stock events taken into the per-retailer feed
 SCOPE_LIMIT = 2_000  # LGL items one scoped run reads at most (8 requests); past it, a snapshot
@@ -114,18 +116,13 @@ def _syncing(instance: dg.DagsterInstance, retailer_id: str) -> bool:
     return any(INVENTORY in (r.dagster_run.asset_selection or ()) for r in records)
 
 
-def _stock_request(retailer_id: str, events: list[inbox.Event], head: int) -> dg.RunRequest:
-    ids = sorted({e.objects.get("inventory_item_id") for e in events} - {None})
+def _stock_request(items: dict[str, list[str]], events: list, head: int) -> dg.RunRequest:
+    """One run for every retailer concerned, each with its items."""
     return dg.RunRequest(
-        run_key=f"webhook:{retailer_id}:inventory:{head}",
-        job_name=sync_inventory_job.name,
-        partition_key=retailer_id,
-        run_config={"ops": {"retailer_inventory": {"config": {"lgl_inventory_item_ids": ids}}}},
-        tags={
-            RETAILER_FLOW_TAG: f"{retailer_id}:{Flow.INVENTORY}",
-            TRIGGER_TAG: "webhook",
-            LAG_TAG: _lag(events),
-        },
+        run_key=f"webhook:inventory-changes:{head}",
+        job_name=sync_stock_changes_job.name,
+        run_config={"ops": {"stock_changes": {"config": {"items": items}}}},
+        tags={TRIGGER_TAG: "webhook", LAG_TAG: _lag(events), STOCK_RETAILERS_TAG: str(len(items))},
     )
 
 
@@ -149,6 +146,8 @@ def _stock_requests(
     due = [r for r in retailers if marks[r] < head and not _syncing(context.instance, r)]
     if not due and not first:
         return [], marks, head
+    if _busy(context.instance, None, sync_stock_changes_job.name):
+        return [], marks, head  # its changes go to the next run, after it
     events = inbox.taken_between(
         engine,
         Flow.INVENTORY.value,
@@ -170,11 +169,11 @@ def _stock_requests(
 
 
 def _scoped(engine, due: list[str], events: list, marks: dict[str, int], head: int) -> list:
-    """One run per due retailer carrying a named item (as its last full sync found it), for
-    those items; every due retailer's mark moves to ``head``."""
+    """One run for the due retailers carrying a named item (as their last full sync found
+    it), each with its items; every due retailer's mark moves to ``head``."""
     items = {e.objects.get("inventory_item_id") for e in events}
     carried = stock_scope.carriers(engine, items)
-    requests = []
+    wanted, concerned = {}, []
     for retailer_id in due:
         mine = carried.get(retailer_id, set())
         events_for = [
@@ -183,9 +182,10 @@ def _scoped(engine, due: list[str], events: list, marks: dict[str, int], head: i
             if e.id > marks[retailer_id] and e.objects.get("inventory_item_id") in mine
         ]
         if events_for:
-            requests.append(_stock_request(retailer_id, events_for, head))
+            wanted[retailer_id] = sorted({e.objects["inventory_item_id"] for e in events_for})
+            concerned += events_for
         marks[retailer_id] = head
-    return requests
+    return [_stock_request(wanted, concerned, head)] if wanted else []
 
 
 def _uninstalled(engine, notifier: NotifierResource, events: list[inbox.Event]) -> None:
@@ -238,7 +238,12 @@ def _runnable(context, control_plane: ControlPlaneResource, retailer_id: str, fl
 @dg.sensor(
     minimum_interval_seconds=3,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    jobs=[import_orders_job, push_fulfillments_job, inventory_snapshot_job, sync_inventory_job],
+    jobs=[
+        import_orders_job,
+        push_fulfillments_job,
+        inventory_snapshot_job,
+        sync_stock_changes_job,
+    ],
     description="Shopify's webhooks (the inbox) become runs of the retailer and flow they "
     "concern, a burst one run, never beside a run of the same retailer and flow.",
 )
