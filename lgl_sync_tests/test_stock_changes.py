@@ -151,3 +151,22 @@ def test_a_lock_is_waited_for_on_the_clock_and_taken_when_freed(world):
     ):
         pass
     assert sum(never.sleeps) <= 2 and never.sleeps == [RETRY_EVERY] * 4
+
+
+def test_the_control_plane_is_opened_and_migrated_once_whichever_threads_ask_first(tmp_path):
+    """A stock-changes run's first use of the control plane may be in several threads at once
+    (a forked run process starts with no engine): one engine, migrated once, no thread failing
+    (Alembic's migration context is one per process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
+
+    from lgl_sync.sync.clients import control_plane_engine
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with ThreadPoolExecutor(8) as pool:
+        engines = list(pool.map(lambda _n: control_plane_engine(url), range(8)))
+    assert len({id(e) for e in engines}) == 1
+    with engines[0].connect() as connection:
+        tables = set(sa.inspect(connection).get_table_names())
+    assert {"retailers", "lgl_read_marks", "alembic_version"} <= tables

@@ -30,6 +30,10 @@ from lgl_sync.sync.inventory.reads import (
 from lgl_sync.sync.inventory.rules import pending_units
 from lgl_sync.sync.inventory.writer import InventorySyncer, InventorySyncResult, ZeroGuardError
 
+# Seconds an inventory run waits for a retailer's lock: a stock-changes run holds each retailer's
+# for about a second (defs/stock_changes.py), which is no reason to fail.
+LOCK_WAIT = 30.0
+
 
 def _preview(frame: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
     return dg.MetadataValue.md(
@@ -198,7 +202,7 @@ def retailer_inventory(
     ids = config.lgl_inventory_item_ids
     scoped = bool(ids)
     try:
-        with control_plane.flow_lock(retailer.id, Flow.INVENTORY):
+        with control_plane.flow_lock(retailer.id, Flow.INVENTORY, wait=LOCK_WAIT):
             lgl = lgl_inventory_snapshot
             if scoped:
                 lgl = read_scope(context.log, lgl_shopify, control_plane, ids, dry_run=dry_run)

@@ -5,7 +5,6 @@ token is looked up by partition key from the control plane, since partitions can
 an environment variable.
 """
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,16 +15,11 @@ from sqlalchemy.engine import Engine
 
 from lgl_sync import settings
 from lgl_sync.control_plane import locks
-from lgl_sync.control_plane.database import create_engine, database_url
-from lgl_sync.control_plane.migrate import upgrade
 from lgl_sync.control_plane.retailers import Retailer, get_retailer
 from lgl_sync.flows import Flow
 from lgl_sync.retailer import RetailerError
 from lgl_sync.shopify.client import DEFAULT_API_VERSION, ShopifyClient
 from lgl_sync.sync.clients import control_plane_engine, lgl_tokens, retailer_client
-
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
 
 
 class ShopifyStoreResource(dg.ConfigurableResource):
@@ -68,13 +62,7 @@ class ControlPlaneResource(dg.ConfigurableResource):
     )
 
     def engine(self) -> Engine:
-        url = self.database_url or database_url()
-        with _engines_lock:
-            if url not in _engines:
-                engine = create_engine(url)
-                upgrade(engine)
-                _engines[url] = engine
-            return _engines[url]
+        return control_plane_engine(self.database_url)
 
     def retailer(self, retailer_id: str) -> Retailer:
         """The retailer of a partition; a Failure a person can act on when it is missing or

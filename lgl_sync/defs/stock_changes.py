@@ -18,6 +18,7 @@ runs, each a process and an execution plan, and those runs were most of the webh
 work and of the queue.
 """
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from lgl_sync.control_plane import unimported
 from lgl_sync.control_plane.retailers import list_retailers
 from lgl_sync.defs.alerts import NotifierResource
 from lgl_sync.defs.inventory import (
+    LOCK_WAIT,
     read_scope,
     refuse_stale_units,
     sync_metadata,
@@ -43,9 +45,9 @@ from lgl_sync.ops.redaction import redact
 from lgl_sync.sync.inventory.rules import pending_units
 from lgl_sync.sync.inventory.writer import InventorySyncer, ZeroGuardError
 
+logger = logging.getLogger(__name__)
 INVENTORY = dg.AssetKey("retailer_inventory")
 PARALLEL = 4  # retailers synced at once (each its own store and budget)
-LOCK_WAIT = 30.0  # seconds a retailer's lock is waited for (another inventory run holds it)
 
 
 class StockChangesConfig(dg.Config):
@@ -93,6 +95,8 @@ def _sync_one(
             category=str(category.value) if category else "unexpected",
         )
     except Exception as exc:  # one retailer's failure is its own
+        # Its stack in the logs (their redaction filter holds for every handler).
+        logger.warning("%s: stock changes failed", retailer_id, exc_info=True)
         error = redact(f"{type(exc).__name__}: {exc}")
         return _Outcome(retailer_id, error=error, category=getattr(exc, "category", "unexpected"))
     metadata = sync_metadata(result, dry_run=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 from sqlalchemy.engine import Engine
 
@@ -21,17 +22,19 @@ def api_version() -> str:
 
 
 _engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
 
 
 def control_plane_engine(url: str | None = None) -> Engine:
-    """The control plane's engine (one per URL per process, migrated once), for stored app
-    tokens."""
+    """The control plane's engine: one per URL per process, migrated once, whichever thread
+    asks first (a run syncs several retailers at once)."""
     url = url or database_url()
-    if url not in _engines:
-        engine = create_engine(url)
-        upgrade(engine)
-        _engines[url] = engine
-    return _engines[url]
+    with _engines_lock:
+        if url not in _engines:
+            engine = create_engine(url)
+            upgrade(engine)
+            _engines[url] = engine
+        return _engines[url]
 
 
 def retailer_client(
