@@ -495,12 +495,25 @@ def chart(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+ORDER = ("inventory", "orders", "cycle")
+
+
 def _save(rows: list[dict], machine: str) -> None:
-    """Written after every benchmark, so a long run interrupted keeps what it measured."""
+    """Written after every benchmark, so a long run interrupted keeps what it measured. Rows
+    of benchmarks this run did not measure (``--orders 1000`` alone) are kept, each with the
+    date it was measured on."""
     RESULTS.mkdir(exist_ok=True)
+    today = time.strftime("%Y-%m-%d")
+    for row in rows:
+        row.setdefault("measured_on", today)
+    measured = {(r["benchmark"], r["size"]) for r in rows}
+    saved = RESULTS / "bench.json"
+    kept = json.loads(saved.read_text())["rows"] if saved.exists() else []
+    kept = [r for r in kept if (r["benchmark"], r["size"]) not in measured]
+    merged = sorted(kept + rows, key=lambda r: (ORDER.index(r["benchmark"]), r["size"]))
     partial = RESULTS / "bench.json.tmp"
     partial.write_text(
-        json.dumps({"machine": machine, "sandbox_speed": SPEED, "rows": rows}, indent=2)
+        json.dumps({"machine": machine, "sandbox_speed": SPEED, "rows": merged}, indent=2)
     )
     partial.replace(RESULTS / "bench.json")
 
