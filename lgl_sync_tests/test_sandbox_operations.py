@@ -479,3 +479,38 @@ def test_node_lookups_order_edits_and_current_bulk_operation(sandbox):
     sandbox.raw("lgl", RUN_BULK, {"q": document("InventoryLevelsBulk")})
     current = sandbox.raw("lgl", "{ currentBulkOperation { id status } }").json()["data"]
     assert current["currentBulkOperation"]["status"] in ("CREATED", "RUNNING", "COMPLETED")
+
+
+ORDERS_BULK = """fragment Money on MoneyBag { shopMoney { amount currencyCode } }
+query OrdersBulk { orders(query: "financial_status:paid") { edges { node { __typename id
+  name total: totalPriceSet { ...Money } ... on Order { displayFinancialStatus }
+  lineItems { edges { node { id sku quantity } } } } } } }"""
+
+
+@pytest.mark.parametrize(
+    ("handle", "query"),
+    [
+        ("lgl", document("LglInventoryLevelsBulk")),
+        (RETAILER, document("InventoryLevelsBulk")),
+        (RETAILER, document("ProductVariantsBulk")),
+        (RETAILER, ORDERS_BULK),
+    ],
+)
+def test_the_lean_bulk_executor_answers_exactly_as_graphql_core(sandbox, handle, query):
+    """The sandbox runs bulk queries with a lean executor (100,000 items took graphql-core 30 s
+    of CPU): the same data, field for field, aliases, fragments and ``__typename`` included."""
+    from graphql import execute, parse
+    from shopify_sandbox.bulk_execution import BulkExecutor
+    from shopify_sandbox.resolvers import RequestContext, default_resolver
+    from shopify_sandbox.state import SUPPORTED_VERSIONS
+
+    store = sandbox.store(handle)
+    context = RequestContext(
+        store=store, version=max(SUPPORTED_VERSIONS), base_url="http://sandbox", bulk=True
+    )
+    schema, parsed = sandbox.engine.schema, parse(query)
+    expected = execute(schema, parsed, context_value=context, field_resolver=default_resolver)
+    assert expected.errors is None
+    lean = BulkExecutor(schema, parsed, context, default_resolver).run()
+    assert lean == expected.data
+    assert any(len(connection["edges"]) for connection in lean.values())  # not vacuous

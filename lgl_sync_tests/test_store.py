@@ -206,3 +206,41 @@ def test_upgrade_moves_skip_reasons_out_of_the_tracking_fingerprint(backend, tmp
         ("pending", None, None),
     ], backend
     engine.dispose()
+
+
+def test_many_rows_are_upserted_alike_on_both_databases(store_engine):
+    """``upsert_many`` (COPY into a staging table on Postgres): SKUs with commas, quotes, new
+    lines and non-ASCII arrive intact, NULL stays NULL, a known key updates only the named
+    columns, and without ``update`` a known key is left as it was."""
+    from lgl_sync.control_plane.records import upsert_many
+    from lgl_sync.control_plane.tables import retailer_stock_items
+
+    odd = ['A,"quoted", sku', "line\nbreak", "naïve-é", "back\\slash", "N"]
+    rows = [
+        {"retailer_id": "r", "sku": sku, "inventory_item_id": f"item-{i}", "lgl_item_id": None}
+        for i, sku in enumerate(odd)
+    ]
+    keys = ["retailer_id", "sku"]
+    with store_engine.begin() as connection:
+        upsert_many(connection, retailer_stock_items, rows, keys, ["inventory_item_id"])
+    changed = [{**rows[0], "inventory_item_id": "new", "lgl_item_id": "lgl-1"}]
+    with store_engine.begin() as connection:
+        upsert_many(connection, retailer_stock_items, changed, keys, ["inventory_item_id"])
+        upsert_many(connection, retailer_stock_items, [{**rows[1], "inventory_item_id": "x"}], keys)
+        upsert_many(connection, retailer_stock_items, [], keys)
+    with store_engine.connect() as connection:
+        found = {
+            sku: (item, lgl)
+            for sku, item, lgl in connection.execute(
+                sa.select(
+                    retailer_stock_items.c.sku,
+                    retailer_stock_items.c.inventory_item_id,
+                    retailer_stock_items.c.lgl_item_id,
+                )
+            )
+        }
+    assert found == {
+        odd[0]: ("new", None),  # only the named column was updated
+        odd[1]: ("item-1", None),  # no update: left as it was
+        **{sku: (f"item-{i}", None) for i, sku in enumerate(odd) if i > 1},
+    }

@@ -64,6 +64,11 @@ def create_engine(url: str | None = None) -> Engine:
         pool_size=5,
         max_overflow=5,
         pool_timeout=connect_seconds,
+        # Many parameter sets in one statement (an upsert of a first sync's 100,000 SKUs) go
+        # as pages of 1,000 per round trip; psycopg2's own executemany sends one per row, 2.7x
+        # slower here.
+        executemany_mode="values_plus_batch",
+        executemany_batch_page_size=1000,
         connect_args={
             "connect_timeout": connect_seconds,
             # A peer that vanished (a dropped NAT entry, a failed-over pooler) is noticed.

@@ -7,6 +7,8 @@ is written only when it changed. ``prune`` applies LGL_HISTORY_RETENTION_DAYS.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -28,6 +30,67 @@ CHUNK = 500  # rows per statement
 def _insert(connection: Connection, table: sa.Table):
     dialect = sqlite if connection.dialect.name == "sqlite" else postgresql
     return dialect.insert(table)
+
+
+def upsert_many(
+    connection: Connection,
+    table: sa.Table,
+    rows: list[dict],
+    keys: list[str],
+    update: list[str] | None = None,
+) -> None:
+    """Inserts ``rows`` (all with the same columns); a row whose ``keys`` exist already updates
+    the ``update`` columns (None: it is left as it is). On Postgres through ``COPY`` into a
+    temporary table and one ``INSERT ... SELECT``: a first sync's 100,000 rows took 18 s as
+    batched statements, on a machine the database shares with the sync. SQLite: one statement,
+    many parameter sets."""
+    if not rows:
+        return
+    columns = list(rows[0])
+    if connection.dialect.name == "sqlite":
+        statement = _insert(connection, table)
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=keys, set_={c: statement.excluded[c] for c in update}
+            )
+            if update
+            else statement.on_conflict_do_nothing(),
+            rows,
+        )
+        return
+    _copy_upsert(connection, table, rows, columns, keys, update)
+
+
+def _copy_upsert(connection, table, rows, columns, keys, update) -> None:
+    staging = f"staging_{table.name}"
+    names = ", ".join(f'"{c}"' for c in columns)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:  # an empty field is NULL (no column here holds an empty string)
+        writer.writerow([_csv(row[c]) for c in columns])
+    buffer.seek(0)
+    connection.exec_driver_sql(
+        f'CREATE TEMP TABLE "{staging}" (LIKE "{table.name}") ON COMMIT DROP'
+    )
+    cursor = connection.connection.driver_connection.cursor()
+    cursor.copy_expert(f'COPY "{staging}" ({names}) FROM STDIN WITH (FORMAT csv)', buffer)
+    target = ", ".join(f'"{k}"' for k in keys)
+    action = (
+        "UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update)
+        if update
+        else "NOTHING"
+    )
+    connection.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{staging}" '
+        f"ON CONFLICT ({target}) DO {action}"
+    )
+    connection.exec_driver_sql(f'DROP TABLE "{staging}"')
+
+
+def _csv(value) -> str:
+    if value is None:
+        return ""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def record_order(
@@ -115,21 +178,19 @@ def record_levels(engine: Engine, retailer_id: str, levels: dict[str, int], at: 
             for sku, n in levels.items()
             if known.get(sku) != int(n)
         ]
-        if changed:
-            # One statement, many parameter sets (SQLAlchemy batches them into multi-row
-            # inserts): a first sync of 100,000 SKUs is not 200 statements compiled one by one.
-            statement = _insert(connection, stock_levels)
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["retailer_id", "sku"],
-                    set_={"available": statement.excluded.available, "since": at},
-                ),
-                [{**row, "since": at} for row in changed],
-            )
-            connection.execute(
-                _insert(connection, stock_history).on_conflict_do_nothing(),
-                [{**row, "at": at} for row in changed],
-            )
+        upsert_many(
+            connection,
+            stock_levels,
+            [{**row, "since": at} for row in changed],
+            keys=["retailer_id", "sku"],
+            update=["available", "since"],
+        )
+        upsert_many(
+            connection,
+            stock_history,
+            [{**row, "at": at} for row in changed],
+            keys=["retailer_id", "sku", "at"],
+        )
     return len(changed)
 
 

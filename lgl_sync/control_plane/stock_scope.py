@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from lgl_sync.control_plane.records import CHUNK, _insert
+from lgl_sync.control_plane.records import CHUNK, _insert, upsert_many
 from lgl_sync.control_plane.tables import lgl_stock_reads, retailer_stock_items
 
 
@@ -104,18 +104,13 @@ def remember_items(
             for sku, item in items.items()
             if known.get(sku) != (item, lgl_items.get(sku))
         ]
-        if changed:  # one statement, many parameter sets (batched by SQLAlchemy)
-            statement = _insert(connection, retailer_stock_items)
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["retailer_id", "sku"],
-                    set_={
-                        "inventory_item_id": statement.excluded.inventory_item_id,
-                        "lgl_item_id": statement.excluded.lgl_item_id,
-                    },
-                ),
-                changed,
-            )
+        upsert_many(
+            connection,
+            retailer_stock_items,
+            changed,
+            keys=["retailer_id", "sku"],
+            update=["inventory_item_id", "lgl_item_id"],
+        )
     return len(gone) + len(changed)
 
 

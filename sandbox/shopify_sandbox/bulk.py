@@ -23,6 +23,7 @@ from graphql import (
 )
 from graphql.error import GraphQLSyntaxError
 
+from shopify_sandbox.bulk_execution import BulkExecutor, Unsupported
 from shopify_sandbox.models import BulkOperation
 from shopify_sandbox.resolvers import RequestContext, default_resolver
 from shopify_sandbox.state import SandboxError, Store, next_id
@@ -121,14 +122,14 @@ def _run(
     op.status = "RUNNING"
     ctx = RequestContext(store=store, version=request.version, base_url=request.base_url, bulk=True)
     with store.lock:
-        result = execute(schema, document, context_value=ctx, field_resolver=default_resolver)
+        data, errors = _execute(schema, document, ctx)
         failure = store.__dict__.pop("bulk_failure", None)
-    if result.errors or failure:
+    if errors or failure:
         op.status, op.error_code = "FAILED", failure or "INTERNAL_SERVER_ERROR"
         op.completed_at = store.now()
         return
     operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
-    objects = _objects(operation.selection_set, schema.query_type, result.data, None)
+    objects = _objects(operation.selection_set, schema.query_type, data, None)
     roots = [line for line, _ in objects]
     if group:
         lines = [line for root, nested in objects for line in (root, *nested)]
@@ -143,6 +144,18 @@ def _run(
     op.url = f"{request.base_url}/_sandbox/bulk/{store.handle}/{op.id}.jsonl" if lines else None
     op.completed_at = store.now()
     op.status = "COMPLETED"
+
+
+def _execute(schema: Any, document: Any, ctx: RequestContext) -> tuple[dict | None, list]:
+    """The query's data and errors: by the lean executor (``bulk_execution.py``), or by
+    graphql-core for a document it does not cover. A resolver error fails the operation."""
+    try:
+        return BulkExecutor(schema, document, ctx, default_resolver).run(), []
+    except Unsupported:
+        result = execute(schema, document, context_value=ctx, field_resolver=default_resolver)
+        return result.data, list(result.errors or [])
+    except Exception as exc:  # as graphql-core: an error in the result
+        return None, [exc]
 
 
 def _objects(
