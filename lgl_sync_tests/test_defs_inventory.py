@@ -121,6 +121,54 @@ def test_10000_skus_with_5_percent_changed_writes_exactly_those(world):
     assert again[handle]["BulkOperationRunQuery"] >= 1
 
 
+def test_the_drift_check_rereads_by_id_what_was_written_and_a_rotating_sample(world):
+    """The check re-reads, by id, the SKUs the sync wrote plus 250 others (never a second bulk
+    read of the whole catalog) and catches a written SKU changed right after the write."""
+    handle = RETAILERS[0][0]
+    stock, differing = _seed(world, 600, [handle], changed=0.05)
+    store = world.sandbox.store(handle)
+    edited = sorted(differing[handle])[0]
+    fired = []
+
+    def edit_after_the_writes(target_store, roots) -> None:
+        if "nodes" in roots and not fired:  # the check's first read by id
+            fired.append(True)
+            item = target_store.variants_by_sku(edited)[0].inventory_item_id
+            location = next(
+                loc.id
+                for loc in target_store.locations.values()
+                if loc.name == RETAILER_LGL_LOCATION
+            )
+            target_store.stock(item, location, stock[edited] + 2)
+
+    before = dict(store.usage.by_operation)
+    world.sandbox.engine.before_request[handle] = edit_after_the_writes
+    result = _sync(world, handle)
+    world.sandbox.engine.before_request.clear()
+    assert result.success and fired
+    (check,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "inventory_drift"
+    ]
+    metadata = {k: v.value for k, v in check.metadata.items()}
+    assert not check.passed and metadata["drifted_skus"] == 1
+    assert metadata["written_skus_checked"] == len(differing[handle]) == 30
+    assert metadata["sampled_skus"] == 250
+    assert 250 <= metadata["checked_skus"] <= 280
+    used = {k: n - before.get(k, 0) for k, n in store.usage.by_operation.items()}
+    assert used["BulkOperationRunQuery"] == 1  # the sync's read; the check reads by id
+    assert used["InventoryItemsByIds"] == 2  # up to 280 SKUs, 250 a request
+
+
+def test_rotating_samples_cover_every_sku_in_turn():
+    from lgl_sync.sync.inventory.rules import rotating_sample
+
+    skus = [f"S{i:04d}" for i in range(1_003)]
+    seen = [set(rotating_sample(skus, 250, turn)) for turn in range(5)]
+    assert all(len(s) == 250 for s in seen)
+    assert set().union(*seen[:5]) == set(skus)  # 5 turns of 250 cover 1,003
+    assert rotating_sample(skus[:10], 250, 7) == skus[:10]
+
+
 def test_a_sale_during_the_sync_is_never_overwritten(world):
     handle = RETAILERS[0][0]
     stock, differing = _seed(world, 300, [handle], changed=0.1)

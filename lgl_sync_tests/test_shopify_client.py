@@ -230,6 +230,28 @@ def test_bulk_renests_children_under_their_parent(sandbox):
         }
 
 
+def test_a_long_bulk_job_is_polled_at_its_pace_when_its_size_is_known(sandbox, monkeypatch):
+    """A job whose size the caller knows (the last read's) is polled where its objectCount
+    says it will be done, not every few seconds of a backoff."""
+    from shopify_sandbox import bulk as sandbox_bulk
+
+    from lgl_sync.shopify.bulk import bulk_result_url
+    from lgl_sync.shopify.documents import document
+
+    store = sandbox.store("lgl")
+    lines = len(store.inventory_items) + sum(len(i.levels) for i in store.inventory_items.values())
+    monkeypatch.setattr(sandbox_bulk, "OBJECTS_PER_SECOND", lines / 20.0)  # a 20 s job
+    sandbox.clock.set_speed(10)
+    client = sandbox.client("lgl")
+    polls = []
+    for expected in (None, lines):
+        before = store.usage.by_operation.get("BulkOperationStatus", 0)
+        assert bulk_result_url(client, document("InventoryLevelsBulk"), expected_objects=expected)
+        polls.append(store.usage.by_operation["BulkOperationStatus"] - before)
+    backoff, paced = polls
+    assert backoff >= 6 and paced <= 3, polls
+
+
 def test_failed_bulk_operation_raises_a_server_error(sandbox):
     sandbox.clock.set_speed(50)
     fail_next_bulk(sandbox.store("lgl"), "TIMEOUT")

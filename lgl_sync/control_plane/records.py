@@ -25,6 +25,7 @@ from lgl_sync.control_plane.tables import (
 )
 
 CHUNK = 500  # rows per statement
+PAGE = 20_000  # rows per upsert_many of a large write
 
 
 def _insert(connection: Connection, table: sa.Table):
@@ -173,24 +174,27 @@ def record_levels(engine: Engine, retailer_id: str, levels: dict[str, int], at: 
                 )
             ).all()
         )
-        changed = [
-            {"retailer_id": retailer_id, "sku": sku, "available": int(n)}
-            for sku, n in levels.items()
-            if known.get(sku) != int(n)
-        ]
-        upsert_many(
-            connection,
-            stock_levels,
-            [{**row, "since": at} for row in changed],
-            keys=["retailer_id", "sku"],
-            update=["available", "since"],
-        )
-        upsert_many(
-            connection,
-            stock_history,
-            [{**row, "at": at} for row in changed],
-            keys=["retailer_id", "sku", "at"],
-        )
+        changed = [(sku, int(n)) for sku, n in levels.items() if known.get(sku) != int(n)]
+        del known
+        # In pages, so that a first sync's 100,000 rows are never all dicts at once.
+        for start in range(0, len(changed), PAGE):
+            page = changed[start : start + PAGE]
+            upsert_many(
+                connection,
+                stock_levels,
+                [
+                    {"retailer_id": retailer_id, "sku": s, "available": n, "since": at}
+                    for s, n in page
+                ],
+                keys=["retailer_id", "sku"],
+                update=["available", "since"],
+            )
+            upsert_many(
+                connection,
+                stock_history,
+                [{"retailer_id": retailer_id, "sku": s, "available": n, "at": at} for s, n in page],
+                keys=["retailer_id", "sku", "at"],
+            )
     return len(changed)
 
 

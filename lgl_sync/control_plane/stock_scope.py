@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from lgl_sync.control_plane.records import CHUNK, _insert, upsert_many
+from lgl_sync.control_plane.records import CHUNK, PAGE, _insert, upsert_many
 from lgl_sync.control_plane.tables import lgl_stock_reads, retailer_stock_items
 
 
@@ -95,22 +95,22 @@ def remember_items(
                 )
             )
         changed = [
-            {
-                "retailer_id": retailer_id,
-                "sku": sku,
-                "inventory_item_id": item,
-                "lgl_item_id": lgl_items.get(sku),
-            }
+            (sku, item, lgl_items.get(sku))
             for sku, item in items.items()
             if known.get(sku) != (item, lgl_items.get(sku))
         ]
-        upsert_many(
-            connection,
-            retailer_stock_items,
-            changed,
-            keys=["retailer_id", "sku"],
-            update=["inventory_item_id", "lgl_item_id"],
-        )
+        del known
+        for start in range(0, len(changed), PAGE):  # never all 100,000 as dicts at once
+            upsert_many(
+                connection,
+                retailer_stock_items,
+                [
+                    {"retailer_id": retailer_id, "sku": s, "inventory_item_id": i, "lgl_item_id": g}
+                    for s, i, g in changed[start : start + PAGE]
+                ],
+                keys=["retailer_id", "sku"],
+                update=["inventory_item_id", "lgl_item_id"],
+            )
     return len(gone) + len(changed)
 
 

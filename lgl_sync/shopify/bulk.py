@@ -12,6 +12,8 @@ from lgl_sync.shopify.throttle import Clock
 
 logger = logging.getLogger(__name__)
 BUSY_CODES = {"LIMIT_REACHED", "OPERATION_IN_PROGRESS"}
+PACE_MARGIN = 1.1  # a poll at the pace so far, a tenth later: rather done than one poll early
+PACE_CAP = 120.0  # seconds: a slowing job is still looked at every two minutes
 
 
 class BulkClient(Protocol):
@@ -39,7 +41,7 @@ def run_bulk_query(client: BulkClient, query: str, **polling: float) -> list[dic
     return renest(client.download(url)) if url else []
 
 
-def bulk_objects(client: BulkClient, query: str, **polling: float) -> Iterator[dict[str, Any]]:
+def bulk_objects(client: BulkClient, query: str, **polling: Any) -> Iterator[dict[str, Any]]:
     """Runs ``query`` as a bulk operation and yields its objects one JSONL line at a time, as
     the file streams in (children keep ``__parentId``): a 100,000-item result is never held
     whole, in bytes or in objects, so a caller keeps only what it needs of each."""
@@ -57,9 +59,12 @@ def bulk_result_url(
     poll_start: float = 0.5,
     poll_cap: float = 10.0,
     max_wait: float = 3600.0,
+    expected_objects: int | None = None,
 ) -> str | None:
     """Starts ``query`` as a bulk operation (waiting for a free slot) and polls it to the end,
-    with backoff, within ``max_wait``: the result file's URL (None when there is no result)."""
+    with backoff, within ``max_wait``: the result file's URL (None when there is no result).
+    ``expected_objects`` (about how many lines the job writes, as the last read found): polls
+    at the pace the job's ``objectCount`` shows instead."""
     clock = client.clock
     started = clock.monotonic()
     delay = poll_start
@@ -76,7 +81,7 @@ def bulk_result_url(
             raise ThrottledError("no bulk operation slot became free", operation="bulk")
         clock.sleep(delay)
         delay = min(poll_cap, delay * 2)
-    delay = poll_start
+    delay, running_since = poll_start, clock.monotonic()
     while True:
         clock.sleep(delay)
         status = client.query("BulkOperationStatus", {"id": operation_id})["bulkOperation"]
@@ -91,8 +96,24 @@ def bulk_result_url(
             )
         if clock.monotonic() - started > max_wait:
             raise ServerError("bulk operation did not finish in time", operation="bulk")
-        delay = min(poll_cap, delay * 1.5)
+        delay = _next_delay(
+            delay,
+            poll_cap,
+            done=int(status.get("objectCount") or 0),
+            expected=expected_objects,
+            elapsed=clock.monotonic() - running_since,
+        )
     return status.get("url") or None
+
+
+def _next_delay(delay: float, cap: float, *, done: int, expected: int | None, elapsed: float):
+    """The wait before the next poll: when the caller knows about how many objects the job
+    writes and it has written some, until it should be done at its pace so far (one poll more,
+    not a dozen, for a long job); otherwise backing off up to ``cap``."""
+    if expected and 0 < done < expected:
+        at_pace = (expected - done) * elapsed / done * PACE_MARGIN
+        return max(delay, min(PACE_CAP, at_pace))
+    return min(cap, delay * 1.5)
 
 
 def renest(body: bytes) -> list[dict[str, Any]]:

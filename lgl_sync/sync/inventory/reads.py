@@ -77,7 +77,9 @@ def read_location_inventory(
         # Each further page costs 802 points (7.5 s of a standard bucket's refill); a bulk job
         # costs ~10 points and a few 1-point polls whatever the size, so past one page it wins.
         bulk = "LglInventoryLevelsBulk" if with_status else "InventoryLevelsBulk"
-        rows, statuses = _bulk_rows(client, bulk, location)
+        # An item's line and its level's: about twice the items the last read found.
+        expected = 2 * expected_items if expected_items else None
+        rows, statuses = _bulk_rows(client, bulk, location, expected)
     frame = pd.DataFrame(rows, columns=SNAPSHOT_COLUMNS)
     if with_status:
         frame["product_status"] = statuses
@@ -88,21 +90,32 @@ def _status(item: dict) -> str | None:
     return ((item.get("variant") or {}).get("product") or {}).get("status")
 
 
-def _bulk_rows(client: ShopifyClient, name: str, location: str) -> tuple[list, list]:
+def _bulk_rows(
+    client: ShopifyClient, name: str, location: str, expected: int | None = None
+) -> tuple[list, list]:
     """``_row`` of every item with a SKU, and its product status, from a bulk read streamed
     line by line: of each line only the few fields a row needs are kept (a 100,000-item
     catalog as whole objects took hundreds of MB). Levels may come before their item."""
     items: dict[str, tuple[str, str | None]] = {}
-    levels: dict[str, dict] = {}
-    for obj in client.bulk_objects(name):
+    levels: dict[str, tuple[int | None, int]] = {}
+    for obj in client.bulk_objects(name, expected_objects=expected):
         parent = obj.get("__parentId")
         if parent is None:
             if obj.get("sku"):
                 items[obj["id"]] = (obj["sku"], _status(obj))
         elif (obj.get("location") or {}).get("id") == location:
-            levels[parent] = {"quantities": obj.get("quantities")}
-    rows = [_row({"sku": sku, "id": i}, levels.pop(i, None)) for i, (sku, _) in items.items()]
-    return rows, [status for _, status in items.values()]
+            quantities = {q.get("name"): q.get("quantity") for q in obj.get("quantities") or []}
+            levels[parent] = (quantities.get("available"), quantities.get("committed") or 0)
+    rows, statuses = [], []
+    for item_id, (sku, status) in items.items():
+        level = levels.pop(item_id, None)
+        rows.append(
+            (sku, item_id, 0, False, 0)
+            if level is None
+            else (sku, item_id, level[0], True, level[1])
+        )
+        statuses.append(status)
+    return rows, statuses
 
 
 def _rows_by_id(client: ShopifyClient, item_ids: list[str], location_id: str) -> list[tuple]:

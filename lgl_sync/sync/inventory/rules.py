@@ -11,6 +11,8 @@ writes are ``writer.py``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 
 SNAPSHOT_COLUMNS = ["sku", "inventory_item_id", "available", "stocked", "committed"]
@@ -133,3 +135,13 @@ def zeroed_skus(plan: pd.DataFrame) -> list[str]:
     if plan.empty:
         return []
     return sorted(plan.loc[(plan["target"] == 0) & (plan["current"] > 0), "sku"])
+
+
+def rotating_sample(skus: Iterable[str], size: int, turn: int) -> list[str]:
+    """``size`` of ``skus`` (sorted), starting ``turn * size`` in and wrapping around: turn
+    after turn, every SKU is in a sample."""
+    ordered = sorted(skus)
+    if len(ordered) <= size:
+        return ordered
+    start = (turn * size) % len(ordered)
+    return (ordered + ordered)[start : start + size]

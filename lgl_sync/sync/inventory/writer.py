@@ -137,6 +137,16 @@ class InventorySyncer:
         result.whole = max(result.compared, stock_scope.carried(self.engine, self.retailer.id))
         return result
 
+    def plan_some(
+        self, lgl: pd.DataFrame, pending: pd.DataFrame, skus: set[str]
+    ) -> InventorySyncResult:
+        """The plan for some SKUs only (the drift check's: those a sync wrote and a rotating
+        sample), LGL's snapshot with its fresher reads, the retailer's items read by id."""
+        read_at = lgl.attrs.get("read_at")
+        if read_at is not None:
+            lgl = overlay(lgl, stock_scope.fresher_than(self.engine, read_at))
+        return self.plan_scoped(lgl[lgl["sku"].isin(skus)], pending)
+
     def _plan(
         self, inventory: pd.DataFrame, lgl: pd.DataFrame, pending: pd.DataFrame
     ) -> InventorySyncResult:
@@ -196,6 +206,8 @@ class InventorySyncer:
             lgl_items = dict(zip(lgl["sku"], lgl["inventory_item_id"], strict=True))
             stock_scope.remember_items(self.engine, self.retailer.id, result.items, lgl_items)
             self._record_discontinued(result, lgl)
+        # Kept in the control plane now; not carried on in the run's output (100,000 SKUs' worth).
+        result.levels, result.items = {}, {}
         return result
 
     def _record_discontinued(self, result: InventorySyncResult, lgl: pd.DataFrame) -> None:
