@@ -81,3 +81,19 @@ def test_old_values_are_deleted_and_a_missing_one_fails_clearly(world, monkeypat
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert "run the flow again from its first asset" in str(failure.step_failure_data.error)
+
+
+def test_handoffs_are_stored_compressed_and_earlier_uncompressed_ones_still_load():
+    import pickle
+
+    import pandas as pd
+
+    from lgl_sync.defs.handoff import _pack, _unpack
+
+    frame = pd.DataFrame({"sku": [f"SKU-{i:06d}" for i in range(5_000)], "available": range(5_000)})
+    frame["inventory_item_id"] = [f"gid://shopify/InventoryItem/{10**9 + i}" for i in range(5_000)]
+    packed = _pack(frame)
+    plain = pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL)
+    assert len(packed) * 3 < len(plain)
+    pd.testing.assert_frame_equal(_unpack(packed), frame)
+    pd.testing.assert_frame_equal(_unpack(plain), frame)  # stored before this change

@@ -10,6 +10,7 @@ it is set, and rows older than LGL_HANDOFF_RETENTION_HOURS are deleted as new on
 from __future__ import annotations
 
 import pickle
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -41,7 +42,7 @@ class ControlPlaneIOManager(dg.ConfigurableIOManager):
         now = datetime.now(UTC)
         values = {
             "run_id": context.run_id,
-            "value": seal(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)),
+            "value": seal(_pack(obj)),
             "created_at": now,
         }
         keep = timedelta(hours=settings.handoff_retention_hours())
@@ -68,4 +69,15 @@ class ControlPlaneIOManager(dg.ConfigurableIOManager):
                 "from its first asset",
                 metadata={"error_category": "config"},
             )
-        return pickle.loads(unseal(value))
+        return _unpack(unseal(value))
+
+
+def _pack(obj) -> bytes:
+    """Pickled, then compressed: a 100,000-SKU snapshot is mostly repeated ids (about a tenth
+    of its pickle once compressed), which is what is encrypted, stored and held in memory."""
+    return zlib.compress(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+
+def _unpack(data: bytes):
+    # A pickle begins with its PROTO opcode (0x80); a handoff stored before compression is one.
+    return pickle.loads(data if data[:1] == b"\x80" else zlib.decompress(data))
