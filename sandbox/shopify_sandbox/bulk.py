@@ -130,7 +130,15 @@ def _run(
         op.completed_at = store.now()
         return
     operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
-    objects = _objects(operation.selection_set, schema.query_type, data, None)
+    op.object_count, done = 0, [0]
+
+    def written(lines: int) -> None:
+        # objectCount grows as the file is written, never faster than the modelled pace.
+        done[0] += lines
+        pace = int((store.clock.monotonic() - started) * OBJECTS_PER_SECOND)
+        op.object_count = min(done[0], pace)
+
+    objects = _objects(operation.selection_set, schema.query_type, data, None, written)
     roots = [line for line, _ in objects]
     if group:
         lines = [line for root, nested in objects for line in (root, *nested)]
@@ -142,7 +150,7 @@ def _run(
     remaining = max(0.0, started + duration - store.clock.monotonic())
     for step in range(1, PROGRESS_STEPS + 1):
         store.clock.sleep(remaining / PROGRESS_STEPS)
-        op.object_count = len(lines) * step // PROGRESS_STEPS
+        op.object_count = max(op.object_count, len(lines) * step // PROGRESS_STEPS)
     op.body = ("\n".join(lines) + "\n").encode() if lines else b""
     op.object_count = len(lines)
     op.root_object_count = len(roots)
@@ -165,7 +173,7 @@ def _execute(schema: Any, document: Any, ctx: RequestContext) -> tuple[dict | No
 
 
 def _objects(
-    selection_set: Any, parent: Any, data: dict, parent_id: str | None
+    selection_set: Any, parent: Any, data: dict, parent_id: str | None, written=None
 ) -> list[tuple[str, list[str]]]:
     """Each connection node under ``selection_set`` as (its JSONL line, its descendants' lines).
 
@@ -197,6 +205,8 @@ def _objects(
                     node["__parentId"] = parent_id
                 line = json.dumps(node, separators=(",", ":"), default=str)
                 found.append((line, [x for child, more in nested for x in (child, *more)]))
+                if written is not None:
+                    written(1 + len(found[-1][1]))
             break
     return found
 
