@@ -70,7 +70,7 @@ SETTINGS = {
         ),
         Setting(
             "LGL_IMPORT_CONCURRENCY",
-            "4",
+            "8",
             "how many orders one retailer's import creates at LGL at once (1: one at a time); "
             "each keeps its own claim, so none is created twice",
         ),
