@@ -45,18 +45,7 @@ def create_engine(url: str | None = None) -> Engine:
     url = normalise_url(url or database_url())
     statement_seconds = settings.db_statement_timeout()
     if url.startswith("sqlite"):
-        engine = sa.create_engine(
-            url, connect_args={"timeout": statement_seconds, "check_same_thread": False}
-        )
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(connection, _record) -> None:  # pragma: no cover - trivial
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={int(statement_seconds * 1000)}")
-            cursor.close()
-
-        return engine
+        return _sqlite_engine(url, statement_seconds)
     connect_seconds = settings.db_connect_timeout()
     engine = sa.create_engine(
         url,
@@ -89,6 +78,21 @@ def create_engine(url: str | None = None) -> Engine:
         connection.exec_driver_sql(
             f"SET LOCAL idle_in_transaction_session_timeout = {milliseconds * 2}"
         )
+
+    return engine
+
+
+def _sqlite_engine(url: str, statement_seconds: float) -> Engine:
+    engine = sa.create_engine(
+        url, connect_args={"timeout": statement_seconds, "check_same_thread": False}
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(connection, _record) -> None:  # pragma: no cover - trivial
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(statement_seconds * 1000)}")
+        cursor.close()
 
     return engine
 

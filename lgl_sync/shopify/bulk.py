@@ -67,20 +67,7 @@ def bulk_result_url(
     at the pace the job's ``objectCount`` shows instead."""
     clock = client.clock
     started = clock.monotonic()
-    delay = poll_start
-    while True:
-        data = client.mutate("BulkOperationRunQuery", {"query": query}, idempotent=False)
-        payload = data["bulkOperationRunQuery"]
-        errors = payload.get("userErrors") or []
-        if not errors:
-            operation_id = payload["bulkOperation"]["id"]
-            break
-        if not BUSY_CODES & {e.get("code") for e in errors}:
-            raise UserErrorsError("bulkOperationRunQuery", errors)
-        if clock.monotonic() - started > max_wait:
-            raise ThrottledError("no bulk operation slot became free", operation="bulk")
-        clock.sleep(delay)
-        delay = min(poll_cap, delay * 2)
+    operation_id = _start(client, query, poll_start, poll_cap, started + max_wait)
     delay, running_since = poll_start, clock.monotonic()
     while True:
         clock.sleep(delay)
@@ -104,6 +91,23 @@ def bulk_result_url(
             elapsed=clock.monotonic() - running_since,
         )
     return status.get("url") or None
+
+
+def _start(client: BulkClient, query: str, delay: float, cap: float, deadline: float) -> str:
+    """Starts the bulk operation, waiting with backoff while every slot is taken: its id."""
+    clock = client.clock
+    while True:
+        data = client.mutate("BulkOperationRunQuery", {"query": query}, idempotent=False)
+        payload = data["bulkOperationRunQuery"]
+        errors = payload.get("userErrors") or []
+        if not errors:
+            return payload["bulkOperation"]["id"]
+        if not BUSY_CODES & {e.get("code") for e in errors}:
+            raise UserErrorsError("bulkOperationRunQuery", errors)
+        if clock.monotonic() > deadline:
+            raise ThrottledError("no bulk operation slot became free", operation="bulk")
+        clock.sleep(delay)
+        delay = min(cap, delay * 2)
 
 
 def _next_delay(delay: float, cap: float, *, done: int, expected: int | None, elapsed: float):
