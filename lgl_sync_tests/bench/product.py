@@ -53,7 +53,12 @@ def main() -> None:
         for flow, key in spec["steps"]:
             result = run_flow(defs, instance, flow, key, quiet)
             if not result.success:
-                raise SystemExit(f"{flow} {key}: the run failed")
+                why = [
+                    e.step_failure_data.error.message.strip()
+                    for e in result.all_events
+                    if e.is_step_failure and e.step_failure_data.error
+                ]
+                raise SystemExit(f"{flow} {key}: the run failed: {why[:1]}")
         report = {
             "runs": len(spec["steps"]),
             "cpu_seconds": time.process_time() - cpu,

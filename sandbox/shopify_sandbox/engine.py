@@ -272,6 +272,9 @@ class Sandbox:
             store.bucket.refund(max(0, requested - actual))
             store.usage.cost_requested += requested
             store.usage.cost_actual += actual
+            spent = store.usage.cost_by_operation
+            key = operation.name.value if operation.name else "anonymous"
+            spent[key] = spent.get(key, 0.0) + actual
             cost = {
                 "requestedQueryCost": requested,
                 "actualQueryCost": actual,

@@ -84,6 +84,7 @@ class UsageCounters:
     cost_requested: float = 0.0
     cost_actual: float = 0.0
     by_operation: dict[str, int] = field(default_factory=dict)
+    cost_by_operation: dict[str, float] = field(default_factory=dict)  # actual points
     faults: int = 0
 
     def as_json(self) -> dict[str, Any]:
@@ -94,6 +95,7 @@ class UsageCounters:
             "cost_actual": self.cost_actual,
             "faults": self.faults,
             "by_operation": dict(self.by_operation),
+            "cost_by_operation": dict(self.cost_by_operation),
         }
 
 
