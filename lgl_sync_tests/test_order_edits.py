@@ -286,6 +286,29 @@ def test_a_hold_at_the_retailer_holds_the_lgl_order_until_released(world):
     assert lgl_fo.status == "OPEN"
 
 
+def test_a_retailer_order_changed_only_by_its_tag_costs_a_hold_probe_not_a_whole_read(world):
+    """The import's own tag changes the retailer order, so the changes flow sees it again: the
+    LGL order is looked at for a hold (LglOrderHolds), not read whole (LglOrderStates, five
+    times the points); a hold someone put on it at LGL gets it read whole, and kept."""
+    seed(world.sandbox, normal=1)
+    world.add_retailer(RETAILER)
+    _, source_id = _imported_order(world, {"LGL-0005": 2})
+    lgl = world.sandbox.store("lgl")
+    before = dict(lgl.usage.by_operation)
+    result = world.materialize(ORDERS)
+    assert result.success
+    spent = {k: n - before.get(k, 0) for k, n in lgl.usage.by_operation.items()}
+    assert spent.get("LglOrderHolds", 0) >= 1 and spent.get("LglOrderStates", 0) == 0
+    (lgl_order,) = lgl_orders_by_source(world.sandbox)[source_id]
+    lgl_fo = lgl.fulfillment_orders[lgl_order.fulfillment_order_ids[0]]
+    _gql(world, HOLD, {"id": gid("FulfillmentOrder", lgl_fo.id), "handle": "qa"}, store="lgl")
+    before = dict(lgl.usage.by_operation)
+    result = world.materialize(ORDERS)
+    assert result.success and _changes(result)["released_at_retailer"] == 0
+    assert lgl.usage.by_operation["LglOrderStates"] == before.get("LglOrderStates", 0) + 1
+    assert [h[0] for h in lgl_fo.holds] == ["qa"] and lgl_fo.status == "ON_HOLD"
+
+
 def test_an_order_moved_away_from_the_lgl_location_is_cancelled_at_lgl(world):
     seed(world.sandbox, normal=1)
     world.add_retailer(RETAILER)

@@ -46,6 +46,7 @@ FLOW_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "LglOrdersByIds",
             "CustomIdDefinitions",
             "LglOrderStates",
+            "LglOrderHolds",
             "LglOrderLineItems",
             "OrderCancel",
             "OrderUpdateAddress",

@@ -18,6 +18,7 @@ from lgl_sync.sync.orders.reads import parse_datetime
 from lgl_sync.sync.orders.rules import IMPORTED_TAG
 
 IDS_PER_REQUEST = 5  # each order: 1 + 50 lines x 2 + 10 fulfillment orders x 2 by the formula
+HOLD_PROBES_PER_REQUEST = 50  # LglOrderHolds: each order 1 + 2 + 10 fulfillment orders
 
 
 def changed_since(client: ShopifyClient, since: datetime) -> list[SourceChange]:
@@ -96,3 +97,19 @@ def lgl_order_states(lgl: ShopifyClient, ids: list[str]) -> dict[str, LglOrderSt
                 )
                 found[node["id"]] = _state(node, fulfillment_orders, lines)
     return found
+
+
+def orders_on_hold(lgl: ShopifyClient, ids: list[str]) -> set[str]:
+    """Those of these LGL orders with a fulfillment order on hold, or with more fulfillment
+    orders than one page shows (whether one is held is then unknown: read them whole)."""
+    held: set[str] = set()
+    for start in range(0, len(ids), HOLD_PROBES_PER_REQUEST):
+        batch = ids[start : start + HOLD_PROBES_PER_REQUEST]
+        for node in lgl.query("LglOrderHolds", {"ids": batch})["nodes"]:
+            if not node:
+                continue
+            page = node["fulfillmentOrders"]
+            statuses = {fo.get("status") for fo in page["nodes"]}
+            if "ON_HOLD" in statuses or page["pageInfo"]["hasNextPage"]:
+                held.add(node["id"])
+    return held

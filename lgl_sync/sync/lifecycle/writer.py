@@ -21,7 +21,7 @@ from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.shopify.errors import ShopifyError
 from lgl_sync.sync.lifecycle.edits import OrderEditor, lines_fingerprint
-from lgl_sync.sync.lifecycle.reads import lgl_order_states
+from lgl_sync.sync.lifecycle.reads import lgl_order_states, orders_on_hold
 from lgl_sync.sync.lifecycle.rules import (
     HOLD_HANDLE,
     Action,
@@ -61,6 +61,14 @@ class ChangeOutcome:
     # it may be on a picker's list, so the warehouse is told at once.
     warehouse: bool = False
     lgl_order_name: str | None = None  # for people: "#1042" rather than its id
+
+
+def _wanted(link: OrderLink, order: SourceOrder) -> dict[str, int]:
+    """The units per SKU the LGL order should carry: the retailer's lines at LGL, less the
+    units someone else fulfilled at the LGL location before import (never LGL's)."""
+    before = link.prefulfilled or {}
+    wanted = {sku: n - before.get(sku, 0) for sku, n in order.assigned}
+    return {sku: n for sku, n in wanted.items() if n > 0}
 
 
 class ChangeReconciler:
@@ -113,12 +121,12 @@ class ChangeReconciler:
             o.id: o
             for o in read_source_orders_by_id(self.source, self.location_id, live, self.model)
         }
-        states = lgl_order_states(self.lgl, [link.lgl_order_id for _, link in todo])
+        states = self._states(todo, orders)
         outcomes: list[ChangeOutcome] = []
         for change, link in todo:
             state = states.get(link.lgl_order_id)
             if state is None:
-                continue  # deleted at LGL: nothing to change
+                continue  # deleted at LGL, or nothing there to change
             try:
                 outcomes += self._apply(change, link, state, orders.get(change.id))
             except ShopifyError as exc:
@@ -129,6 +137,31 @@ class ChangeReconciler:
                     )
                 )
         return outcomes
+
+    def _states(
+        self, todo: list[tuple[SourceChange, OrderLink]], orders: dict[str, SourceOrder]
+    ) -> dict[str, LglOrderState]:
+        """The LGL orders these changes may need to change, each read whole. An order whose
+        retailer order changed in no way that matters to it (LGL Sync's own tag, a note) is
+        only looked at for a hold first, at a fifth of the cost: a held one may be LGL Sync's
+        mirror of a hold the retailer has since released."""
+        whole = {link.lgl_order_id for c, link in todo if self._needs_state(c, link, orders)}
+        rest = sorted({link.lgl_order_id for _, link in todo} - whole)
+        whole |= orders_on_hold(self.lgl, rest)
+        return lgl_order_states(self.lgl, sorted(whole))
+
+    def _needs_state(
+        self, change: SourceChange, link: OrderLink, orders: dict[str, SourceOrder]
+    ) -> bool:
+        """Could ``_apply`` change this LGL order other than by releasing a hold?"""
+        if change.cancelled_at is not None or link.status == LinkStatus.CANCELLING:
+            return True
+        if self._moved(change, link):
+            return True
+        order = orders.get(change.id)
+        if order is None:
+            return False
+        return order.held_at_retailer or lines_fingerprint(_wanted(link, order)) != link.lines_fp
 
     @staticmethod
     def _moved(change: SourceChange, link: OrderLink) -> bool:
@@ -166,10 +199,7 @@ class ChangeReconciler:
     ) -> ChangeOutcome | None:
         """The LGL order's lines matched to the retailer's LGL lines (edits, refunds, moves);
         nothing left for LGL and nothing shipped: the LGL order is cancelled instead."""
-        # Units someone else fulfilled at the LGL location before import are never LGL's.
-        before = link.prefulfilled or {}
-        wanted = {sku: n - before.get(sku, 0) for sku, n in order.assigned}
-        wanted = {sku: n for sku, n in wanted.items() if n > 0}
+        wanted = _wanted(link, order)
         fingerprint = lines_fingerprint(wanted)
         if fingerprint == link.lines_fp:
             return None
