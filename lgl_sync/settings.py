@@ -75,6 +75,18 @@ SETTINGS = {
             "each keeps its own claim, so none is created twice",
         ),
         Setting(
+            "LGL_BACKLOG_RESERVE",
+            "0.5",
+            "the share of the LGL store's API budget (its throttle bucket) an import of more than "
+            "LGL_BACKLOG_ORDERS orders leaves unspent, so that other retailers' runs are never "
+            "starved by one retailer's flash sale",
+        ),
+        Setting(
+            "LGL_BACKLOG_ORDERS",
+            "20",
+            "from how many orders in one run a retailer's import counts as a backlog",
+        ),
+        Setting(
             "LGL_FULL_READ_HOURS",
             "24",
             "how often a retailer's pushback and duplicate check re-read their whole lookback at "
@@ -372,6 +384,17 @@ def import_concurrency() -> int:
         return int(_between(1, 16)(str(int(raw))))
 
     return _parsed("LGL_IMPORT_CONCURRENCY", whole, "a whole number, 1 to 16")
+
+
+def backlog_reserve() -> float:
+    return _parsed("LGL_BACKLOG_RESERVE", _between(0, 0.9), "a share between 0 and 0.9")
+
+
+def backlog_orders() -> int:
+    def whole(raw: str) -> int:
+        return int(_between(1, 100_000)(str(int(raw))))
+
+    return _parsed("LGL_BACKLOG_ORDERS", whole, "a whole number, 1 to 100000")
 
 
 def full_read_hours() -> float:

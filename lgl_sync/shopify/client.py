@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -125,6 +126,9 @@ class ShopifyClient:
         self._random = random.Random(seed)
         self._gate = ThrottleGate(self._clock, self._random)
         self._expected_cost: dict[str, float] = {}
+        # The share of the store's bucket this client leaves unspent for the store's other
+        # clients (a backlog import sets it: see ``leaving``).
+        self.reserve = 0.0
         self._session = session or requests.Session()
         self._session.mount("https://", HTTPAdapter(pool_maxsize=8))
         self._session.mount("http://", HTTPAdapter(pool_maxsize=8))
@@ -338,11 +342,24 @@ class ShopifyClient:
 
     def _wait_for_bucket(self, name: str) -> None:
         """Waits until the store's bucket can pay for this query (Shopify's throttleStatus)."""
-        wait = self._gate.wait_needed(self._expected_cost.get(name, _FIRST_GUESS_COST))
+        expected = self._expected_cost.get(name, _FIRST_GUESS_COST)
+        wait = self._gate.wait_needed(expected, self.reserve)
         if wait > 0:
             wait = self._gate.jitter(wait)
             self._sleep(wait, name, "the throttle bucket to refill")
             self.metrics.throttle_wait_seconds += wait
+
+    @contextmanager
+    def leaving(self, share: float) -> Iterator[None]:
+        """Meanwhile every call waits until the bucket holds its cost plus ``share`` of the
+        bucket: a long run of calls (a backlog) spends the store's refill without ever taking
+        the bucket below ``share``, so the other clients' calls, up to Shopify's 1,000-point
+        query cap, find their points at once instead of queuing behind it."""
+        before, self.reserve = self.reserve, share
+        try:
+            yield
+        finally:
+            self.reserve = before
 
     def pause(self, seconds: float, name: str, reason: str) -> None:
         """Waits on the client's clock before calling ``name`` again (bounded like every other

@@ -80,15 +80,16 @@ class ThrottleGate:
                 self._clock.monotonic() if at is None else at,
             )
 
-    def wait_needed(self, expected_cost: float) -> float:
-        """Seconds to wait before spending ``expected_cost`` points (0 when affordable)."""
+    def wait_needed(self, expected_cost: float, reserve: float = 0.0) -> float:
+        """Seconds to wait before spending ``expected_cost`` points (0 when affordable), leaving
+        ``reserve`` (a share of the bucket) unspent for the store's other clients."""
         with self._lock:
             status = self._status
             if status is None or status.restore_rate <= 0:
                 return 0.0
             elapsed = self._clock.monotonic() - status.at
             projected = min(status.maximum, status.available + elapsed * status.restore_rate)
-            cost = min(expected_cost, status.maximum)
+            cost = min(expected_cost + reserve * status.maximum, status.maximum)
             if cost <= projected:
                 return 0.0
             return (cost - projected) / status.restore_rate

@@ -106,8 +106,6 @@ class OrderImporter:
         tag, so the exactly-once protocol is the same as one at a time."""
         skus = {line.sku for order in orders for line in order.lines if line.sku}
         variants = lookup_variants(self.lgl, skus)
-        if orders and not self.dry_run:
-            ensure_custom_id_definition(self.lgl)
         outcomes: dict[int, ImportOutcome] = {}
         eligible: list[tuple[int, EligibleOrder]] = []
         for index, order in enumerate(orders):
@@ -122,7 +120,13 @@ class OrderImporter:
                 outcomes[index] = _outcome(order, ImportStatus.WOULD_IMPORT, lines=len(mapped))
             else:
                 eligible.append((index, EligibleOrder(order, mapped)))
-        outcomes.update(self._import_all(eligible))
+        if eligible:  # an order to create, not only held ones tried again
+            ensure_custom_id_definition(self.lgl)
+        # A backlog (a flash sale, a first run) leaves part of the shared LGL store's budget
+        # unspent: every other retailer's run still finds its points at once.
+        backlog = len(eligible) >= settings.backlog_orders()
+        with self.lgl.leaving(settings.backlog_reserve() if backlog else 0.0):
+            outcomes.update(self._import_all(eligible))
         return [outcomes[index] for index in range(len(orders))]
 
     def _import_all(self, eligible: list[tuple[int, EligibleOrder]]) -> dict[int, ImportOutcome]:
