@@ -16,6 +16,7 @@ a whole cycle of every flow for 4 and 50 retailers through Dagster. Writes
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -137,8 +138,106 @@ def _product(twin: Twin, steps: list[tuple[str, str | None]], keys: list[str]) -
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+class Pool:
+    """Worker processes running the project's jobs (``bench/product.py``, ``serve``), several
+    runs at once as the daemon starts them (up to ``max_concurrent_runs``, 10 in
+    ``lgl_sync/ops/dagster.yaml``), each worker started and ready before anything is measured.
+    With ``fork_per_run`` each run is a child forked from its worker, as the deployment's
+    launcher starts runs from a preloaded process."""
+
+    def __init__(self, twin: Twin, keys: list[str], size: int, fork_per_run: bool) -> None:
+        spec = {
+            "env": twin.env,
+            "dagster_url": twin.dagster_url,
+            "workdir": str(twin.workdir),
+            "speed": twin.sandbox.clock.speed,
+            "keys": keys,
+            "serve": True,
+            "fork_per_run": fork_per_run,
+        }
+        # Closed in close(); a worker's stderr, shown when it fails.
+        self.logs = [tempfile.TemporaryFile("w+") for _ in range(size)]  # noqa: SIM115
+        self.workers: list[subprocess.Popen] = []
+        # One after another: the first creates the instance's tables, the others find them.
+        for index, log in enumerate(self.logs):
+            self.workers.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "lgl_sync_tests.bench.product"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    text=True,
+                )
+            )
+            self.workers[index].stdin.write(json.dumps(spec) + "\n")
+            self.workers[index].stdin.flush()
+            self._answer(index, "ready")
+
+    def _answer(self, index: int, wanted: str) -> str:
+        """The worker's next line of the kind wanted (a report or ``ready``), or its error."""
+        for line in self.workers[index].stdout:
+            if line.strip() == wanted or (wanted == "report" and line.startswith("{")):
+                return line
+        self.logs[index].seek(0)
+        raise RuntimeError(f"the project's runs failed: {self.logs[index].read()[-2000:]}")
+
+    def run(self, steps: list[tuple[str, str | None]]) -> list[dict]:
+        """These steps spread over the workers, all at once; each worker's report."""
+        shares = [steps[i :: len(self.workers)] for i in range(len(self.workers))]
+        busy = [i for i, share in enumerate(shares) if share]
+        for i in busy:
+            self.workers[i].stdin.write(json.dumps(shares[i]) + "\n")
+            self.workers[i].stdin.flush()
+        return [json.loads(self._answer(i, "report")) for i in busy]
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stdin.close()
+            worker.wait(timeout=60)
+        for log in self.logs:
+            log.close()
+
+
+def _pooled(twin: Twin, phases, workers: int, fork_per_run: bool) -> list[Measure]:
+    """``_dagster``'s phases on a pool: each run of same-flow steps (one flow, every retailer)
+    spread over the workers at once, the phases' flows one after another as the schedules
+    order them. Wall time is the parent's from the first step sent to the last report."""
+    keys = sorted({k for steps in phases for _, k in steps if k})
+    pool = Pool(twin, keys, workers, fork_per_run)
+    measures = []
+    try:
+        for steps in phases:
+            runs = cpu = rss = 0.0
+            by_flow: dict[str, float] = {}
+            with Measure(twin.sandbox) as measured:
+                for flow, group in itertools.groupby(steps, key=lambda step: step[0]):
+                    if flow == "ship":
+                        ship_some(twin.sandbox.stores[LGL_HANDLE], random.Random(1), 0.6, 0.3)
+                        continue
+                    for report in pool.run(list(group)):
+                        runs += report["runs"]
+                        cpu += report["cpu_seconds"]
+                        rss = max(rss, report["peak_rss_mb"])
+                        for name, (_, _, used) in report["by_flow"].items():
+                            by_flow[name] = by_flow.get(name, 0.0) + used
+            measured.cpu_by_flow = by_flow
+            measured.cpu_per_run = cpu / max(runs, 1)
+            measured.cpu_seconds = cpu
+            measured.runs = int(runs)
+            measured.peak_rss_mb = rss
+            measures.append(measured)
+            time.sleep(1.1)  # a next phase's changes fall in a later second than these reads
+    finally:
+        pool.close()
+    return measures
+
+
 def _dagster(
-    twin: Twin, *phases: list[tuple[str, str | None]], process_per_run: bool = False
+    twin: Twin,
+    *phases: list[tuple[str, str | None]],
+    process_per_run: bool = False,
+    workers: int = 1,
+    fork_per_run: bool = False,
 ) -> list[Measure]:
     """Runs the project's own jobs in a process of its own, as production does (the sandbox,
     like Shopify, is elsewhere), on one instance (Postgres), a Measure per phase. The wall time
@@ -147,6 +246,8 @@ def _dagster(
     Shopify clients (throttle, bulk polls) is on a clock as fast as the sandbox's, as the old
     algorithm's are. ``process_per_run``: each run in a process of its own, as the daemon
     launches them (peak memory is then a run's, not the sum of a chain of runs')."""
+    if workers > 1 or fork_per_run:
+        return _pooled(twin, phases, workers, fork_per_run)
     keys = sorted({k for steps in phases for _, k in steps if k})
     measures = []
     for steps in phases:
@@ -325,9 +426,10 @@ def bench_cycle(retailers: int, workdir: Path) -> dict:
             {"name": "default", "skus": 200, "orders": 25, "seed": 9, "retailers": retailers},
         )
 
-    new, was = (
+    new, was, prod = (
         Twin(build, workdir, f"cyc-new-{retailers}"),
         Twin(build, workdir, f"cyc-old-{retailers}"),
+        Twin(build, workdir, f"cyc-prod-{retailers}"),
     )
     keys = [h for h in new.sandbox.stores if h != LGL_HANDLE]
     try:
@@ -347,7 +449,12 @@ def bench_cycle(retailers: int, workdir: Path) -> dict:
         bench_env = {"LGL_WATERMARK_OVERLAP_MINUTES": "0", "LGL_MAX_ZERO_SHARE": "1"}
         os.environ.update(bench_env)
         try:
-            measured_new, _, quiet = _dagster(new, steps, cycle, cycle)
+            measured_new, _, quiet = _dagster(new, steps, cycle, cycle, workers=CYCLE_WORKERS)
+            # Production mode: the same, each run a process forked from a preloaded one, as the
+            # deployment's launcher starts them; its CPU per 10 minutes at the schedules' cadence.
+            busy, _, calm = _dagster(
+                prod, steps, cycle, cycle, workers=CYCLE_WORKERS, fork_per_run=True
+            )
         finally:
             for name in bench_env:
                 del os.environ[name]
@@ -376,11 +483,32 @@ def bench_cycle(retailers: int, workdir: Path) -> dict:
                 lgl_requests=lgl_quiet[0],
                 lgl_cost_points=round(lgl_quiet[1]),
             ),
+            "production": {
+                "cpu_seconds_per_run": round(busy.cpu_per_run, 2),
+                "cpu_seconds_per_10_min": round(_per_ten_minutes(busy.cpu_by_flow)),
+                "quiet_cpu_seconds_per_10_min": round(_per_ten_minutes(calm.cpu_by_flow)),
+                "wall_seconds": round(busy.wall, 1),
+            },
+            "workers": CYCLE_WORKERS,
             "old": measured_old.row(),
         }
     finally:
         new.close()
         was.close()
+        prod.close()
+
+
+# Runs at once in the cycle benchmark, as the daemon starts them (it allows 10): four keep both
+# cores busy while runs wait on Shopify and Postgres.
+CYCLE_WORKERS = 4
+# Runs of each flow per 10 minutes at the schedules' default cadence: orders and pushback every
+# 10 minutes, the LGL snapshot every 5 and each retailer's inventory after it.
+PER_TEN_MINUTES = {"orders": 1, "fulfillments": 1, "snapshot": 2, "inventory": 2}
+
+
+def _per_ten_minutes(cpu_by_flow: dict[str, float]) -> float:
+    """CPU seconds per 10 minutes from one cycle's CPU per flow."""
+    return sum(PER_TEN_MINUTES.get(flow, 1) * cpu for flow, cpu in cpu_by_flow.items())
 
 
 # -- report -------------------------------------------------------------------------------------
@@ -394,6 +522,19 @@ def _ratio(a: float, b: float) -> str:
 
 def _per(requests: int, imported: int) -> str:
     return f"{requests / imported:.1f}" if imported else "-"
+
+
+def _production_notes(row: dict) -> list[str]:
+    """The cycle's runs at once, and production mode (a forked process per run)."""
+    p = row.get("production")
+    if not p:
+        return []
+    return [
+        f"{row['workers']} runs at once",
+        f"production mode, a process per run: {p['wall_seconds']:.1f} s, CPU "
+        f"{p['cpu_seconds_per_run']:.2f} s/run, {p['cpu_seconds_per_10_min']:,} CPU-s per 10 "
+        f"minutes ({p['quiet_cpu_seconds_per_10_min']:,} with nothing new)",
+    ]
 
 
 def print_table(rows: list[dict]) -> None:
@@ -442,6 +583,7 @@ def print_table(rows: list[dict]) -> None:
                 f"  (CPU {n['cpu_seconds_per_run']:.2f} s/run; a cycle with nothing new: "
                 f"{q['wall_seconds']:.1f} s, {q['lgl_cost_points']:,} points at LGL)"
             )
+            note += "".join(f"  ({x})" for x in _production_notes(row))
         print(
             f"{row['benchmark']:<10} {row['size']:>7,} | {o['requests']:>12,} {n['requests']:>7,} "
             f"{_ratio(o['requests'], n['requests']):>8} {f.get('requests', '-'):>6} | "
@@ -488,6 +630,7 @@ def markdown_table(rows: list[dict]) -> str:
                 f"{n['dagster_runs']} runs, CPU {n['cpu_seconds_per_run']:.2f} s/run; nothing "
                 f"new: {q['wall_seconds']:.1f} s, {q['lgl_cost_points']:,} points at LGL"
             )
+            notes += _production_notes(row)
         lines.append(
             f"| {row['benchmark']} {row['size']:,} | {o['requests']:,} / {n['requests']:,} "
             f"({_ratio(o['requests'], n['requests'])}) | {f.get('requests', '-')} | "
