@@ -47,7 +47,13 @@ def test_postgres_storage_only_when_dagster_pg_url_is_set() -> None:
     assert "storage" not in instance_config(None)
     config = instance_config("postgresql://example/db")
     # The URL itself stays in the environment, never in the written file.
-    assert config["storage"] == {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}
+    assert config["storage"] == {
+        "custom": {
+            "module": "lgl_sync.ops.storage",
+            "class": "PooledPostgresStorage",
+            "config": {"postgres_url": {"env": "DAGSTER_PG_URL"}},
+        }
+    }
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -62,6 +68,8 @@ def test_run_is_recorded_in_the_instance_run_storage(
     with dg.DagsterInstance.from_config(str(home)) as instance:
         expected = "PostgresRunStorage" if pg_url else "SqliteRunStorage"
         assert type(instance.run_storage).__name__ == expected
+        if pg_url:  # its connections pooled (Dagster's own opens one per statement)
+            assert type(instance.run_storage._engine.pool).__name__ == "QueuePool"
         result = dg.materialize(
             [lgl_inventory_snapshot], instance=instance, resources={"lgl_shopify": lgl}
         )

@@ -239,13 +239,17 @@ def mark_order_created(
     answered: bool = False,
     address_fp: str | None = None,
     prefulfilled: dict[str, int] | None = None,
+    lines_fp: str | None = None,
 ) -> None:
     """pending -> created: the LGL order exists (made by this run or found after a retry);
     ``units`` are the {sku: units} it holds for the retailer's LGL location; ``answered``: this
-    run just got orderCreate's answer for it (not found by a lookup)."""
+    run just got orderCreate's answer for it (not found by a lookup); ``lines_fp``: the digest
+    of the retailer's LGL lines it was made from, when it holds exactly those."""
     extra = {"answered_at": datetime.now(UTC)} if answered else {}
     if address_fp is not None:
         extra["address_fp"] = address_fp
+    if lines_fp is not None:
+        extra["lines_fp"] = lines_fp
     if prefulfilled:
         extra["prefulfilled"] = prefulfilled
     _update(

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from lgl_sync.ops.storage import storage_config
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # Shipped in the package (a wheel install keeps it): the instance's run queue, per-retailer
 # limits, run monitoring and log handler.
@@ -27,7 +29,8 @@ def instance_config(pg_url: str | None) -> dict:
         raise RuntimeError(f"{TEMPLATE} is missing or empty: reinstall lgl-sync")
     if pg_url:
         # The URL is read from the environment at load time, so it is never written to disk.
-        config["storage"] = {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}
+        # Dagster's Postgres storage with pooled connections (lgl_sync/ops/storage.py).
+        config["storage"] = storage_config("DAGSTER_PG_URL")
     return config
 
 

@@ -100,10 +100,13 @@ def main() -> None:
     from shopify_sandbox.clock import SandboxClock
 
     from lgl_sync.definitions import defs
+    from lgl_sync.ops.storage import storage_config
     from lgl_sync.shopify.throttle import waiting_on
 
     quiet = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-    storage = {"storage": {"postgres": {"postgres_url": spec["dagster_url"]}}}
+    # The deployment's storage: Dagster's Postgres storage with pooled connections.
+    os.environ["LGL_BENCH_DAGSTER_URL"] = spec["dagster_url"]
+    storage = {"storage": storage_config("LGL_BENCH_DAGSTER_URL")}
     fork = bool(spec.get("fork_per_run"))
     with (
         waiting_on(SandboxClock(spec["speed"])),

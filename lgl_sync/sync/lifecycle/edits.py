@@ -12,8 +12,6 @@ off; a person is told the difference once (the ledger keeps a digest of the line
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,11 +29,6 @@ from lgl_sync.sync.lifecycle.rules import (
 from lgl_sync.sync.orders.reads import lookup_variants
 
 logger = logging.getLogger(__name__)
-
-
-def lines_fingerprint(wanted: dict[str, int]) -> str:
-    """A digest of {sku: units}: equal digests, same LGL lines wanted."""
-    return hashlib.sha256(json.dumps(sorted(wanted.items())).encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

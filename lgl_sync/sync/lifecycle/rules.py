@@ -10,6 +10,9 @@ nothing has shipped (afterwards a person is told). A source order cancelled afte
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -128,3 +131,17 @@ def decide(state: LglOrderState) -> Action:
 def staff_note(retailer_id: str, source_name: str) -> str:
     """The note on the LGL order's cancellation (Shopify keeps at most 255 characters)."""
     return f"Cancelled at retailer {retailer_id} ({source_name}); cancelled by LGL Sync."[:255]
+
+
+def wanted_units(
+    assigned: Iterable[tuple[str, int]], prefulfilled: dict[str, int]
+) -> dict[str, int]:
+    """The units per SKU the LGL order should carry: the retailer's units at its LGL location
+    (``assigned``), less those someone else fulfilled there before import (never LGL's)."""
+    wanted = {sku: n - prefulfilled.get(sku, 0) for sku, n in assigned}
+    return {sku: n for sku, n in wanted.items() if n > 0}
+
+
+def lines_fingerprint(wanted: dict[str, int]) -> str:
+    """A digest of {sku: units}: equal digests, same LGL lines wanted."""
+    return hashlib.sha256(json.dumps(sorted(wanted.items())).encode()).hexdigest()[:32]

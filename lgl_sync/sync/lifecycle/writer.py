@@ -20,7 +20,7 @@ from lgl_sync.control_plane.ledger import LinkStatus, OrderLink
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient
 from lgl_sync.shopify.errors import ShopifyError
-from lgl_sync.sync.lifecycle.edits import OrderEditor, lines_fingerprint
+from lgl_sync.sync.lifecycle.edits import OrderEditor
 from lgl_sync.sync.lifecycle.reads import lgl_order_states, orders_on_hold
 from lgl_sync.sync.lifecycle.rules import (
     HOLD_HANDLE,
@@ -29,7 +29,9 @@ from lgl_sync.sync.lifecycle.rules import (
     SourceChange,
     decide,
     describe,
+    lines_fingerprint,
     staff_note,
+    wanted_units,
 )
 from lgl_sync.sync.orders.reads import read_source_orders_by_id
 from lgl_sync.sync.orders.rules import SourceOrder, address_fingerprint, shipping_address_input
@@ -64,11 +66,8 @@ class ChangeOutcome:
 
 
 def _wanted(link: OrderLink, order: SourceOrder) -> dict[str, int]:
-    """The units per SKU the LGL order should carry: the retailer's lines at LGL, less the
-    units someone else fulfilled at the LGL location before import (never LGL's)."""
-    before = link.prefulfilled or {}
-    wanted = {sku: n - before.get(sku, 0) for sku, n in order.assigned}
-    return {sku: n for sku, n in wanted.items() if n > 0}
+    """The units per SKU the LGL order should carry now."""
+    return wanted_units(order.assigned, link.prefulfilled or {})
 
 
 class ChangeReconciler:

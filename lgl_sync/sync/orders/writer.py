@@ -24,6 +24,7 @@ from lgl_sync.control_plane.database import aware
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient, raise_user_errors
 from lgl_sync.shopify.errors import AmbiguousOutcomeError, ShopifyError
+from lgl_sync.sync.lifecycle.rules import lines_fingerprint, wanted_units
 from lgl_sync.sync.orders.reads import (
     custom_id_lookup,
     ensure_custom_id_definition,
@@ -326,6 +327,7 @@ class OrderImporter:
             answered=answered,
             address_fp=address_fingerprint(order.shipping_address),
             prefulfilled=dict(order.fulfilled),
+            lines_fp=_lines_fp(order),
         )
         self._record(order, lgl_order_id, created_at)
         self._tag(order)
@@ -392,3 +394,10 @@ def _outcome(
     return ImportOutcome(
         order.id, order.name, status, reason, detail, lgl_order_id, lines or len(order.lines)
     )
+
+
+def _lines_fp(order: SourceOrder) -> str | None:
+    """The digest the changes flow compares the retailer's LGL lines with, when the LGL order
+    was made from exactly those (else None: the first change read matches them by state)."""
+    wanted = wanted_units(order.assigned, dict(order.fulfilled))
+    return lines_fingerprint(wanted) if wanted == order.units() else None
