@@ -80,6 +80,43 @@ def test_run_is_recorded_in_the_instance_run_storage(
         assert rows == len(sandbox.store(LGL_HANDLE).inventory_items)
 
 
+def _backend(engine) -> int:
+    """The server process behind the pooled connection a statement gets."""
+    import sqlalchemy as sa
+
+    with engine.connect() as connection:
+        return connection.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+
+
+def test_pooled_dagster_storage_keeps_its_connections_and_survives_a_fork(
+    postgres_url, tmp_path, monkeypatch
+) -> None:
+    """Dagster's Postgres storage opens a connection per statement; the project's keeps them
+    in a pool. A run forked from a process holding pooled connections (the benchmark's
+    workers) opens its own and closes only those: the parent's stay open."""
+    monkeypatch.setenv("DAGSTER_PG_URL", postgres_url)
+    home = prepare_dagster_home(tmp_path / "home", pg_url=postgres_url)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("retailers", ["a"])
+        engine = instance.event_log_storage._engine
+        parent = _backend(engine)
+        assert _backend(engine) == parent  # the same connection, kept
+        child = os.fork()
+        if child == 0:  # a run's process
+            code = 1
+            try:
+                instance.add_dynamic_partitions("retailers", ["b"])
+                own = _backend(instance.event_log_storage._engine)
+                code = 0 if own != parent else 2
+                instance.dispose()  # as a run's process ends: its connections closed
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0  # the child used a connection of its own
+        assert _backend(engine) == parent  # and left the parent's open
+        assert instance.has_dynamic_partition("retailers", "b")
+
+
 def test_a_bad_cron_leaves_the_code_location_loading_with_that_schedule_stopped(tmp_path):
     """LGL_ORDERS_CRON set to nonsense: the definitions still load (every other schedule,
     sensor and asset with them); the orders schedule keeps its default cadence, stopped, its

@@ -10,8 +10,9 @@ and in the webserver alike. ``lgl-sync instance`` configures it when DAGSTER_PG_
 (``storage: custom:`` in dagster.yaml).
 
 A pooled connection must never cross a fork: a child forked from a process that holds one
-(``bench/product.py``'s runs) drops its inherited pools at once, without closing the parent's
-sockets, and opens its own.
+(``bench/product.py``'s runs) sets its inherited pools aside at once, never using or closing the
+parent's sockets, and opens its own. (The deployment's launcher forks runs from a process that
+has opened no instance: each run's instance is made after the fork.)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ MAX_OVERFLOW = 4
 NO_STATEMENT_TIMEOUT = 0
 
 _pooled: weakref.WeakSet = weakref.WeakSet()
+_inherited: list = []  # in a forked child, the parent's pools: never closed, never collected
 
 
 class PooledPostgresStorage(DagsterPostgresStorage):
@@ -37,18 +39,10 @@ class PooledPostgresStorage(DagsterPostgresStorage):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for store in self._stores():
+        # The instance keeps the three stores, not this object: they are what a fork resets.
+        for store in (self._run_storage, self._event_log_storage, self._schedule_storage):
             store.optimize_for_webserver(NO_STATEMENT_TIMEOUT, POOL_RECYCLE_SECONDS, MAX_OVERFLOW)
-        _pooled.add(self)
-
-    def _stores(self) -> tuple:
-        return (self._run_storage, self._event_log_storage, self._schedule_storage)
-
-    def forget_inherited_connections(self) -> None:
-        """In a forked child: the pools start empty, the parent's sockets left alone."""
-        for store in self._stores():
-            # The engine optimize_for_webserver made (Dagster keeps it in ``_engine``).
-            store._engine.dispose(close=False)
+            _pooled.add(store)
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> PooledPostgresStorage:
@@ -61,8 +55,13 @@ class PooledPostgresStorage(DagsterPostgresStorage):
 
 
 def _after_fork_in_child() -> None:
-    for storage in list(_pooled):
-        storage.forget_inherited_connections()
+    """In a forked child: the pools start empty, the parent's sockets left alone. The old pools
+    stay referenced for the child's life: a connection psycopg2 collects is closed, which would
+    end the parent's session on the server too."""
+    for store in list(_pooled):
+        # The engine optimize_for_webserver made (Dagster keeps it in ``_engine``).
+        _inherited.append(store._engine.pool)
+        store._engine.dispose(close=False)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

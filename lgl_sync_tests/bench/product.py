@@ -19,6 +19,7 @@ import os
 import resource
 import sys
 import time
+import traceback
 
 
 def _peak_rss_mb() -> float:
@@ -86,7 +87,13 @@ def _forked(defs, instance, flow, key, quiet) -> str | None:
     if child == 0:  # the run's own process
         code = 1
         try:
-            code = 0 if run_flow(defs, instance, flow, key, quiet).success else 1
+            result = run_flow(defs, instance, flow, key, quiet)
+            code = 0 if result.success else 1
+            if code:
+                print(f"{flow} {key}: {_failure(result)}", file=sys.stderr, flush=True)
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.flush()
         finally:
             os._exit(code)
     _, status = os.waitpid(child, 0)

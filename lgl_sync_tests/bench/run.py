@@ -179,7 +179,7 @@ class Pool:
             if line.strip() == wanted or (wanted == "report" and line.startswith("{")):
                 return line
         self.logs[index].seek(0)
-        raise RuntimeError(f"the project's runs failed: {self.logs[index].read()[-2000:]}")
+        raise RuntimeError(f"the project's runs failed: {self.logs[index].read()[-12000:]}")
 
     def run(self, steps: list[tuple[str, str | None]]) -> list[dict]:
         """These steps spread over the workers, all at once; each worker's report."""
