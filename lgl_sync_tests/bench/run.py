@@ -112,20 +112,24 @@ class Twin:
         loc = next(loc for loc in store.locations.values() if loc.name == name)
         return f"gid://shopify/Location/{loc.id}"
 
+    def spec(self, keys: list[str], **extra) -> dict:
+        """What ``bench/product.py`` reads first: where the stores and the instance are."""
+        return {
+            "env": self.env,
+            "dagster_url": self.dagster_url,
+            "workdir": str(self.workdir),
+            "speed": self.sandbox.clock.speed,
+            "keys": keys,
+            **extra,
+        }
+
     def close(self) -> None:
         self.server.stop()
 
 
 def _product(twin: Twin, steps: list[tuple[str, str | None]], keys: list[str]) -> dict:
     """Runs steps through the project's jobs in a process of its own (``bench/product.py``)."""
-    spec = {
-        "env": twin.env,
-        "dagster_url": twin.dagster_url,
-        "workdir": str(twin.workdir),
-        "speed": twin.sandbox.clock.speed,
-        "keys": keys,
-        "steps": steps,
-    }
+    spec = twin.spec(keys, steps=steps)
     done = subprocess.run(
         [sys.executable, "-m", "lgl_sync_tests.bench.product"],
         input=json.dumps(spec),
@@ -146,15 +150,7 @@ class Pool:
     launcher starts runs from a preloaded process."""
 
     def __init__(self, twin: Twin, keys: list[str], size: int, fork_per_run: bool) -> None:
-        spec = {
-            "env": twin.env,
-            "dagster_url": twin.dagster_url,
-            "workdir": str(twin.workdir),
-            "speed": twin.sandbox.clock.speed,
-            "keys": keys,
-            "serve": True,
-            "fork_per_run": fork_per_run,
-        }
+        spec = twin.spec(keys, serve=True, fork_per_run=fork_per_run)
         # Closed in close(); a worker's stderr, shown when it fails.
         self.logs = [tempfile.TemporaryFile("w+") for _ in range(size)]  # noqa: SIM115
         self.workers: list[subprocess.Popen] = []
