@@ -45,6 +45,7 @@ chaos: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m lgl_sync_tests.bench.run
 	$(BIN)/python -m lgl_sync_tests.bench.capacity
+	$(BIN)/python -m lgl_sync_tests.bench.fairness
 	$(BIN)/python -m lgl_sync_tests.bench.webhooks
 
 # Cost points per 10 minutes at the LGL store and a retailer store, for N retailers, against
