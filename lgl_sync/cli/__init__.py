@@ -3,6 +3,7 @@
 
 - ``operators.py``: retailers, the control-plane database, status and health;
 - ``trace.py``: one order traced through both stores (``orders show``);
+- ``ledger.py``: the ledger rebuilt from both stores after a restore (``ledger rebuild``);
 - ``deployment.py``: the Dagster instance;
 - ``reports.py``: reports from the history the sync keeps;
 - ``developers.py``: the sandbox, the demo and `dagster dev` against the sandbox. The sandbox is
@@ -19,7 +20,7 @@ import sys
 import click
 
 from lgl_sync import settings
-from lgl_sync.cli import connect, deployment, operators, reports, trace, web, webhooks
+from lgl_sync.cli import connect, deployment, ledger, operators, reports, trace, web, webhooks
 from lgl_sync.ops.logs import configure
 
 
@@ -60,6 +61,7 @@ for command in (
     *reports.COMMANDS,
     *web.COMMANDS,
     *webhooks.COMMANDS,
+    *ledger.COMMANDS,
 ):
     main.add_command(command)
 operators.retailer.add_command(connect.retailer_connect)

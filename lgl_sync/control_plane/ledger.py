@@ -547,6 +547,27 @@ def lgl_order_for(engine: Engine, retailer_id: str, lgl_order_id: str) -> str | 
 # -- fulfillment links -------------------------------------------------------------------------
 
 
+def restore_links(engine: Engine, orders: list[dict], fulfillments: list[dict]) -> tuple[int, int]:
+    """Writes rows rebuilt from the stores (``lgl-sync ledger rebuild``) where the ledger has
+    none; a row it has (a run's claim included) is kept as it is. Rows are given as column
+    values, ``created_at`` the LGL order's or shipment's own time. Returns the rows written."""
+    with engine.begin() as connection:
+        written = sum(_insert_once(connection, order_links, row) for row in orders)
+        pushed = sum(_insert_once(connection, fulfillment_links, row) for row in fulfillments)
+    return written, pushed
+
+
+def linked_lgl_orders(engine: Engine, retailer_id: str) -> set[str]:
+    """The LGL orders the ledger links to this retailer's orders, whatever their state."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(order_links.c.lgl_order_id).where(
+                order_links.c.retailer_id == retailer_id, order_links.c.lgl_order_id.is_not(None)
+            )
+        ).scalars()
+        return set(rows)
+
+
 def _fulfillment_key(lgl_fulfillment_id: str) -> list:
     return [fulfillment_links.c.lgl_fulfillment_id == lgl_fulfillment_id]
 

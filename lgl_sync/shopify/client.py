@@ -254,9 +254,18 @@ class ShopifyClient:
         """Runs the named query as a bulk operation; root objects with children re-nested."""
         return run_bulk_query(self, document(name), **kwargs)
 
-    def bulk_objects(self, name: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        """Runs the named query as a bulk operation; its objects one at a time, streamed."""
-        return bulk_objects(self, document(name), **kwargs)
+    def bulk_objects(
+        self, name: str, *, literals: dict[str, str] | None = None, **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Runs the named query as a bulk operation; its objects one at a time, streamed.
+        ``literals`` replace placeholders in the query's text (a bulk query takes no
+        variables); each must be plain text, never quotes or backslashes."""
+        text = document(name)
+        for placeholder, value in (literals or {}).items():
+            if any(c in value for c in "'\"\\") or placeholder not in text:
+                raise ValueError(f"{name}: cannot put {value!r} in place of {placeholder}")
+            text = text.replace(placeholder, value)
+        return bulk_objects(self, text, **kwargs)
 
     def download_lines(self, url: str) -> Iterator[bytes]:
         """A bulk result file's lines as they stream in (no token: a signed storage URL)."""

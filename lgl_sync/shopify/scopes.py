@@ -72,7 +72,14 @@ FLOW_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "FulfillmentLineItems",
             "TagsAdd",
         ),
-        LGL: ("LglShippedOrders", "FulfillmentLines", "FulfillmentLineItems", "LglOrdersByIds"),
+        # LglImportedOrdersBulk: `ledger rebuild`, which needs what the pushback needs.
+        LGL: (
+            "LglShippedOrders",
+            "FulfillmentLines",
+            "FulfillmentLineItems",
+            "LglOrdersByIds",
+            "LglImportedOrdersBulk",
+        ),
     },
     "sync_inventory": {
         RETAILER: (
