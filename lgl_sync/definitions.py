@@ -13,7 +13,12 @@ from lgl_sync.defs.alerts import (
     failure_alerts,
 )
 from lgl_sync.defs.checks import one_lgl_order_per_source_order
-from lgl_sync.defs.fulfillments import fulfillment_lag, lgl_shipments, retailer_fulfillments
+from lgl_sync.defs.fulfillments import (
+    fulfillment_lag,
+    lgl_shipments,
+    retailer_fulfillments,
+    retailer_returns,
+)
 from lgl_sync.defs.handoff import ControlPlaneIOManager
 from lgl_sync.defs.history import sync_jobs_mirror
 from lgl_sync.defs.inventory import (
@@ -74,6 +79,7 @@ defs = dg.Definitions(
         retailer_order_changes,
         lgl_shipments,
         retailer_fulfillments,
+        retailer_returns,
         monthly_usage,
         stock_insight,
         order_anomalies,

@@ -93,6 +93,12 @@ SETTINGS = {
             "the shared LGL store; the runs between read only what changed since the last",
         ),
         Setting(
+            "LGL_RETURNS_LOOKBACK_DAYS",
+            "30",
+            "how far back (by last change) a full read looks for retailer returns of goods LGL "
+            "shipped; the reads between take what changed since the last",
+        ),
+        Setting(
             "LGL_PICK_WINDOW_MINUTES",
             "60",
             "an LGL order open longer than this may be on a picker's list: a cancellation that "
@@ -399,6 +405,10 @@ def backlog_orders() -> int:
 
 def full_read_hours() -> float:
     return _parsed("LGL_FULL_READ_HOURS", _between(0, 30 * 24), "a number of hours, 0 to 720")
+
+
+def returns_lookback_days() -> float:
+    return _parsed("LGL_RETURNS_LOOKBACK_DAYS", _between(1, 365), "a number of days, 1 to 365")
 
 
 def sweep_minutes() -> float:

@@ -20,6 +20,7 @@ from lgl_sync.control_plane.tables import lgl_read_marks as table
 
 PUSHBACK = "pushback"
 DUPLICATES = "duplicates"
+RETURNS = "returns"  # the retailer's orders with a return (its own store, not LGL's)
 
 
 @dataclass(frozen=True)

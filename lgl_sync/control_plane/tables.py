@@ -370,3 +370,23 @@ lgl_read_marks = sa.Table(
     sa.Column("full_at", sa.DateTime(timezone=True)),
     sa.Column("proposed_full", sa.Boolean, nullable=False, server_default=sa.false()),
 )
+
+# Added by 0019: each retailer return of goods LGL shipped, mirrored once onto the LGL order as
+# an expected receipt (a return LGL's warehouse disposes when the goods arrive).
+return_links = sa.Table(
+    "return_links",
+    metadata,
+    sa.Column("retailer_return_id", sa.Text, primary_key=True),
+    sa.Column("retailer_id", sa.Text, nullable=False),
+    sa.Column("source_order_id", sa.Text, nullable=False),
+    sa.Column("return_name", sa.Text),
+    sa.Column("lgl_order_id", sa.Text),
+    sa.Column("lgl_return_id", sa.Text, unique=True),
+    # pending | created | failed | received | skipped (reason says why)
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("run_id", sa.Text),
+    sa.Column("units", JSON),  # {sku: units} expected back at LGL
+    sa.Column("received", JSON),  # {disposition: {sku: units}} once the warehouse took them in
+    *_timestamps(),
+)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from lgl_sync import settings
 from lgl_sync.control_plane import ledger, read_marks, records
+from lgl_sync.defs.alerts import NotifierResource
 from lgl_sync.defs.partitions import retailer_asset, retailers
 from lgl_sync.defs.resources import (
     ControlPlaneResource,
@@ -18,9 +19,11 @@ from lgl_sync.defs.resources import (
     takeover,
 )
 from lgl_sync.flows import Flow
+from lgl_sync.notify.notices import returns_notice
 from lgl_sync.sync.fulfillments.reads import read_shipped_orders
 from lgl_sync.sync.fulfillments.rules import ShippedOrder, late_shipments, shipment_rows
 from lgl_sync.sync.fulfillments.writer import FulfillmentPusher, PushOutcome, PushStatus
+from lgl_sync.sync.returns import ReturnMirror, ReturnOutcome, read_retailer_returns
 
 
 class PushbackConfig(dg.Config):
@@ -157,6 +160,82 @@ def _metadata(outcomes: list[PushOutcome], store, lgl) -> dict:
         **store.metrics.as_metadata("retailer_api"),
         **lgl.metrics.as_metadata("lgl_api"),
     }
+
+
+@retailer_asset(Flow.FULFILLMENTS, deps=[retailer_fulfillments])
+def retailer_returns(
+    context: dg.AssetExecutionContext,
+    control_plane: ControlPlaneResource,
+    retailer_stores: RetailerStoresResource,
+    lgl_shopify: ShopifyStoreResource,
+    notifier: NotifierResource,
+) -> dg.MaterializeResult:
+    """Returns the retailer opened for goods LGL shipped, each mirrored once onto the LGL order
+    as an expected receipt; those LGL's warehouse has taken in, told to the retailer once.
+
+    Reads the imported orders with a return changed since the last read (the whole
+    LGL_RETURNS_LOOKBACK_DAYS every LGL_FULL_READ_HOURS). Writes no stock: LGL's goes back
+    up when the warehouse restocks the return in Shopify, and the inventory sync follows.
+    """
+    retailer = control_plane.active_retailer(context.partition_key, Flow.FULFILLMENTS)
+    if retailer is None:
+        return idle(context.partition_key, Flow.FULFILLMENTS, {})
+    engine, lgl = control_plane.engine(), lgl_shopify.get_client()
+    store = retailer_stores.client(retailer)
+    read = _returns_read(engine, retailer)
+    mirror = ReturnMirror(
+        retailer=retailer,
+        lgl=lgl,
+        engine=engine,
+        run_id=context.run_id,
+        reconcile_after=timedelta(seconds=takeover(None)),
+    )
+    with control_plane.flow_lock(retailer.id, Flow.FULFILLMENTS):
+        report = mirror.run(read_retailer_returns(store, read.since))
+    _tell_returns(notifier, engine, retailer, report.received)
+    if not report.outcomes[ReturnOutcome.FAILED]:
+        read_marks.commit(engine, retailer.id, read_marks.RETURNS)
+    metadata = {
+        **{o.value: report.outcomes.get(o, 0) for o in ReturnOutcome},
+        "read": "full lookback" if read.full else f"changes since {read.since:%Y-%m-%d %H:%M}",
+        **store.metrics.as_metadata("retailer_api"),
+        **lgl.metrics.as_metadata("lgl_api"),
+    }
+    if report.problems:
+        raise dg.Failure(
+            f"{len(report.problems)} return(s) could not be mirrored; the first: "
+            f"{report.problems[0]}",
+            metadata={**metadata, "error_category": "server"},
+        )
+    return dg.MaterializeResult(value=dict(report.outcomes), metadata=metadata)
+
+
+def _returns_read(engine, retailer) -> read_marks.ReadPlan:
+    """Changes since the last read, or the whole LGL_RETURNS_LOOKBACK_DAYS when a full read is
+    due (every LGL_FULL_READ_HOURS)."""
+    now = datetime.now(UTC)
+    return read_marks.plan(
+        engine,
+        retailer.id,
+        read_marks.RETURNS,
+        now=now,
+        start=now - timedelta(days=settings.returns_lookback_days()),
+        overlap=timedelta(minutes=settings.watermark_overlap_minutes()),
+        full_every=timedelta(hours=settings.full_read_hours()),
+    )
+
+
+def _tell_returns(notifier: NotifierResource, engine, retailer, received: list[dict]) -> None:
+    if received:
+        ops = notifier.notifier(engine).recipients
+        to = tuple(dict.fromkeys([*filter(None, [retailer.billing_email]), *ops]))
+        notice = returns_notice(
+            retailer_id=retailer.id,
+            retailer_name=retailer.name,
+            received=received,
+            recipients=to,
+        )
+        notifier.notifier(engine).notify(notice)
 
 
 class LagCheckConfig(dg.Config):

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
+from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments, retailer_returns
 from lgl_sync.defs.inventory import (
     inventory_drift,
     lgl_inventory_snapshot,
@@ -24,8 +24,8 @@ import_orders_job = dg.define_asset_job(
 )
 push_fulfillments_job = dg.define_asset_job(
     Flow.FULFILLMENTS.job,
-    selection=[lgl_shipments, retailer_fulfillments],
-    description="Push LGL's shipments to one retailer's store.",
+    selection=[lgl_shipments, retailer_fulfillments, retailer_returns],
+    description="Push LGL's shipments to one retailer's store; mirror its returns of them.",
 )
 inventory_snapshot_job = dg.define_asset_job(
     Flow.INVENTORY.job,

@@ -336,3 +336,38 @@ def discontinued_notice(*, retailer_name: str, skus: dict[str, str]) -> Notice:
         flow=Flow.INVENTORY.value,
         dedupe_key="discontinued:" + ",".join(sorted(skus)),
     )
+
+
+def returns_notice(
+    *, retailer_id: str, retailer_name: str, received: list[dict], recipients: tuple[str, ...]
+) -> Notice:
+    """Returns LGL's warehouse has taken in, told to the retailer once (the dedupe key):
+    what came back into stock and what did not."""
+    words = {
+        "RESTOCKED": "back in stock",
+        "NOT_RESTOCKED": "not restocked",
+        "MISSING": "missing from the parcel",
+        "PROCESSING_REQUIRED": "held for inspection",
+    }
+    lines = []
+    for item in received:
+        parts = [
+            f"{', '.join(f'{n} x {sku}' for sku, n in sorted(units.items()))} "
+            f"{words.get(kind, kind.lower())}"
+            for kind, units in sorted(item["received"].items())
+        ]
+        lines.append(f"{item['return']}: {'; '.join(parts) or 'nothing'}")
+    lines.append(
+        "Units back in stock reach your store with the next inventory sync; refunds stay yours "
+        "to issue in Shopify."
+    )
+    title = f"[{retailer_name}] {len(received)} return(s) received at LGL"
+    return Notice(
+        kind="returns",
+        subject=title,
+        context={"title": title, "lines": lines},
+        retailer_id=retailer_id,
+        flow=Flow.FULFILLMENTS.value,
+        dedupe_key=f"returns:{retailer_id}:" + ",".join(sorted(i["return"] for i in received)),
+        recipients=recipients,
+    )

@@ -71,6 +71,9 @@ FLOW_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "FulfillmentLines",
             "FulfillmentLineItems",
             "TagsAdd",
+            "RetailerOrderReturns",
+            "OrderReturns",
+            "ReturnLineItems",
         ),
         # LglImportedOrdersBulk: `ledger rebuild`, which needs what the pushback needs.
         LGL: (
@@ -79,6 +82,11 @@ FLOW_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "FulfillmentLineItems",
             "LglOrdersByIds",
             "LglImportedOrdersBulk",
+            "ReturnCreate",
+            "LglOrderReturns",
+            "ReturnLineItems",
+            "LglReturnReceipts",
+            "ReverseFulfillmentOrderLines",
         ),
     },
     "sync_inventory": {

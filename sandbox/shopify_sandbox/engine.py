@@ -22,6 +22,7 @@ from graphql import (
 )
 from graphql.error import GraphQLSyntaxError
 
+from shopify_sandbox import returns
 from shopify_sandbox.access import denied
 from shopify_sandbox.clock import SandboxClock
 from shopify_sandbox.cost import actual_cost, oversized_inputs, requested_cost
@@ -47,12 +48,13 @@ RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
 def load_schema() -> GraphQLSchema:
     """The sandbox schema with its resolvers attached."""
     schema = build_schema(SDL_PATH.read_text())
-    for resolvers in (QUERY_RESOLVERS, mutation_resolvers()):
+    for resolvers in (QUERY_RESOLVERS, mutation_resolvers(), returns.RESOLVERS):
         for type_name, fields in resolvers.items():
             type_ = schema.type_map[type_name]
             for field_name, resolver in fields.items():
                 type_.fields[field_name].resolve = resolver
     schema.type_map["Node"].resolve_type = resolve_node_type
+    schema.type_map["ReturnLineItemType"].resolve_type = resolve_node_type
     return schema
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from shopify_sandbox import services
+from shopify_sandbox import returns, services
 from shopify_sandbox.connections import connection
 from shopify_sandbox.models import gid
 from shopify_sandbox.search import search
@@ -409,6 +409,8 @@ QUERY_RESOLVERS: dict[str, dict[str, Any]] = {
         "lineItems": lambda o, info, **args: connection(o.line_items, args, bulk=_ctx(info).bulk),
         "fulfillmentOrders": _order_fulfillment_orders,
         "fulfillments": _order_fulfillments,
+        "returns": lambda o, info, **args: returns.order_returns(o, info, **args),
+        "returnStatus": lambda o, info: returns.return_status(_ctx(info).store, o),
         "shippingLine": lambda o, _: _shipping_lines(o)[0] if o.shipping_lines else None,
         "shippingLines": lambda o, info, **args: connection(
             _shipping_lines(o), args, bulk=_ctx(info).bulk

@@ -191,6 +191,17 @@ _FULFILLMENT_FILTER = {
 }
 
 
+def return_status(store: Any, order: Any) -> str:
+    """Order.returnStatus: NO_RETURN, RETURN_REQUESTED, IN_PROGRESS or RETURNED
+    (https://shopify.dev/docs/api/admin-graphql/latest/enums/OrderReturnStatus)."""
+    statuses = [r.status for r in store.returns.values() if r.order_id == order.id]
+    if "OPEN" in statuses:
+        return "IN_PROGRESS"
+    if "REQUESTED" in statuses:
+        return "RETURN_REQUESTED"
+    return "RETURNED" if "CLOSED" in statuses else "NO_RETURN"
+
+
 def index_document(store: Any, record: Any) -> Doc:
     """The searchable fields of a record, as Shopify's index holds them."""
     kind = record.gid_type
@@ -204,6 +215,7 @@ def index_document(store: Any, record: Any) -> Doc:
             "fulfillment_status": _FULFILLMENT_FILTER.get(store.fulfillment_status(record), []),
             "status": statuses,
             "tag": list(record.tags),
+            "return_status": return_status(store, record).lower(),
             "created_at": record.created_at,
             "updated_at": record.updated_at,
             "processed_at": record.processed_at,

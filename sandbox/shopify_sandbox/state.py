@@ -56,6 +56,7 @@ DEFAULT_SCOPES = (
     "read_fulfillments",
     "write_fulfillments",
     "write_order_edits",
+    "write_returns",
 )
 
 
@@ -188,6 +189,8 @@ class Store:
         self.fulfillment_orders: dict[int, FulfillmentOrder] = {}
         self.fulfillment_order_line_items: dict[int, FulfillmentOrderLineItem] = {}
         self.fulfillments: dict[int, Fulfillment] = {}
+        self.returns: dict[int, Any] = {}  # returns.py
+        self.reverse_fulfillment_orders: dict[int, Any] = {}
         self.bulk_operations: dict[int, BulkOperation] = {}
         self.next_order_number = 1001
         self.primary_location_id: int | None = None
@@ -286,6 +289,8 @@ class Store:
             "FulfillmentOrderLineItem": self.fulfillment_order_line_items,
             "FulfillmentService": self.fulfillment_services,
             "BulkOperation": self.bulk_operations,
+            "Return": self.returns,
+            "ReverseFulfillmentOrder": self.reverse_fulfillment_orders,
         }.get(kind)
         return None if table is None else table.get(number)
 

@@ -36,6 +36,7 @@ from shopify_sandbox.mutations.orders import (
     order_update,
     tags_change,
 )
+from shopify_sandbox.mutations.returns import return_create, reverse_fulfillment_order_dispose
 from shopify_sandbox.mutations.services import SERVICE_MUTATIONS
 from shopify_sandbox.mutations.webhooks import WEBHOOK_MUTATIONS, webhook_subscriptions
 
@@ -67,6 +68,8 @@ def mutation_resolvers() -> dict[str, dict[str, Any]]:
             "inventoryActivate": inventory_activate,
             "bulkOperationRunQuery": bulk_operation_run_query,
             "metafieldDefinitionCreate": metafield_definition_create,
+            "returnCreate": return_create,
+            "reverseFulfillmentOrderDispose": reverse_fulfillment_order_dispose,
             **SERVICE_MUTATIONS,
             **WEBHOOK_MUTATIONS,
         },
