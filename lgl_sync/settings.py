@@ -99,6 +99,12 @@ SETTINGS = {
             "shipped; the reads between take what changed since the last",
         ),
         Setting(
+            "LGL_PII_RETENTION_DAYS",
+            "30",
+            "days after a retailer is disabled (by hand or by the app's uninstall) until the "
+            "personal data LGL Sync still holds for it is purged",
+        ),
+        Setting(
             "LGL_PICK_WINDOW_MINUTES",
             "60",
             "an LGL order open longer than this may be on a picker's list: a cancellation that "
@@ -409,6 +415,10 @@ def full_read_hours() -> float:
 
 def returns_lookback_days() -> float:
     return _parsed("LGL_RETURNS_LOOKBACK_DAYS", _between(1, 365), "a number of days, 1 to 365")
+
+
+def pii_retention_days() -> float:
+    return _parsed("LGL_PII_RETENTION_DAYS", _between(0, 3650), "a number of days, 0 to 3650")
 
 
 def sweep_minutes() -> float:

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from dagster._core.storage.dagster_run import DagsterRun
 from shopify_sandbox.models import TrackingInfo, gid
 
-from lgl_sync.control_plane import inbox
+from lgl_sync.control_plane import inbox, offboarding
 from lgl_sync.control_plane.retailers import get_retailer
 from lgl_sync.control_plane.tables import email_notifications, webhook_inbox
 from lgl_sync.defs.fulfillments import lgl_shipments, retailer_fulfillments
@@ -327,6 +327,9 @@ def test_app_uninstalled_disables_the_retailer_and_emails_once(hooked):
             .all()
         )
     assert len(emails) == 1 and "uninstalled" in emails[0]
+    # The uninstall starts the retention timer (test_offboarding.py: the purge it leads to).
+    (timer,) = offboarding.due(world.engine, datetime.now(UTC) + timedelta(days=365), 0)
+    assert (timer.retailer_id, timer.reason) == (RETAILER, "app_uninstalled")
 
 
 def _post(url: str, body: bytes, secret: str, shop: str, **headers: str) -> requests.Response:

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from lgl_sync.control_plane import offboarding
 from lgl_sync.control_plane.tables import retailers, sync_jobs
 from lgl_sync.retailer import DuplicateRetailerError, Retailer, RetailerError
 
@@ -68,14 +69,20 @@ def list_retailers(engine: Engine, *, enabled_only: bool = False) -> list[Retail
     return found
 
 
-def set_enabled(engine: Engine, retailer_id: str, enabled: bool) -> bool:
-    """Enables or disables a retailer; False if there is none with that id."""
+def set_enabled(
+    engine: Engine, retailer_id: str, enabled: bool, *, reason: str = "disabled"
+) -> bool:
+    """Enables or disables a retailer; False if there is none with that id. Disabling starts
+    its retention timer (kept from the first disabling: ``reason`` says what disabled it);
+    enabling stops it (``offboarding``)."""
     with engine.begin() as connection:
         result = connection.execute(
             retailers.update()
             .where(retailers.c.id == retailer_id)
             .values(enabled=enabled, updated_at=datetime.now(UTC))
         )
+        if result.rowcount == 1:
+            offboarding.timer(connection, retailer_id, running=not enabled, reason=reason)
     return result.rowcount == 1
 
 

@@ -390,3 +390,15 @@ return_links = sa.Table(
     sa.Column("received", JSON),  # {disposition: {sku: units}} once the warehouse took them in
     *_timestamps(),
 )
+
+# Added by 0020: a disabled retailer's retention timer. Disabling (by hand, or by Shopify's
+# app/uninstalled) starts it; enabling again stops it; LGL_PII_RETENTION_DAYS later the
+# retailer's personal data still held is purged, once (``purged_at``).
+offboarding = sa.Table(
+    "offboarding",
+    metadata,
+    sa.Column("retailer_id", sa.Text, primary_key=True),
+    sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),  # disabled | app_uninstalled | shop_redact
+    sa.Column("purged_at", sa.DateTime(timezone=True)),
+)

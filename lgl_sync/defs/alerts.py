@@ -9,16 +9,22 @@ sync run.
 import logging
 import os
 from collections import Counter
+from datetime import UTC, datetime
 
 import dagster as dg
 from dagster import DagsterEventType
 
 from lgl_sync import settings
-from lgl_sync.control_plane import notifications
+from lgl_sync.control_plane import notifications, offboarding
 from lgl_sync.control_plane.retailers import get_retailer, list_retailers
 from lgl_sync.defs.resources import ControlPlaneResource
 from lgl_sync.flows import Flow, flow_of, flow_of_asset, retailer_of
-from lgl_sync.notify.notices import activity_notice, failure_notice, recovery_notice
+from lgl_sync.notify.notices import (
+    activity_notice,
+    failure_notice,
+    purged_notice,
+    recovery_notice,
+)
 from lgl_sync.notify.notifier import Notifier
 from lgl_sync.notify.policy import Settings
 from lgl_sync.notify.transports import transport_from_env
@@ -213,9 +219,41 @@ def send_daily_digest(
     context.log.info("daily digest: %s", outcome)
 
 
-@dg.job(description="The morning digest email.")
+class PurgeConfig(dg.Config):
+    # The moment the retention is judged at (ISO 8601); empty: now.
+    as_of: str = ""
+
+
+@dg.op(
+    description="Purges the personal data still held for retailers disabled longer than "
+    "LGL_PII_RETENTION_DAYS, once each, and tells a person."
+)
+def purge_offboarded(
+    context: dg.OpExecutionContext,
+    config: PurgeConfig,
+    control_plane: ControlPlaneResource,
+    notifier: NotifierResource,
+) -> None:
+    engine = control_plane.engine()
+    now = datetime.fromisoformat(config.as_of) if config.as_of else datetime.now(UTC)
+    for timer in offboarding.due(engine, now, settings.pii_retention_days()):
+        purged = offboarding.purge(engine, timer.retailer_id, now)
+        if purged is None:
+            continue
+        context.log.info("purged %s: %s", timer.retailer_id, purged)
+        notice = purged_notice(
+            retailer_id=timer.retailer_id,
+            reason=timer.reason,
+            disabled_at=timer.disabled_at,
+            purged=purged,
+        )
+        notifier.notifier(engine).notify(notice)
+
+
+@dg.job(description="The morning digest email, and the offboarded retailers' data purge.")
 def daily_digest():
     send_daily_digest()
+    purge_offboarded()
 
 
 daily_digest_schedule = dg.ScheduleDefinition(

@@ -197,7 +197,7 @@ def _uninstalled(engine, notifier: NotifierResource, events: list[inbox.Event]) 
                 ["Every flow stops until the app is installed again and the token replaced."],
             )
         else:
-            set_enabled(engine, event.retailer_id, False)
+            set_enabled(engine, event.retailer_id, False, reason="app_uninstalled")
             retailer = get_retailer(engine, event.retailer_id)
             name = retailer.name if retailer else event.retailer_id
             title = f"{name} uninstalled LGL Sync's app: the retailer is disabled"

@@ -371,3 +371,25 @@ def returns_notice(
         dedupe_key=f"returns:{retailer_id}:" + ",".join(sorted(i["return"] for i in received)),
         recipients=recipients,
     )
+
+
+def purged_notice(*, retailer_id: str, reason: str, disabled_at, purged: dict[str, int]) -> Notice:
+    """A disabled retailer's personal data purged after the retention period, told once."""
+    why = {
+        "app_uninstalled": "uninstalled LGL's app",
+        "shop_redact": "asked Shopify to redact the shop",
+    }.get(reason, "was disabled")
+    lines = [
+        f"{retailer_id} {why} on {disabled_at:%Y-%m-%d}; the retention period has passed.",
+        *(f"{table}: {rows} row(s)" for table, rows in sorted(purged.items()) if rows),
+        "Kept: the ledger's ids and the sync history (SKUs, quantities, order numbers), which "
+        "name no one. Enabling the retailer again needs its billing contact and token anew.",
+    ]
+    title = f"[{retailer_id}] personal data purged after offboarding"
+    return Notice(
+        kind="purged",
+        subject=title,
+        context={"title": title, "lines": lines},
+        retailer_id=retailer_id,
+        dedupe_key=f"purged:{retailer_id}:{disabled_at:%Y-%m-%dT%H:%M:%S}",
+    )

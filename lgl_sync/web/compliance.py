@@ -116,6 +116,6 @@ def act(engine: Engine, topic: str, retailer, payload: dict, tell) -> str:
             connection.execute(
                 store_credentials.delete().where(store_credentials.c.domain == retailer.domain)
             )
-        set_enabled(engine, retailer.id, False)
+        set_enabled(engine, retailer.id, False, reason="shop_redact")
     tell(f"Shop data redacted: {shop}", ["Its app tokens are deleted and the retailer disabled."])
     return "redacted"
