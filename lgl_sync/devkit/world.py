@@ -41,6 +41,7 @@ SERVICE_SCOPES = (
     "write_assigned_fulfillment_orders",
     "read_fulfillments",
     "write_fulfillments",
+    "read_returns",
 )
 _PLANTS = (
     "Monstera",
