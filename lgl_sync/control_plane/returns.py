@@ -73,6 +73,19 @@ def links_of(engine: Engine, retailer_id: str) -> dict[str, ReturnLink]:
         return {row.retailer_return_id: _link(row) for row in rows}
 
 
+def expected(engine: Engine, retailer_id: str) -> list[ReturnLink]:
+    """The retailer's returns mirrored at LGL and not yet received: the expected receipts."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(table).where(
+                table.c.retailer_id == retailer_id,
+                table.c.status == ReturnStatus.CREATED.value,
+                table.c.lgl_return_id.is_not(None),
+            )
+        )
+        return [_link(row) for row in rows]
+
+
 def claim(engine: Engine, values: dict[str, Any]) -> bool:
     """Records that this retailer return is being mirrored; False if it was recorded before."""
     with engine.begin() as connection:

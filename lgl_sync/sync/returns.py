@@ -222,6 +222,12 @@ class ReturnMirror:
 
     def run(self, found: list[RetailerReturn]) -> ReturnReport:
         report = ReturnReport()
+        if found:
+            self._mirror_all(found, report)
+        self._receive(report)
+        return report
+
+    def _mirror_all(self, found: list[RetailerReturn], report: ReturnReport) -> None:
         links = book.links_of(self.engine, self.retailer.id)
         shipped = {
             link.retailer_fulfillment_id: link
@@ -239,8 +245,6 @@ class ReturnMirror:
                 outcome = ReturnOutcome.FAILED
                 report.problems.append(f"{item.name}: {str(exc)[:200]}")
             report.outcomes[outcome] += 1
-        self._receive(report)
-        return report
 
     def _mirror(
         self, item: RetailerReturn, link: ReturnLink | None, shipped: dict
@@ -304,11 +308,9 @@ class ReturnMirror:
 
     def _receive(self, report: ReturnReport) -> None:
         """Returns the warehouse has disposed whole: recorded and told once."""
-        waiting = [
-            link
-            for link in book.links_of(self.engine, self.retailer.id).values()
-            if link.status == ReturnStatus.CREATED and link.lgl_return_id
-        ]
+        waiting = book.expected(self.engine, self.retailer.id)
+        if not waiting:
+            return
         done = receipts(self.lgl, [link.lgl_return_id for link in waiting])
         for link in waiting:
             received = done.get(link.lgl_return_id)
