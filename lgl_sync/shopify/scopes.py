@@ -83,7 +83,7 @@ FLOW_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "LglOrdersByIds",
             "LglImportedOrdersBulk",
             "ReturnCreate",
-            "LglOrderReturns",
+            "OrderReturns",
             "ReturnLineItems",
             "LglReturnReceipts",
             "ReverseFulfillmentOrderLines",

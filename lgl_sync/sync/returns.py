@@ -129,7 +129,7 @@ def read_retailer_returns(store: ShopifyClient, since: datetime) -> list[Retaile
 def lgl_return_with(lgl: ShopifyClient, lgl_order_id: str, note: str) -> str | None:
     """The LGL order's return whose lines carry ``note``: read directly, every return."""
     for node in lgl.paginate(
-        "LglOrderReturns", {"id": lgl_order_id}, path="node.returns", page_size=20
+        "OrderReturns", {"id": lgl_order_id}, path="node.returns", page_size=20
     ):
         lines = lgl.complete(
             node["returnLineItems"],
