@@ -80,23 +80,22 @@ def read_lgl_orders(
 ) -> tuple[dict[str, list[LglOrder]], int]:
     """The LGL orders created since ``since`` that were imported from these retailers, by
     retailer, each with {sku: current units}; and how many carry no source identifier."""
-    nodes: dict[str, dict] = {}
-    units: dict[str, Counter] = {}
+    kept: dict[str, tuple[dict, tuple[str, str]]] = {}  # only these retailers' orders are kept
+    units: dict[str, Counter] = {}  # lines may come before their order: kept for every order
+    untraced = 0
     stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for obj in lgl.bulk_objects("LglImportedOrdersBulk", literals={"SINCE": stamp}):
         parent = obj.get("__parentId")
         if parent is None:
-            nodes[obj["id"]] = obj
+            imported = _imported_from(obj, retailers)
+            if imported is not None:
+                kept[obj["id"]] = (obj, imported)
+            elif not obj.get("sourceIdentifier"):
+                untraced += any(str(t).startswith("imported-from-") for t in obj.get("tags") or ())
         elif obj.get("sku"):
             units.setdefault(parent, Counter())[obj["sku"]] += int(obj.get("currentQuantity") or 0)
     found: dict[str, list[LglOrder]] = {r: [] for r in retailers}
-    untraced = 0
-    for node in nodes.values():
-        imported = _imported_from(node, retailers)
-        if imported is None:
-            untraced += any(str(t).startswith("imported-from-") for t in node.get("tags") or ())
-            continue
-        retailer_id, number = imported
+    for node, (retailer_id, number) in kept.values():
         order_units = {k: v for k, v in units.get(node["id"], Counter()).items() if v > 0}
         found[retailer_id].append(
             LglOrder(node, retailer_id, f"gid://shopify/Order/{number}", order_units)
