@@ -140,3 +140,34 @@ def test_a_return_of_goods_the_retailer_shipped_itself_is_left_alone(world):
     assert numbers["not_shipped_by_lgl"] == 1 and numbers["mirrored"] == 0
     assert not world.sandbox.store("lgl").returns
     assert seeded.expected  # the other orders imported as usual
+
+
+def test_a_token_without_read_returns_still_pushes_and_tells_a_person_once(world):
+    seed(world.sandbox, normal=3, lgl_skus=40)
+    store = world.sandbox.store(RETAILER)
+    store.scopes = [s for s in store.scopes if s != "write_returns"]  # a token from before
+    world.add_retailer(RETAILER)
+    _run(world, [retailer_paid_orders, imported_lgl_orders])
+    lgl = world.sandbox.store("lgl")
+    lgl_order = next(iter(lgl.orders.values()))
+    fo = lgl.fulfillment_orders[lgl_order.fulfillment_order_ids[0]]
+    lgl.create_fulfillment([(fo, None)], [TrackingInfo("UPS", "1ZSCOPE", None)], True)
+    statuses = []
+    for _ in range(2):
+        result = world.materialize(PUSH)
+        assert result.success
+        statuses.append([o.status for o in result.output_for_node("retailer_fulfillments")])
+    assert statuses[0] == ["pushed"]  # the shipment goes out as before
+    (skipped,) = result.asset_materializations_for_node("retailer_returns")
+    assert "read_returns" in skipped.metadata["skipped"].value
+    with world.engine.connect() as c:
+        subjects = (
+            c.execute(
+                sa.select(email_notifications.c.subject).where(
+                    email_notifications.c.notification_type == "returns"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(subjects) == 1 and "read_returns" in subjects[0]

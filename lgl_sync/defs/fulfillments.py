@@ -19,7 +19,8 @@ from lgl_sync.defs.resources import (
     takeover,
 )
 from lgl_sync.flows import Flow
-from lgl_sync.notify.notices import returns_notice
+from lgl_sync.notify.notices import returns_notice, returns_scope_notice
+from lgl_sync.shopify.errors import AuthError
 from lgl_sync.sync.fulfillments.reads import read_shipped_orders
 from lgl_sync.sync.fulfillments.rules import ShippedOrder, late_shipments, shipment_rows
 from lgl_sync.sync.fulfillments.writer import FulfillmentPusher, PushOutcome, PushStatus
@@ -183,6 +184,9 @@ def retailer_returns(
     engine, lgl = control_plane.engine(), lgl_shopify.get_client()
     store = retailer_stores.client(retailer)
     read = _returns_read(engine, retailer)
+    found = _retailer_returns(store, read, notifier, engine, retailer)
+    if found is None:
+        return dg.MaterializeResult(value={}, metadata={"skipped": "the token lacks read_returns"})
     mirror = ReturnMirror(
         retailer=retailer,
         lgl=lgl,
@@ -191,7 +195,7 @@ def retailer_returns(
         reconcile_after=timedelta(seconds=takeover(None)),
     )
     with control_plane.flow_lock(retailer.id, Flow.FULFILLMENTS):
-        report = mirror.run(read_retailer_returns(store, read.since))
+        report = mirror.run(found)
     _tell_returns(notifier, engine, retailer, report.received)
     if not report.outcomes[ReturnOutcome.FAILED]:
         read_marks.commit(engine, retailer.id, read_marks.RETURNS)
@@ -208,6 +212,18 @@ def retailer_returns(
             metadata={**metadata, "error_category": "server"},
         )
     return dg.MaterializeResult(value=dict(report.outcomes), metadata=metadata)
+
+
+def _retailer_returns(store, read, notifier: NotifierResource, engine, retailer):
+    """The retailer's returns to look at; None when its token predates returns (no
+    ``read_returns``): its shipments are still pushed, and a person is told once."""
+    try:
+        return read_retailer_returns(store, read.since)
+    except AuthError as exc:
+        if "read_returns" not in str(exc):
+            raise
+        notifier.notifier(engine).notify(returns_scope_notice(retailer.id, retailer.name))
+        return None
 
 
 def _returns_read(engine, retailer) -> read_marks.ReadPlan:

@@ -393,3 +393,23 @@ def purged_notice(*, retailer_id: str, reason: str, disabled_at, purged: dict[st
         retailer_id=retailer_id,
         dedupe_key=f"purged:{retailer_id}:{disabled_at:%Y-%m-%dT%H:%M:%S}",
     )
+
+
+def returns_scope_notice(retailer_id: str, retailer_name: str) -> Notice:
+    """The retailer's token predates returns (no ``read_returns``): its shipments are still
+    pushed, its returns not mirrored; said once per retailer."""
+    title = f"[{retailer_name}] returns not read: the token lacks read_returns"
+    lines = [
+        "Shipments are pushed as before; returns of goods LGL shipped are not mirrored to LGL "
+        "until the store grants read_returns.",
+        f"Re-grant: lgl-sync retailer connect {retailer_id} (or add the scope to its custom app), "
+        f"then lgl-sync retailer validate {retailer_id}.",
+    ]
+    return Notice(
+        kind="returns",
+        subject=title,
+        context={"title": title, "lines": lines},
+        retailer_id=retailer_id,
+        flow=Flow.FULFILLMENTS.value,
+        dedupe_key=f"returns-scope:{retailer_id}",
+    )
