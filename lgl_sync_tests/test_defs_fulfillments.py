@@ -438,3 +438,61 @@ def test_a_quiet_pushback_reads_only_what_changed_and_misses_no_failure_or_void(
     assert full.asset_materializations_for_node("lgl_shipments")[0].metadata["read"].value == (
         "full lookback"
     )
+
+
+def test_an_order_past_its_fulfill_by_date_with_nothing_shipped_is_told_once(world):
+    """Issue 27: the retailer promised its customer a date (Shopify's fulfillBy on the
+    fulfillment order); an LGL order past it with nothing shipped raises a notice, once."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from lgl_sync.control_plane.tables import email_notifications
+    from lgl_sync_tests.orders_world import BUYER_ADDRESS
+
+    seed(world.sandbox, normal=2, lgl_skus=40)
+    world.add_retailer(RETAILER)
+    store = world.sandbox.store(RETAILER)
+    variant = store.variants_by_sku("LGL-0001")[0]
+
+    def order(hours: float):
+        with store.lock:
+            return store.create_order(
+                lines=[{"variant_id": variant.id, "quantity": 1}],
+                email="buyer@example.com",
+                shipping_address=BUYER_ADDRESS,
+                fulfill_by=store.now() + timedelta(hours=hours),
+            )
+
+    late, shipped, on_time = order(-1), order(-2), order(48)
+    _import(world)
+    by_source = lgl_orders_by_source(world.sandbox)
+    lgl_shipped = by_source[f"gid://shopify/Order/{shipped.id}"][0]
+    _ship(world, lgl_shipped, {"LGL-0001": 1}, [("UPS", "1ZLATE", None)])
+    for _ in range(2):
+        assert _push(world).success
+    with world.engine.connect() as connection:
+        subjects = (
+            connection.execute(
+                sa.select(email_notifications.c.subject).where(
+                    email_notifications.c.notification_type == "overdue"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(subjects) == 1 and "1 order(s) past" in subjects[0]
+    from lgl_sync.control_plane.tables import order_links
+
+    with world.engine.connect() as connection:
+        told = (
+            connection.execute(
+                sa.select(order_links.c.source_order_id).where(
+                    order_links.c.overdue_told_at.is_not(None)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert told == [f"gid://shopify/Order/{late.id}"]  # not the shipped one, not the on-time one
+    assert on_time.id not in (late.id, shipped.id)

@@ -240,6 +240,7 @@ def mark_order_created(
     address_fp: str | None = None,
     prefulfilled: dict[str, int] | None = None,
     lines_fp: str | None = None,
+    fulfill_by: datetime | None = None,
 ) -> None:
     """pending -> created: the LGL order exists (made by this run or found after a retry);
     ``units`` are the {sku: units} it holds for the retailer's LGL location; ``answered``: this
@@ -252,6 +253,8 @@ def mark_order_created(
         extra["lines_fp"] = lines_fp
     if prefulfilled:
         extra["prefulfilled"] = prefulfilled
+    if fulfill_by is not None:
+        extra["fulfill_by"] = fulfill_by
     _update(
         engine,
         order_links,
@@ -555,6 +558,44 @@ def restore_links(engine: Engine, orders: list[dict], fulfillments: list[dict]) 
         written = sum(_insert_once(connection, order_links, row) for row in orders)
         pushed = sum(_insert_once(connection, fulfillment_links, row) for row in fulfillments)
     return written, pushed
+
+
+def overdue_orders(engine: Engine, retailer_id: str, now: datetime) -> list[dict[str, Any]]:
+    """Imported orders past their fulfill-by date with no shipment pushed and no person told
+    yet: told, then marked (one notice per order, whatever the runs)."""
+    pushed = sa.select(fulfillment_links.c.lgl_order_id).where(
+        fulfillment_links.c.retailer_id == retailer_id,
+        fulfillment_links.c.status == LinkStatus.CREATED.value,
+    )
+    query = sa.select(order_links).where(
+        order_links.c.retailer_id == retailer_id,
+        order_links.c.status.in_((LinkStatus.CREATED.value, LinkStatus.TAGGED.value)),
+        order_links.c.fulfill_by < now,
+        order_links.c.overdue_told_at.is_(None),
+        order_links.c.lgl_order_id.not_in(pushed),
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        {
+            "source_order_id": r.source_order_id,
+            "name": r.source_order_name or r.source_order_id,
+            "fulfill_by": aware(r.fulfill_by),
+        }
+        for r in rows
+    ]
+
+
+def mark_overdue_told(engine: Engine, retailer_id: str, source_order_ids: list[str]) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            order_links.update()
+            .where(
+                order_links.c.retailer_id == retailer_id,
+                order_links.c.source_order_id.in_(source_order_ids),
+            )
+            .values(overdue_told_at=datetime.now(UTC))
+        )
 
 
 def linked_lgl_orders(engine: Engine, retailer_id: str) -> set[str]:

@@ -145,6 +145,10 @@ order_links = sa.Table(
     # Added by 0014: {sku: units} fulfilled at the LGL location before import (by the
     # retailer): never part of what the LGL order is to ship, whatever edits follow.
     sa.Column("prefulfilled", JSON),
+    # Added by 0021: the date the retailer's fulfillment order must be fulfilled by, and when a
+    # person was told it passed with nothing shipped.
+    sa.Column("fulfill_by", sa.DateTime(timezone=True)),
+    sa.Column("overdue_told_at", sa.DateTime(timezone=True)),
     *_timestamps(),
 )
 

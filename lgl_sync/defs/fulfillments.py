@@ -19,7 +19,7 @@ from lgl_sync.defs.resources import (
     takeover,
 )
 from lgl_sync.flows import Flow
-from lgl_sync.notify.notices import returns_notice, returns_scope_notice
+from lgl_sync.notify.notices import overdue_notice, returns_notice, returns_scope_notice
 from lgl_sync.shopify.errors import AuthError
 from lgl_sync.sync.fulfillments.reads import read_shipped_orders
 from lgl_sync.sync.fulfillments.rules import ShippedOrder, late_shipments, shipment_rows
@@ -99,6 +99,7 @@ def retailer_fulfillments(
     control_plane: ControlPlaneResource,
     retailer_stores: RetailerStoresResource,
     lgl_shopify: ShopifyStoreResource,
+    notifier: NotifierResource,
 ) -> dg.MaterializeResult:
     """Each LGL shipment pushed once onto the retailer's order, with every tracking number.
 
@@ -123,6 +124,7 @@ def retailer_fulfillments(
     # Every shipment read is pushed, reported or recorded unsettled (read again by id): the next
     # run may read only what changes after this run's read began.
     read_marks.commit(control_plane.engine(), retailer.id, read_marks.PUSHBACK)
+    _tell_overdue(notifier, control_plane.engine(), retailer)
     metadata = _metadata(outcomes, store, lgl)
     failed = [o for o in outcomes if o.status == PushStatus.FAILED]
     if failed:
@@ -133,6 +135,17 @@ def retailer_fulfillments(
             metadata={**metadata, "error_category": failed[0].reason or "server"},
         )
     return dg.MaterializeResult(value=outcomes, metadata=metadata)
+
+
+def _tell_overdue(notifier: NotifierResource, engine, retailer) -> None:
+    """Orders past the retailer's fulfill-by date with nothing shipped: each told once."""
+    overdue = ledger.overdue_orders(engine, retailer.id, datetime.now(UTC))
+    if overdue:
+        notice = overdue_notice(
+            retailer_id=retailer.id, retailer_name=retailer.name, orders=overdue
+        )
+        notifier.notifier(engine).notify(notice)
+        ledger.mark_overdue_told(engine, retailer.id, [o["source_order_id"] for o in overdue])
 
 
 def _metadata(outcomes: list[PushOutcome], store, lgl) -> dict:

@@ -413,3 +413,25 @@ def returns_scope_notice(retailer_id: str, retailer_name: str) -> Notice:
         flow=Flow.FULFILLMENTS.value,
         dedupe_key=f"returns-scope:{retailer_id}",
     )
+
+
+def overdue_notice(*, retailer_id: str, retailer_name: str, orders: list[dict]) -> Notice:
+    """Imported orders past the date the retailer promised to fulfil them by (Shopify's
+    ``fulfillBy``) with nothing shipped yet: each told once."""
+    lines = [
+        f"{o['name']}: to be fulfilled by {o['fulfill_by']:%Y-%m-%d %H:%M} UTC, nothing shipped"
+        for o in orders[:50]
+    ]
+    if len(orders) > 50:
+        lines.append(f"... and {len(orders) - 50} more")
+    lines.append("Ship them first, or tell the retailer: its customers were promised these dates.")
+    title = f"[{retailer_name}] {len(orders)} order(s) past their fulfill-by date"
+    return Notice(
+        kind="overdue",
+        subject=title,
+        context={"title": title, "lines": lines},
+        retailer_id=retailer_id,
+        flow=Flow.FULFILLMENTS.value,
+        dedupe_key=f"overdue:{retailer_id}:"
+        + ",".join(sorted(o["source_order_id"] for o in orders)),
+    )

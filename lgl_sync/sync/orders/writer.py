@@ -328,6 +328,7 @@ class OrderImporter:
             address_fp=address_fingerprint(order.shipping_address),
             prefulfilled=dict(order.fulfilled),
             lines_fp=_lines_fp(order),
+            fulfill_by=_fulfill_by(order),
         )
         self._record(order, lgl_order_id, created_at)
         self._tag(order)
@@ -394,6 +395,12 @@ def _outcome(
     return ImportOutcome(
         order.id, order.name, status, reason, detail, lgl_order_id, lines or len(order.lines)
     )
+
+
+def _fulfill_by(order: SourceOrder) -> datetime | None:
+    """When the retailer's LGL fulfillment order must be fulfilled by, if Shopify says."""
+    value = order.delivery.fulfill_by if order.delivery else None
+    return parse_datetime(value) if value else None
 
 
 def _lines_fp(order: SourceOrder) -> str | None:
