@@ -214,18 +214,23 @@ class World:
         """One Dagster run of ``assets`` for a retailer partition; ``config`` goes to every
         asset of the selection that takes it. Failures are returned, not raised."""
         import dagster as dg
+        from dagster._core.storage.defs_state.base import set_defs_state_storage
 
         keys = [
             k.to_user_string() for a in assets if isinstance(a, dg.AssetsDefinition) for k in a.keys
         ]
-        return dg.materialize(
-            assets,
-            partition_key=partition,
-            instance=self.instance,
-            resources=resources or self.resources(),
-            run_config={"ops": {k: {"config": config} for k in keys}} if config else None,
-            raise_on_error=False,
-        )
+        # Dagster's `with instance:` sets the current definitions-state storage and never
+        # resets it (DagsterInstance.__exit__ disposes without closing its exit stack): a run
+        # could find an earlier test's instance there, gone. This run's instance, explicitly.
+        with set_defs_state_storage(self.instance.defs_state_storage):
+            return dg.materialize(
+                assets,
+                partition_key=partition,
+                instance=self.instance,
+                resources=resources or self.resources(),
+                run_config={"ops": {k: {"config": config} for k in keys}} if config else None,
+                raise_on_error=False,
+            )
 
     def resources(self) -> dict[str, Any]:
         from lgl_sync.defs.alerts import NotifierResource
