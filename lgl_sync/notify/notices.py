@@ -44,6 +44,11 @@ class Notice:
     recipients: tuple[str, ...] = ()  # instead of the notifier's, when given
 
 
+def _listed(kind: str, title: str, lines: list[str], **fields: Any) -> Notice:
+    """A notice whose email is its title over a list of lines (the webhooks template)."""
+    return Notice(kind=kind, subject=title, context={"title": title, "lines": lines}, **fields)
+
+
 def _flow_title(flow: str | None) -> str:
     return flows.label(flow)
 
@@ -283,10 +288,10 @@ def webhook_notice(
 ) -> Notice:
     """What Shopify's webhooks say a person must know: an app uninstalled, webhooks that
     stopped arriving (once per ``dedupe_key``)."""
-    return Notice(
-        kind="webhooks",
-        subject=title,
-        context={"title": title, "lines": lines},
+    return _listed(
+        "webhooks",
+        title,
+        lines,
         retailer_id=retailer_id,
         dedupe_key=dedupe_key,
     )
@@ -306,10 +311,10 @@ def not_shipped_notice(
         "Fulfil these at the store, or change the order's delivery to shipping and LGL imports it."
     )
     title = f"[{retailer_name}] {len(orders)} order(s) not shipped by LGL (pickup or local)"
-    return Notice(
-        kind="not_shipped",
-        subject=title,
-        context={"title": title, "lines": lines},
+    return _listed(
+        "not_shipped",
+        title,
+        lines,
         retailer_id=retailer_id,
         flow=Flow.ORDERS.value,
         dedupe_key=f"not-shipped:{retailer_id}:" + ",".join(sorted(o["id"] for o in orders)),
@@ -329,10 +334,10 @@ def discontinued_notice(*, retailer_name: str, skus: dict[str, str]) -> Notice:
         "If LGL sells one again, the next sync restores it."
     )
     title = f"{len(skus)} SKU(s) discontinued at LGL: retailers set to 0"
-    return Notice(
-        kind="discontinued",
-        subject=title,
-        context={"title": title, "lines": lines},
+    return _listed(
+        "discontinued",
+        title,
+        lines,
         flow=Flow.INVENTORY.value,
         dedupe_key="discontinued:" + ",".join(sorted(skus)),
     )
@@ -362,10 +367,10 @@ def returns_notice(
         "to issue in Shopify."
     )
     title = f"[{retailer_name}] {len(received)} return(s) received at LGL"
-    return Notice(
-        kind="returns",
-        subject=title,
-        context={"title": title, "lines": lines},
+    return _listed(
+        "returns",
+        title,
+        lines,
         retailer_id=retailer_id,
         flow=Flow.FULFILLMENTS.value,
         dedupe_key=f"returns:{retailer_id}:" + ",".join(sorted(i["return"] for i in received)),
@@ -386,10 +391,10 @@ def purged_notice(*, retailer_id: str, reason: str, disabled_at, purged: dict[st
         "name no one. Enabling the retailer again needs its billing contact and token anew.",
     ]
     title = f"[{retailer_id}] personal data purged after offboarding"
-    return Notice(
-        kind="purged",
-        subject=title,
-        context={"title": title, "lines": lines},
+    return _listed(
+        "purged",
+        title,
+        lines,
         retailer_id=retailer_id,
         dedupe_key=f"purged:{retailer_id}:{disabled_at:%Y-%m-%dT%H:%M:%S}",
     )
@@ -405,10 +410,10 @@ def returns_scope_notice(retailer_id: str, retailer_name: str) -> Notice:
         f"Re-grant: lgl-sync retailer connect {retailer_id} (or add the scope to its custom app), "
         f"then lgl-sync retailer validate {retailer_id}.",
     ]
-    return Notice(
-        kind="returns",
-        subject=title,
-        context={"title": title, "lines": lines},
+    return _listed(
+        "returns",
+        title,
+        lines,
         retailer_id=retailer_id,
         flow=Flow.FULFILLMENTS.value,
         dedupe_key=f"returns-scope:{retailer_id}",
@@ -426,10 +431,10 @@ def overdue_notice(*, retailer_id: str, retailer_name: str, orders: list[dict]) 
         lines.append(f"... and {len(orders) - 50} more")
     lines.append("Ship them first, or tell the retailer: its customers were promised these dates.")
     title = f"[{retailer_name}] {len(orders)} order(s) past their fulfill-by date"
-    return Notice(
-        kind="overdue",
-        subject=title,
-        context={"title": title, "lines": lines},
+    return _listed(
+        "overdue",
+        title,
+        lines,
         retailer_id=retailer_id,
         flow=Flow.FULFILLMENTS.value,
         dedupe_key=f"overdue:{retailer_id}:"
