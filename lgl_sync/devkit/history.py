@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -39,7 +40,7 @@ class Pattern:
     restock_to: int = 600
     seed: int = 7
     outage: tuple[int, int, int] | None = None  # day, local hour, hours without any order
-    timezone_offset_hours: int = -5  # the pattern's hours are local (New York in winter)
+    timezone: str = "America/New_York"  # the pattern's hours are local (daylight saving too)
 
 
 @dataclass
@@ -89,8 +90,9 @@ def outage_window(pattern: Pattern, end: datetime) -> tuple[datetime, datetime] 
         return None
     day, hour, hours = pattern.outage
     start = (end - timedelta(days=pattern.days)).replace(minute=0, second=0, microsecond=0)
-    local_midnight = (start + timedelta(hours=pattern.timezone_offset_hours)).replace(hour=0)
-    begin = local_midnight + timedelta(days=day, hours=hour - pattern.timezone_offset_hours)
+    zone = ZoneInfo(pattern.timezone)
+    first_day = start.astimezone(zone).date() + timedelta(days=day)
+    begin = datetime.combine(first_day, time(hour), zone).astimezone(UTC)
     return begin, begin + timedelta(hours=hours)
 
 
@@ -115,7 +117,7 @@ def _restock(engine, retailer_id: str, stock: dict, pattern: Pattern, day: int, 
 
 
 def _hour_orders(rng, pattern: Pattern, day: int, at: datetime, popularity, stock):
-    local = at + timedelta(hours=pattern.timezone_offset_hours)
+    local = at.astimezone(ZoneInfo(pattern.timezone))
     rate = (
         pattern.orders_per_day
         * (1 + pattern.trend_per_day) ** day
