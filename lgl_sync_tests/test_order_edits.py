@@ -92,6 +92,11 @@ mutation($id: ID!, $to: ID!) {
   fulfillmentOrderMove(id: $id, newLocationId: $to) { userErrors { field message } }
 }
 """
+TAG = """
+mutation($id: ID!, $tags: [String!]!) {
+  tagsAdd(id: $id, tags: $tags) { userErrors { field message } }
+}
+"""
 CANCEL = """
 mutation($id: ID!) {
   orderCancel(orderId: $id, reason: CUSTOMER, restock: true) {
@@ -286,29 +291,48 @@ def test_a_hold_at_the_retailer_holds_the_lgl_order_until_released(world):
     assert lgl_fo.status == "OPEN"
 
 
-def test_a_retailer_order_changed_only_by_its_tag_costs_a_hold_probe_not_a_whole_read(world):
-    """The import's own tag changes the retailer order, so the changes flow sees it again: the
-    LGL order is looked at for a hold (LglOrderHolds), not read whole (LglOrderStates, five
-    times the points); a hold someone put on it at LGL gets it read whole, and kept."""
+def _lgl_spent(lgl, before: dict) -> dict:
+    return {k: n - before.get(k, 0) for k, n in lgl.usage.by_operation.items()}
+
+
+def test_a_retailer_order_changed_only_by_its_tag_costs_lgl_nothing_unless_lgl_sync_may_hold_it(
+    world,
+):
+    """The import's own tag changes the retailer order, so the changes flow sees it again. An
+    order LGL Sync never held costs the LGL store nothing (the ledger knows); one whose hold is
+    not known (a ledger rebuilt, or a row from before) is looked at for a hold once
+    (LglOrderHolds, a fifth of a whole read), then known; a hold a person put on it at LGL is
+    not LGL Sync's and is kept."""
     seed(world.sandbox, normal=1)
     world.add_retailer(RETAILER)
-    _, source_id = _imported_order(world, {"LGL-0005": 2})
+    order, source_id = _imported_order(world, {"LGL-0005": 2})
     lgl = world.sandbox.store("lgl")
+    assert ledger.order_link(world.engine, RETAILER, source_id).lgl_hold is False
     # The import recorded the lines it made the LGL order from: its own run's changes read
     # (the tag) read nothing whole either.
     assert lgl.usage.by_operation.get("LglOrderStates", 0) == 0
-    before = dict(lgl.usage.by_operation)
-    result = world.materialize(ORDERS)
-    assert result.success
-    spent = {k: n - before.get(k, 0) for k, n in lgl.usage.by_operation.items()}
-    assert spent.get("LglOrderHolds", 0) >= 1 and spent.get("LglOrderStates", 0) == 0
     (lgl_order,) = lgl_orders_by_source(world.sandbox)[source_id]
     lgl_fo = lgl.fulfillment_orders[lgl_order.fulfillment_order_ids[0]]
     _gql(world, HOLD, {"id": gid("FulfillmentOrder", lgl_fo.id), "handle": "qa"}, store="lgl")
+    _gql(world, TAG, {"id": gid("Order", order.id), "tags": ["vip"]})
+    world.sandbox.clock.advance(2)
     before = dict(lgl.usage.by_operation)
     result = world.materialize(ORDERS)
     assert result.success and _changes(result)["released_at_retailer"] == 0
-    assert lgl.usage.by_operation["LglOrderStates"] == before.get("LglOrderStates", 0) + 1
+    spent = _lgl_spent(lgl, before)
+    assert spent.get("LglOrderHolds", 0) == 0 and spent.get("LglOrderStates", 0) == 0
+
+    with world.engine.begin() as connection:  # as after `ledger rebuild`: not known
+        connection.execute(sa.update(order_links).values(lgl_hold=None))
+    for n, (probes, whole) in enumerate(((1, 1), (0, 0))):  # once (a person's hold: whole)
+        _gql(world, TAG, {"id": gid("Order", order.id), "tags": [f"note-{n}"]})
+        world.sandbox.clock.advance(2)
+        before = dict(lgl.usage.by_operation)
+        result = world.materialize(ORDERS)
+        assert result.success and _changes(result)["released_at_retailer"] == 0
+        spent = _lgl_spent(lgl, before)
+        assert (spent.get("LglOrderHolds", 0), spent.get("LglOrderStates", 0)) == (probes, whole)
+        assert ledger.order_link(world.engine, RETAILER, source_id).lgl_hold is False
     assert [h[0] for h in lgl_fo.holds] == ["qa"] and lgl_fo.status == "ON_HOLD"
 
 

@@ -85,6 +85,7 @@ class OrderLink:
     address_fp: str | None = None  # the shipping address the LGL order was given (digest)
     lines_fp: str | None = None  # the retailer's LGL lines it was last matched to (digest)
     prefulfilled: dict[str, int] | None = None  # fulfilled there by others before import
+    lgl_hold: bool | None = None  # LGL Sync's hold may be on the LGL order (None: not known)
 
     @property
     def imported(self) -> bool:
@@ -132,6 +133,7 @@ def _order_link(row: sa.Row) -> OrderLink:
         row.address_fp,
         row.lines_fp,
         row.prefulfilled,
+        row.lgl_hold,
     )
 
 
@@ -201,6 +203,7 @@ def claim_order(
                 "source_order_name": source_order_name,
                 "status": LinkStatus.PENDING,
                 "run_id": run_id,
+                "lgl_hold": False,  # nothing of LGL Sync's holds an order it has not made
             },
         )
 
@@ -419,6 +422,23 @@ def end_holds(engine: Engine, retailer_id: str, reasons: dict[str, str]) -> int:
         ]
         ended += _update(engine, order_links, where, status=LinkStatus.DISMISSED, reason=reason)
     return ended
+
+
+def record_lgl_hold(engine: Engine, retailer_id: str, lgl_order_ids, held: bool) -> None:
+    """Whether LGL Sync's mirror of a retailer hold may be on these LGL orders: True before
+    it places one, False once none is there (released, or read and not found)."""
+    ids = sorted(set(lgl_order_ids))
+    with engine.begin() as connection:  # updated_at untouched: a fact about LGL, not the row
+        for start in range(0, len(ids), 500):
+            connection.execute(
+                order_links.update()
+                .where(
+                    order_links.c.retailer_id == retailer_id,
+                    order_links.c.lgl_order_id.in_(ids[start : start + 500]),
+                    order_links.c.lgl_hold.is_distinct_from(held),
+                )
+                .values(lgl_hold=held)
+            )
 
 
 def record_address(engine: Engine, link: OrderLink, address_fp: str) -> None:

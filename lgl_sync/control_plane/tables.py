@@ -149,6 +149,9 @@ order_links = sa.Table(
     # person was told it passed with nothing shipped.
     sa.Column("fulfill_by", sa.DateTime(timezone=True)),
     sa.Column("overdue_told_at", sa.DateTime(timezone=True)),
+    # Added by 0022: LGL Sync may have put its mirror of the retailer's hold on the LGL order
+    # (set before the hold is placed); NULL when not known (older or rebuilt rows).
+    sa.Column("lgl_hold", sa.Boolean),
     *_timestamps(),
 )
 

@@ -681,13 +681,12 @@ def _save(rows: list[dict], machine: str) -> None:
         row.setdefault("measured_on", today)
     measured = {(r["benchmark"], r["size"]) for r in rows}
     saved = RESULTS / "bench.json"
-    kept = json.loads(saved.read_text())["rows"] if saved.exists() else []
-    kept = [r for r in kept if (r["benchmark"], r["size"]) not in measured]
+    document = json.loads(saved.read_text()) if saved.exists() else {}  # capacity, fairness kept
+    kept = [r for r in document.get("rows", []) if (r["benchmark"], r["size"]) not in measured]
     merged = sorted(kept + rows, key=lambda r: (ORDER.index(r["benchmark"]), r["size"]))
+    document.update(machine=machine, sandbox_speed=SPEED, rows=merged)
     partial = RESULTS / "bench.json.tmp"
-    partial.write_text(
-        json.dumps({"machine": machine, "sandbox_speed": SPEED, "rows": merged}, indent=2)
-    )
+    partial.write_text(json.dumps(document, indent=2))
     partial.replace(RESULTS / "bench.json")
 
 

@@ -145,9 +145,12 @@ class ChangeReconciler:
         only looked at for a hold first, at a fifth of the cost: a held one may be LGL Sync's
         mirror of a hold the retailer has since released."""
         whole = {link.lgl_order_id for c, link in todo if self._needs_state(c, link, orders)}
-        rest = sorted({link.lgl_order_id for _, link in todo} - whole)
-        whole |= orders_on_hold(self.lgl, rest)
-        return lgl_order_states(self.lgl, sorted(whole))
+        # Only an order LGL Sync may have held (or does not know) can have a hold to release.
+        maybe = {link.lgl_order_id for _, link in todo if link.lgl_hold is not False}
+        rest = sorted(maybe - whole)
+        held = orders_on_hold(self.lgl, rest)
+        ledger.record_lgl_hold(self.engine, self.retailer_id, set(rest) - held, False)
+        return lgl_order_states(self.lgl, sorted(whole | held))
 
     def _needs_state(
         self, change: SourceChange, link: OrderLink, orders: dict[str, SourceOrder]
@@ -185,7 +188,11 @@ class ChangeReconciler:
             outcomes.append(relined)
             if relined.status == ChangeStatus.EDITED and order.held_at_retailer:
                 state = lgl_order_states(self.lgl, [state.id]).get(state.id) or state
+        if order.held_at_retailer and state.open_fulfillment_orders:  # written ahead
+            ledger.record_lgl_hold(self.engine, self.retailer_id, [state.id], True)
         held = self.editor.mirror_hold(state, order.held_at_retailer)
+        ours = held == "held" or (held is None and bool(state.retailer_holds))
+        ledger.record_lgl_hold(self.engine, self.retailer_id, [state.id], ours)
         if held:
             status = ChangeStatus.HELD_AT_RETAILER
             if held == "released":
