@@ -534,3 +534,31 @@ def test_units_the_retailer_fulfilled_before_import_are_never_added_to_the_lgl_o
     _edit_at_retailer(world, order, quantities={"LGL-0002": 3}, add={})
     assert world.materialize(ORDERS).success
     assert _lgl_units(world, source_id) == {"LGL-0001": 2, "LGL-0002": 3}
+
+
+def test_the_lgl_stores_currency_and_custom_id_definition_are_read_once_a_day(world):
+    """Each import run used to read the LGL store's currency and its custom-ID definition; both
+    are remembered (store_facts) for a day. A definition deleted at LGL since is noticed by the
+    refused create: the order is held for the run, the definition made again by the next."""
+    seed(world.sandbox, normal=1)
+    world.add_retailer(RETAILER)
+    lgl = world.sandbox.store("lgl")
+    _imported_order(world, {"LGL-0001": 1})
+    before = dict(lgl.usage.by_operation)
+    _imported_order(world, {"LGL-0002": 1})
+    spent = _lgl_spent(lgl, before)
+    assert spent.get("OrderCreate") == 1
+    assert spent.get("Shop", 0) == 0 and spent.get("CustomIdDefinitions", 0) == 0
+
+    del lgl.metafield_definitions[("ORDER", "lgl_sync", "source_order")]
+    store = world.sandbox.store(RETAILER)
+    order = store.create_order(
+        lines=[{"variant_id": store.variants_by_sku("LGL-0003")[0].id, "quantity": 1}],
+        email="edit@example.com",
+        shipping_address=BUYER_ADDRESS,
+    )
+    world.materialize(ORDERS)  # refused: no definition
+    assert gid("Order", order.id) not in lgl_orders_by_source(world.sandbox)
+    assert world.materialize(ORDERS).success
+    assert ("ORDER", "lgl_sync", "source_order") in lgl.metafield_definitions
+    assert len(lgl_orders_by_source(world.sandbox)[gid("Order", order.id)]) == 1

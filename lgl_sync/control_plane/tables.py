@@ -409,3 +409,14 @@ offboarding = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),  # disabled | app_uninstalled | shop_redact
     sa.Column("purged_at", sa.DateTime(timezone=True)),
 )
+
+# Added by 0023: what LGL Sync last read of a store that rarely changes (``store`` is its
+# Admin API endpoint), read again once older than a day (``control_plane.store_facts``).
+store_facts = sa.Table(
+    "store_facts",
+    metadata,
+    sa.Column("store", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -78,6 +78,7 @@ FLOW_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
         # LglImportedOrdersBulk: `ledger rebuild`, which needs what the pushback needs.
         LGL: (
             "LglShippedOrders",
+            "LglShippedOrdersBulk",
             "FulfillmentLines",
             "FulfillmentLineItems",
             "LglOrdersByIds",

@@ -19,7 +19,7 @@ from enum import StrEnum
 from sqlalchemy.engine import Engine
 
 from lgl_sync import settings
-from lgl_sync.control_plane import ledger, records
+from lgl_sync.control_plane import ledger, records, store_facts
 from lgl_sync.control_plane.database import aware
 from lgl_sync.retailer import Retailer
 from lgl_sync.shopify.client import ShopifyClient, raise_user_errors
@@ -122,7 +122,12 @@ class OrderImporter:
             else:
                 eligible.append((index, EligibleOrder(order, mapped)))
         if eligible:  # an order to create, not only held ones tried again
-            ensure_custom_id_definition(self.lgl)
+            store_facts.remembered(
+                self.engine,
+                self.lgl.endpoint,
+                "custom_id_definition",
+                lambda: (ensure_custom_id_definition(self.lgl) and "created") or "defined",
+            )
         # A backlog (a flash sale, a first run) leaves part of the shared LGL store's budget
         # unspent: every other retailer's run still finds its points at once.
         backlog = len(eligible) >= settings.backlog_orders()
@@ -200,7 +205,9 @@ class OrderImporter:
         if payload is None:
             with self._currency_lock:
                 if self._currency is None:
-                    self._currency = shop_currency(self.lgl)
+                    self._currency = store_facts.remembered(
+                        self.engine, self.lgl.endpoint, "currency", lambda: shop_currency(self.lgl)
+                    )
             payload = build_order_input(
                 order, eligible.lines, self.retailer, self._currency, self.today
             )
@@ -251,6 +258,8 @@ class OrderImporter:
         if repaired is not None:
             return self._create(eligible, repaired)
         ledger.mark_order_failed(self.engine, self.retailer.id, eligible.order.id)
+        if any("metafields" in (e.get("field") or []) for e in errors):  # definition gone?
+            store_facts.forget(self.engine, self.lgl.endpoint, "custom_id_definition")
         messages = "; ".join(e["message"] for e in errors)
         detail = f"Shopify refused {', '.join(rejected_fields(errors))}: {messages}"
         return _outcome(eligible.order, ImportStatus.HELD, "user_error", detail[:300])
