@@ -321,10 +321,10 @@ def test_the_duplicate_check_reads_only_new_lgl_orders_and_keeps_failing_until_f
         before = lgl.usage.by_operation.get("LglOrdersBySource", 0)
         check = _run(world).get_asset_check_evaluations()[0]
         metadata = {k: v.value for k, v in check.metadata.items()}
-        return check.passed, metadata, lgl.usage.by_operation["LglOrdersBySource"] - before
+        return check.passed, metadata, lgl.usage.by_operation.get("LglOrdersBySource", 0) - before
 
-    passed, metadata, _ = check_and_reads()
-    assert passed and metadata["read"] == "full window"
+    passed, metadata, reads = check_and_reads()
+    assert passed and metadata["read"] == "full window" and reads == 0  # bulk
     assert metadata["lgl_orders_checked"] == len(lgl.orders) > 30
     # Search compares whole seconds: the orders created in the second the read began are read
     # again once; a run a second later reads nothing.
@@ -344,11 +344,13 @@ def test_the_duplicate_check_reads_only_new_lgl_orders_and_keeps_failing_until_f
         passed, metadata, reads = check_and_reads()
         assert not passed and metadata["duplicated_source_orders"] == 1
         assert (metadata["lgl_orders_checked"], reads) == (2, 2)
-    # The periodic full re-read (LGL_FULL_READ_HOURS) takes the last 2 days' orders, each
-    # against the whole 30-day window: the duplicate is still found.
+    # The periodic full re-read (LGL_FULL_READ_HOURS) takes the whole 30-day window as one
+    # bulk operation, no search page: the duplicate is still found.
     monkeypatch.setenv("LGL_FULL_READ_HOURS", "0")
-    passed, metadata, _ = check_and_reads()
-    assert metadata["read"] == "orders created in the last 2 days"
+    bulk_runs = lgl.usage.by_operation.get("BulkOperationRunQuery", 0)
+    passed, metadata, reads = check_and_reads()
+    assert metadata["read"] == "full window" and reads == 0
+    assert lgl.usage.by_operation["BulkOperationRunQuery"] == bulk_runs + 1
     assert not passed and metadata["duplicated_source_orders"] == 1
     assert metadata["lgl_orders_checked"] == len(lgl.orders)
 

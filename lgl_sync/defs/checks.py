@@ -13,9 +13,6 @@ from lgl_sync.shopify.client import ShopifyClient
 
 DUPLICATE_WINDOW_DAYS = 30
 SOURCES_PER_SEARCH = 25  # source identifiers ORed into one search
-# The periodic full re-read after the first: the LGL orders created in these days (what an
-# index lag could have hidden from a run), each against the whole window.
-RECHECK_DAYS = 2
 
 
 def _stamp(at: datetime) -> str:
@@ -26,6 +23,15 @@ def _counts(client: ShopifyClient, query: str) -> Counter:
     return Counter(
         node["sourceIdentifier"]
         for node in client.paginate("LglOrdersBySource", {"query": query}, path="orders")
+        if node.get("sourceIdentifier") and node.get("cancelledAt") is None
+    )
+
+
+def _bulk_counts(client: ShopifyClient, retailer_id: str, since: datetime) -> Counter:
+    literals = {"RETAILER": retailer_id, "SINCE": _stamp(since)}
+    return Counter(
+        node["sourceIdentifier"]
+        for node in client.bulk_objects("LglOrdersBySourceBulk", literals=literals)
         if node.get("sourceIdentifier") and node.get("cancelledAt") is None
     )
 
@@ -76,19 +82,21 @@ def one_lgl_order_per_source_order(
 
     Only new LGL orders can make a duplicate, so after its first run it reads the orders
     created since its last run and, for their source orders, every LGL order in the window:
-    its cost follows what changed, not 30 days of orders. Every LGL_FULL_READ_HOURS it takes
-    the orders of the last RECHECK_DAYS instead (what an index lag may have hidden)."""
+    its cost follows what changed, not 30 days of orders. Its first run, and every
+    LGL_FULL_READ_HOURS after (what an index lag may have hidden), read the whole window as one
+    bulk operation, whose cost does not grow with the orders."""
     now = datetime.now(UTC)
     client = lgl_shopify.get_client()
     retailer_id = context.run.tags.get("dagster/partition")
     scope = f"tag:'imported-from-{retailer_id}'" if retailer_id else "source_identifier:*"
     window = f"created_at:>='{_stamp(now - timedelta(days=DUPLICATE_WINDOW_DAYS))}'"
     read = _read_plan(control_plane, retailer_id, now) if retailer_id else None
-    if read is None or read.first:
+    if read is None:
         counts = _counts(client, f"{scope} {window}")
+    elif read.first or read.full:  # the whole window, one bulk operation
+        counts = _bulk_counts(client, retailer_id, now - timedelta(days=DUPLICATE_WINDOW_DAYS))
     else:
-        since = now - timedelta(days=RECHECK_DAYS) if read.full else read.since
-        counts = _changed_counts(client, scope, window, since)
+        counts = _changed_counts(client, scope, window, read.since)
     duplicates = {key: n for key, n in counts.items() if n > 1}
     if retailer_id and not duplicates:
         # A duplicate found keeps the mark where it was: every run reports it again until a
@@ -98,11 +106,7 @@ def one_lgl_order_per_source_order(
         passed=not duplicates,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "read": "full window"
-            if read is None or read.first
-            else f"orders created in the last {RECHECK_DAYS} days"
-            if read.full
-            else "new orders only",
+            "read": "new orders only" if read and not (read.first or read.full) else "full window",
             "lgl_orders_checked": sum(counts.values()),
             "duplicated_source_orders": len(duplicates),
             "examples": dg.MetadataValue.json(dict(list(duplicates.items())[:20])),

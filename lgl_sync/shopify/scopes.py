@@ -43,6 +43,7 @@ FLOW_OPERATIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "OrderCreate",
             "LglOrderByCustomId",
             "LglOrdersBySource",
+            "LglOrdersBySourceBulk",
             "LglOrdersByIds",
             "CustomIdDefinitions",
             "LglOrderStates",

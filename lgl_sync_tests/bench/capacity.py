@@ -9,7 +9,7 @@ documented formula, the upper bound of what real Shopify charges, FACTS.md §1.2
 - importing and pushing back ``ORDERS`` orders for one retailer, per order;
 - a quiet cycle (nothing new), per retailer;
 - the full re-reads that repeat every LGL_FULL_READ_HOURS (the pushback's 72-hour lookback and
-  the duplicate check's last 2 days, each against its 30-day window), per order re-read;
+  the duplicate check's 30-day window), each one bulk operation: a cost per read, not per order;
 - one LGL stock snapshot, and one retailer stock sync, of a catalog past one page.
 
 The figures per 10 minutes come from the request log of a real scaled-down run: an hour of
@@ -46,8 +46,6 @@ PLANS = {"Standard": 100, "Advanced": 200, "Plus": 1_000}  # points per second (
 TEN_MINUTES = 600
 CYCLES_PER_DAY = 144
 FULL_READS_PER_DAY = 1  # LGL_FULL_READ_HOURS=24
-PUSHBACK_LOOKBACK_DAYS = 3
-DUPLICATE_RECHECK_DAYS = 2  # the duplicate check's periodic re-read (defs/checks.py)
 SHIPMENT_READ_FLOOR = 3  # one order, its fulfillments, their tracking: objects by the formula
 INCREMENTAL_READ_FLOOR = 3  # a search page that finds nothing new: 2 + one object
 BULK_READ_FLOOR = 11  # bulkOperationRunQuery (10) and one status poll (1)
@@ -123,8 +121,9 @@ def measure(workdir: Path) -> dict:
             "overlap_reread_per_order": (overlap_orders.lgl + overlap_pushback.lgl - quiet)
             / orders,
             "quiet_cycle_per_retailer": quiet,
-            "full_duplicate_read_per_order": (full_orders.lgl - quiet_orders.lgl) / orders,
-            "full_pushback_read_per_order": (full_pushback.lgl - quiet_pushback.lgl) / orders,
+            # Bulk operations: their cost does not grow with the orders read.
+            "full_duplicate_read": full_orders.lgl - quiet_orders.lgl,
+            "full_pushback_read": full_pushback.lgl - quiet_pushback.lgl,
             "snapshot": snapshot.lgl,
             "order_create": 10.0,  # a mutation's cost (FACTS.md §1.2)
         },
@@ -147,11 +146,7 @@ def model(
     full_reads = (
         retailers
         * FULL_READS_PER_DAY
-        * orders_per_day
-        * (
-            lgl["full_pushback_read_per_order"] * PUSHBACK_LOOKBACK_DAYS
-            + lgl["full_duplicate_read_per_order"] * DUPLICATE_RECHECK_DAYS
-        )
+        * (lgl["full_pushback_read"] + lgl["full_duplicate_read"])
         / CYCLES_PER_DAY
     )
     by_operation = (
@@ -327,8 +322,8 @@ def print_capacity(capacity: dict) -> None:
         f"{costs['import_per_order']:.1f}/order, pushback {costs['pushback_per_order']:.1f}/order,"
         f" overlap re-reads {costs['overlap_reread_per_order']:.1f}/order, quiet cycle "
         f"{costs['quiet_cycle_per_retailer']:.1f}/retailer, snapshot "
-        f"{costs['snapshot']:.0f}, full re-reads {costs['full_pushback_read_per_order']:.1f} + "
-        f"{costs['full_duplicate_read_per_order']:.1f}/order in the window"
+        f"{costs['snapshot']:.0f}, daily full re-reads {costs['full_pushback_read']:.0f} + "
+        f"{costs['full_duplicate_read']:.0f} a retailer (bulk)"
     )
     header = (
         f"{'retailers':>9} {'SKUs':>6} {'orders/day':>10} | {'LGL pts/10 min':>14} "
