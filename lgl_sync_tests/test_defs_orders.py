@@ -310,8 +310,10 @@ def test_the_duplicate_check_reads_only_new_lgl_orders_and_keeps_failing_until_f
     world, monkeypatch
 ):
     """Issue 24: the check re-read 30 days of the retailer's LGL orders after every run. Only a
-    new LGL order can duplicate a source order, so between full reads it reads the orders
-    created since its last run and, for their source orders, every LGL order in the window."""
+    new LGL order can duplicate a source order, so between full reads (its first run, then
+    every LGL_FULL_READ_HOURS: the whole window, one bulk operation) it reads, for the source
+    orders LGL Sync tried to create since its last run (the ledger), every LGL order in the
+    window; a quiet run reads nothing."""
     monkeypatch.setenv("LGL_WATERMARK_OVERLAP_MINUTES", "0")
     seed(world.sandbox, normal=40)
     world.add_retailer(RETAILER)
@@ -319,20 +321,24 @@ def test_the_duplicate_check_reads_only_new_lgl_orders_and_keeps_failing_until_f
 
     def check_and_reads():
         before = lgl.usage.by_operation.get("LglOrdersBySource", 0)
+        bulk = lgl.usage.by_operation.get("BulkOperationRunQuery", 0)
         check = _run(world).get_asset_check_evaluations()[0]
         metadata = {k: v.value for k, v in check.metadata.items()}
-        return check.passed, metadata, lgl.usage.by_operation.get("LglOrdersBySource", 0) - before
+        reads = lgl.usage.by_operation.get("LglOrdersBySource", 0) - before
+        return (
+            check.passed,
+            metadata,
+            (reads, lgl.usage.by_operation["BulkOperationRunQuery"] - bulk),
+        )
 
     passed, metadata, reads = check_and_reads()
-    assert passed and metadata["read"] == "full window" and reads == 0  # bulk
+    assert passed and metadata["read"] == "full window" and reads == (0, 1)
     assert metadata["lgl_orders_checked"] == len(lgl.orders) > 30
-    # Search compares whole seconds: the orders created in the second the read began are read
-    # again once; a run a second later reads nothing.
     for _ in range(2):
         time.sleep(1.1)
         passed, metadata, reads = check_and_reads()
-    assert passed and metadata["read"] == "new orders only"
-    assert (metadata["lgl_orders_checked"], reads) == (0, 1)
+        assert passed and metadata["read"] == "new orders only"
+        assert (metadata["lgl_orders_checked"], reads) == (0, (0, 0))
 
     original = next(iter(lgl.orders.values()))
     lgl.create_order(
@@ -340,17 +346,18 @@ def test_the_duplicate_check_reads_only_new_lgl_orders_and_keeps_failing_until_f
         tags=list(original.tags),
         source_identifier=original.source_identifier,
     )
-    for _ in range(2):  # reported by every run, not only the first after it appeared
+    # Source orders LGL Sync created within the hour (an overlap of 60 minutes) are each read
+    # against the window: the duplicate is found, and reported by every run until fixed.
+    monkeypatch.setenv("LGL_WATERMARK_OVERLAP_MINUTES", "60")
+    for _ in range(2):
         passed, metadata, reads = check_and_reads()
         assert not passed and metadata["duplicated_source_orders"] == 1
-        assert (metadata["lgl_orders_checked"], reads) == (2, 2)
-    # The periodic full re-read (LGL_FULL_READ_HOURS) takes the whole 30-day window as one
-    # bulk operation, no search page: the duplicate is still found.
+        assert metadata["read"] == "new orders only" and reads[0] >= 1 and reads[1] == 0
+        assert metadata["lgl_orders_checked"] == len(lgl.orders)
+    # The periodic full read finds it as well, in one bulk operation, no search page.
     monkeypatch.setenv("LGL_FULL_READ_HOURS", "0")
-    bulk_runs = lgl.usage.by_operation.get("BulkOperationRunQuery", 0)
     passed, metadata, reads = check_and_reads()
-    assert metadata["read"] == "full window" and reads == 0
-    assert lgl.usage.by_operation["BulkOperationRunQuery"] == bulk_runs + 1
+    assert metadata["read"] == "full window" and reads == (0, 1)
     assert not passed and metadata["duplicated_source_orders"] == 1
     assert metadata["lgl_orders_checked"] == len(lgl.orders)
 

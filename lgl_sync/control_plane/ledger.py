@@ -618,6 +618,20 @@ def mark_overdue_told(engine: Engine, retailer_id: str, source_order_ids: list[s
         )
 
 
+def orders_attempted_since(engine: Engine, retailer_id: str, since: datetime) -> list[str]:
+    """Source orders whose import row changed since ``since``, other than orders only held:
+    every source order a create was tried for in that time is one of them."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(order_links.c.source_order_id).where(
+                order_links.c.retailer_id == retailer_id,
+                order_links.c.updated_at >= since,
+                order_links.c.status.not_in([LinkStatus.HELD.value, LinkStatus.DISMISSED.value]),
+            )
+        )
+        return sorted(row.source_order_id for row in rows)
+
+
 def linked_lgl_orders(engine: Engine, retailer_id: str) -> set[str]:
     """The LGL orders the ledger links to this retailer's orders, whatever their state."""
     with engine.connect() as connection:

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from lgl_sync import settings
-from lgl_sync.control_plane import read_marks
+from lgl_sync.control_plane import ledger, read_marks
 from lgl_sync.defs.orders import imported_lgl_orders
 from lgl_sync.defs.resources import ControlPlaneResource, ShopifyStoreResource
 from lgl_sync.shopify.client import ShopifyClient
+from lgl_sync.sync.orders.rules import source_identifier
 
 DUPLICATE_WINDOW_DAYS = 30
 SOURCES_PER_SEARCH = 25  # source identifiers ORed into one search
@@ -40,11 +41,8 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _changed_counts(client: ShopifyClient, scope: str, window: str, since: datetime) -> Counter:
-    """Only a new LGL order can duplicate a source order: the orders created since ``since``,
-    then every order in the window carrying one of their source identifiers."""
-    new = _counts(client, f"{scope} created_at:>='{_stamp(since)}'")
-    sources = sorted(new)
+def _changed_counts(client: ShopifyClient, sources: list[str], window: str) -> Counter:
+    """Every LGL order in the window carrying one of these source identifiers."""
     counts: Counter = Counter()
     for start in range(0, len(sources), SOURCES_PER_SEARCH):
         batch = sources[start : start + SOURCES_PER_SEARCH]
@@ -80,9 +78,10 @@ def one_lgl_order_per_source_order(
     ``imported-from-<slug>``; Shopify may drop an app's ``sourceName``, so that is never relied
     on) and counts source identifiers.
 
-    Only new LGL orders can make a duplicate, so after its first run it reads the orders
-    created since its last run and, for their source orders, every LGL order in the window:
-    its cost follows what changed, not 30 days of orders. Its first run, and every
+    Only a new LGL order can make a duplicate, so after its first run it takes the source
+    orders LGL Sync tried to create since its last run (the ledger) and reads every LGL order
+    in the window carrying one of them: its cost follows what changed, not 30 days of orders,
+    and a quiet run reads nothing. Its first run, and every
     LGL_FULL_READ_HOURS after (what an index lag may have hidden), read the whole window as one
     bulk operation, whose cost does not grow with the orders."""
     now = datetime.now(UTC)
@@ -95,8 +94,10 @@ def one_lgl_order_per_source_order(
         counts = _counts(client, f"{scope} {window}")
     elif read.first or read.full:  # the whole window, one bulk operation
         counts = _bulk_counts(client, retailer_id, now - timedelta(days=DUPLICATE_WINDOW_DAYS))
-    else:
-        counts = _changed_counts(client, scope, window, read.since)
+    else:  # only a create LGL Sync tried since the last run can have made a duplicate
+        attempted = ledger.orders_attempted_since(control_plane.engine(), retailer_id, read.since)
+        sources = [source_identifier(retailer_id, order_id) for order_id in attempted]
+        counts = _changed_counts(client, sources, window)
     duplicates = {key: n for key, n in counts.items() if n > 1}
     if retailer_id and not duplicates:
         # A duplicate found keeps the mark where it was: every run reports it again until a
