@@ -496,3 +496,33 @@ def test_an_order_past_its_fulfill_by_date_with_nothing_shipped_is_told_once(wor
         )
     assert told == [f"gid://shopify/Order/{late.id}"]  # not the shipped one, not the on-time one
     assert on_time.id not in (late.id, shipped.id)
+
+
+def test_a_full_read_past_one_page_is_one_bulk_operation_and_pushes_every_shipment(
+    world, monkeypatch
+):
+    """Issue 24: the daily full re-read of a retailer's lookback cost 3 points an order in
+    search pages. Past one page of orders imported in the lookback it is one bulk operation
+    (a flat cost); every shipment still reaches the retailer once."""
+    monkeypatch.setattr("lgl_sync.sync.fulfillments.reads.ORDERS_PER_PAGE", 5)
+    seeded, by_source = _world_with_imports(world, normal=8)
+    lgl = world.sandbox.store("lgl")
+    sources = list(seeded.expected)
+    assert len(sources) > 5
+    for i, source in enumerate(sources):
+        _ship(world, by_source[source][0], seeded.expected[source], [("UPS", f"1ZB{i}", None)])
+    before = dict(lgl.usage.by_operation)
+    result = _push(world)
+    assert result.success
+    read = result.asset_materializations_for_node("lgl_shipments")[0].metadata["read"].value
+    assert read == "full lookback"
+    spent = {k: n - before.get(k, 0) for k, n in lgl.usage.by_operation.items()}
+    assert spent.get("BulkOperationRunQuery") == 1 and spent.get("LglShippedOrders", 0) == 0
+    assert sorted(o.status for o in _outcomes(result)) == ["pushed"] * len(sources)
+    for i, source in enumerate(sources):
+        ours = [
+            f
+            for f in _retailer_fulfillments(world, source)
+            if any(t.number == f"1ZB{i}" for t in f.tracking_info)
+        ]
+        assert len(ours) == 1

@@ -618,6 +618,18 @@ def mark_overdue_told(engine: Engine, retailer_id: str, source_order_ids: list[s
         )
 
 
+def imported_since(engine: Engine, retailer_id: str, since: datetime) -> int:
+    """How many of the retailer's orders were imported into LGL since ``since``."""
+    with engine.connect() as connection:
+        return connection.execute(
+            sa.select(sa.func.count()).where(
+                order_links.c.retailer_id == retailer_id,
+                order_links.c.lgl_order_id.is_not(None),
+                order_links.c.created_at >= since,
+            )
+        ).scalar_one()
+
+
 def orders_attempted_since(engine: Engine, retailer_id: str, since: datetime) -> list[str]:
     """Source orders whose import row changed since ``since``, other than orders only held:
     every source order a create was tried for in that time is one of them."""

@@ -58,7 +58,10 @@ def lgl_shipments(
     pushed = ledger.pushed_lgl_orders(engine, retailer.id, start) if read.full else ()
     unsettled = ledger.unsettled_lgl_orders(engine, retailer.id, start)
     by_id = pushed + unsettled + tuple(config.lgl_order_ids)
-    orders = read_shipped_orders(lgl, retailer.id, read.since, by_id, changes_only=not read.full)
+    expected = ledger.imported_since(engine, retailer.id, read.since) if read.full else None
+    orders = read_shipped_orders(
+        lgl, retailer.id, read.since, by_id, changes_only=not read.full, expected=expected
+    )
     shipments = sum(len(o.shipments) for o in orders)
     return dg.MaterializeResult(
         value=orders,

@@ -59,18 +59,22 @@ def read_shipped_orders(
     by_id: tuple[str, ...] = (),
     *,
     changes_only: bool = False,
+    expected: int | None = None,
 ) -> list[ShippedOrder]:
     """LGL orders imported from the retailer that changed since ``since`` and have shipments,
     plus the ``by_id`` orders (LGL order ids) the search does not find.
 
-    A full read (the lookback) searches shipped and partly shipped orders in one bulk
-    operation (its cost flat, where a search page costs 3 points an order), and is given the
+    A full read (the lookback) searches shipped and partly shipped orders: in one bulk
+    operation (its cost flat, where a search page costs 3 points an order), unless the orders
+    imported in the lookback (``expected``) fit one page, read at once. It is given the
     pushed orders by id: once every shipment of an order is voided it is unshipped again, and
     its void must still reach the retailer. A read of changes only (``changes_only``, since the
     last read) takes every changed order with a fulfillment, voided ones included."""
     stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if changes_only:
-        query = f"tag:'imported-from-{retailer_id}' updated_at:>='{stamp}'"
+    query = f"tag:'imported-from-{retailer_id}' updated_at:>='{stamp}'"
+    if not changes_only:
+        query += " (fulfillment_status:shipped OR fulfillment_status:partial)"
+    if changes_only or (expected is not None and expected <= ORDERS_PER_PAGE):
         nodes = lgl.paginate(
             "LglShippedOrders", {"query": query}, path="orders", page_size=ORDERS_PER_PAGE
         )
